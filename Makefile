@@ -1,0 +1,51 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   virtualenv + install + demo pilot on the bundled data + the app (prints its URL)
+#   make test   virtualenv + install (system packages too) + the whole test suite
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8501
+DEMO_SPEC ?= experiments/demo_ab.toml
+PYTEST_ARGS ?=
+
+.PHONY: install system-deps demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Chromium (browser test) and Java (PySpark equality test) from Debian's packages, if missing.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+demo: install
+	$(BIN)/qmsprint run $(DEMO_SPEC)
+	@echo "Opening the app at http://localhost:$(PORT)"
+	$(BIN)/qmsprint app --port $(PORT)
+
+test: install system-deps
+	$(BIN)/ruff check qmsprint tests bench app.py
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check qmsprint tests bench app.py
+	$(BIN)/ruff format --check qmsprint tests bench app.py
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-output

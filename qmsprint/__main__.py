@@ -1,0 +1,5 @@
+"""``python -m qmsprint`` runs the CLI."""
+
+from qmsprint.cli import main
+
+main()

@@ -1,0 +1,277 @@
+"""Command-line interface: a thin layer over the public API (no statistics here).
+
+Exit codes, for schedulers: 0 ok; 1 unexpected error; 2 invalid experiment file;
+3 invalid data; 4 a fit did not converge (results written, no recommendation);
+5 run bundle missing/damaged/exists; 6 design request cannot be met.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from qmsprint.errors import QmsprintError
+
+app = typer.Typer(
+    name="qmsprint",
+    help="Experiments for contact-center quality-program redesign: diagnose, design, estimate, decide, share.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _friendly(fn: F) -> F:
+    """Turn qmsprint's own errors into a clear message and the error's exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except QmsprintError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(err.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _progress(quiet: bool):
+    from qmsprint.progress import ConsoleProgress, silent
+
+    return silent if quiet else ConsoleProgress()
+
+
+SpecArg = Annotated[Path, typer.Argument(help="Experiment file (.toml).", show_default=False)]
+RunArg = Annotated[Path, typer.Argument(help="Run folder written by `qmsprint run`.", show_default=False)]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")]
+
+
+@app.command()
+@_friendly
+def validate(spec: SpecArg, quiet: Quiet = False) -> None:
+    """Check an experiment file and its data without fitting anything.
+
+    Every problem is reported at once; then the warnings and the pilot's health checks (sample
+    ratio, survey response, contamination, balance, trends) with their status: ok, warn or alert.
+
+    Example: qmsprint validate experiments/demo_ab.toml
+    """
+    from qmsprint.spec import load_spec
+
+    s = load_spec(spec)
+    from qmsprint.data import prepare
+    from qmsprint.health import check_health
+
+    prepared = prepare(s, progress=_progress(quiet))
+    typer.echo(prepared.summary())
+    for w in prepared.warnings:
+        typer.echo(f"warning: {w}")
+    for check in check_health(s, prepared):
+        typer.echo(f"{check.status}: {check.message}")
+    typer.echo("ok: experiment file and data are valid")
+
+
+@app.command()
+@_friendly
+def run(
+    spec: SpecArg,
+    runs_dir: Annotated[
+        Path | None, typer.Option(help="Folder for run folders (default: the spec's output.runs_dir).")
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Run the whole analysis into a new run folder (never overwrites an earlier run).
+
+    Exits 4 when a fit did not converge: results are written and say so, with no recommendation.
+
+    Example: qmsprint run experiments/demo_ab.toml
+    """
+    from qmsprint.spec import load_spec
+
+    s = load_spec(spec)
+    from qmsprint.pipeline import run_pilot
+
+    outcome = run_pilot(s, runs_dir=runs_dir, progress=_progress(quiet))
+    typer.echo(outcome.summary())
+    typer.echo(f"run folder: {outcome.path}")
+    if not outcome.converged:
+        raise typer.Exit(4)
+
+
+@app.command("app")
+@_friendly
+def app_(
+    run_folder: Annotated[
+        Path | None, typer.Argument(help="Run folder to open (default: newest run).", show_default=False)
+    ] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Folder the workbench lists runs from.")] = Path("runs"),
+    share: Annotated[bool, typer.Option(help="Serve one bundle read-only behind a login.")] = False,
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+    headless: Annotated[bool, typer.Option(help="Do not open a browser.")] = False,
+) -> None:
+    """Start the Streamlit app (workbench, or read-only share of one run with --share).
+
+    Example: qmsprint app runs/demo-ab-20261122-101500 --share
+    """
+    from qmsprint.serve import serve
+
+    serve(
+        run_folder=run_folder,
+        runs_dir=runs_dir,
+        share=share,
+        port=port,
+        headless=headless or bool(os.environ.get("CI")),
+    )
+
+
+@app.command()
+@_friendly
+def simulate(
+    out: Annotated[
+        Path,
+        typer.Argument(help="Output file (.parquet or .csv); ground truth is written beside it.", show_default=False),
+    ],
+    design: Annotated[str, typer.Option(help="ab or did.")] = "ab",
+    agents: Annotated[int, typer.Option(help="Number of agents.")] = 60,
+    per_agent: Annotated[int, typer.Option(help="Interactions per agent per period.")] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+) -> None:
+    """Write a synthetic interaction table with known true effects (and its ground truth JSON).
+
+    Example: qmsprint simulate /tmp/pilot.parquet --design did --agents 80 --seed 7
+    """
+    from qmsprint.simulate import SimConfig, write_simulation
+    from qmsprint.simulate import simulate as _simulate
+
+    if design not in ("ab", "did"):
+        raise typer.BadParameter("expected 'ab' or 'did'", param_hint="--design")
+    sim = _simulate(SimConfig(design=design, n_agents=agents, interactions_per_agent=per_agent, seed=seed))
+    paths = write_simulation(sim, out)
+    for p in paths:
+        typer.echo(f"wrote {p}")
+
+
+@app.command()
+@_friendly
+def diagnose(
+    spec: SpecArg,
+    out: Annotated[Path | None, typer.Option(help="Write the diagnosis (JSON + CSV) into this new folder.")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Diagnose how well the checklist score and each item explain customer outcomes.
+
+    Uses the baseline period when the spec has one (before any program change), else all rows.
+
+    Example: qmsprint diagnose experiments/demo_ab.toml --out diagnosis/
+    """
+    from qmsprint.alignment import diagnose as _diagnose
+    from qmsprint.errors import BundleError
+    from qmsprint.spec import load_spec
+
+    s = load_spec(spec)
+    if out is not None and out.exists():  # refuse before fitting, not after
+        raise BundleError(f"{out} already exists; choose a new folder (diagnoses are never overwritten)")
+    result = _diagnose(s, progress=_progress(quiet))
+    typer.echo(result.summary_text())
+    if out is not None:
+        for p in result.save(out):
+            typer.echo(f"wrote {p}")
+
+
+@app.command()
+@_friendly
+def design(
+    spec: SpecArg,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the assurance table (CSV) and plot (HTML) into this new folder.")
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Estimate assurance (chance of a decisive pilot) for a grid of agents per arm and weeks.
+
+    Example: qmsprint design experiments/demo_ab.toml --out design/
+    """
+    from qmsprint.design import plan_pilot
+    from qmsprint.spec import load_spec
+
+    result = plan_pilot(load_spec(spec), progress=_progress(quiet))
+    typer.echo(result.summary_text())
+    if out is not None:
+        for p in result.save(out):
+            typer.echo(f"wrote {p}")
+
+
+@app.command()
+@_friendly
+def assign(
+    spec: SpecArg,
+    out: Annotated[Path, typer.Option(help="Assignment CSV to write (must not exist).")] = Path("assignment.csv"),
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: the spec's sampler seed).")] = None,
+) -> None:
+    """Randomize units (agents, teams or sites) to arms, stratified, with a balance table.
+
+    Example: qmsprint assign experiments/demo_ab.toml --out assignment.csv --seed 42
+    """
+    from qmsprint.design import assign_units
+    from qmsprint.spec import load_spec
+
+    result = assign_units(load_spec(spec), seed=seed)
+    for p in result.save(out):
+        typer.echo(f"wrote {p}")
+    typer.echo(result.summary_text())
+
+
+@app.command()
+@_friendly
+def report(
+    run_folder: RunArg,
+    out: Annotated[
+        Path | None, typer.Option(help="HTML file to write (default: report.html in the run folder).")
+    ] = None,
+) -> None:
+    """Write a self-contained HTML report of a run (opens offline, plots embedded).
+
+    Example: qmsprint report runs/demo-ab-20261122-101500
+    """
+    from qmsprint.report import write_report
+
+    typer.echo(f"wrote {write_report(run_folder, out)}")
+
+
+@app.command()
+@_friendly
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Two or more run folders.", show_default=False)],
+    out: Annotated[Path | None, typer.Option(help="Also write the comparison as CSV.")] = None,
+) -> None:
+    """Put pilots side by side: same metrics, effects and recommendation.
+
+    Example: qmsprint compare runs/pilot-march runs/pilot-april
+    """
+    from qmsprint.bundle import compare_runs
+
+    table = compare_runs(runs)
+    typer.echo(table.to_string(index=False))
+    if out is not None:
+        if out.exists():
+            raise typer.BadParameter(f"{out} exists; choose a new file", param_hint="--out")
+        table.to_csv(out, index=False)
+        typer.echo(f"wrote {out}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="qmsprint")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The CLI surface: every command has --help with an example; errors map to exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from qmsprint.cli import app
+
+runner = CliRunner()
+COMMANDS = sorted(c.name or c.callback.__name__ for c in app.registered_commands)
+
+
+def test_expected_commands_exist():
+    assert {"validate", "run", "app", "simulate", "diagnose", "design", "assign", "compare", "report"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example(command):
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Example: qmsprint " + command in " ".join(result.output.split())
+
+
+def test_top_level_help_and_module_entry():
+    result = subprocess.run([sys.executable, "-m", "qmsprint", "--help"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0
+    for command in COMMANDS:
+        assert command in result.stdout
+
+
+def test_bad_spec_exit_code_and_message(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\ndesign = "abc"\n[arms]\ncontrol = "a"\ntreatment = "a"\n')
+    result = runner.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 2
+    out = result.output
+    assert "design" in out and "arms.treatment" in out and "metrics" in out and "data" in out
+    assert "Traceback" not in out
+
+
+def test_missing_spec_exit_code(tmp_path):
+    result = runner.invoke(app, ["run", str(tmp_path / "nope.toml")])
+    assert result.exit_code == 2
+    assert "experiment file not found" in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unknown_command_is_a_usage_error():
+    result = runner.invoke(app, ["frobnicate"])
+    assert result.exit_code == 2
