@@ -1,0 +1,73 @@
+"""Repeat contacts and periods, as Ibis window expressions (DuckDB by default, unchanged on Spark).
+
+Repeat-contact convention
+-------------------------
+Interaction ``i`` of customer ``c`` at time ``t`` (whole seconds) is a **repeat contact** when the
+same customer (and, with ``same_reason``, the same contact reason) has another interaction at a
+time ``s`` with ``t < s <= t + window_days * 24 h``: strictly after (at least one second later;
+two contacts at the same second do not count as repeats of each other) and at most exactly the
+window later (a contact exactly 7 days later counts; one second more does not).
+
+Censoring: when ``t + window`` is after the last timestamp in the data, the window is not fully
+observed; ``repeat_contact`` is null for those rows (whether or not a repeat was seen, so censoring
+does not depend on the outcome) and they are counted in ``Prepared.repeat_censored``. Rows
+without a customer id have a null ``repeat_contact`` too. Repeats are computed on all rows before
+rows outside the periods are dropped, so a baseline contact followed by a pilot contact counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from qmsprint.spec import Spec
+
+DAY_SECONDS = 86400
+
+
+def with_repeat(t: ir.Table, spec: Spec, last: dt.datetime | None = None) -> ir.Table:
+    """Add ``repeat_contact`` (boolean, null when censored or without a customer id).
+
+    ``last`` is the data's last timestamp if already known (saves a window over the whole table).
+    """
+    window = spec.repeat_contacts.window_days * DAY_SECONDS
+    epoch = t.timestamp.epoch_seconds().cast("int64")
+    keys = [t.customer_id] + ([t.contact_reason] if spec.repeat_contacts.same_reason else [])
+    w = ibis.window(group_by=keys, order_by=epoch, range=(1, window))
+    later = t.timestamp.count().over(w)
+    if last is None:
+        end = t.timestamp.epoch_seconds().cast("int64").max().over(ibis.window())
+    else:
+        end = ibis.literal(int(pd.Timestamp(last).timestamp()), "int64")  # naive timestamps read as UTC
+    censored = (epoch + window) > end
+    rep = ibis.ifelse(censored | t.customer_id.isnull(), ibis.null("boolean"), later > 0)
+    return t.mutate(repeat_contact=rep)
+
+
+def _in(t: ir.Table, start: dt.date, end: dt.date) -> ir.BooleanValue:
+    d = t.timestamp.date()
+    return (d >= start) & (d <= end)
+
+
+def with_period(t: ir.Table, spec: Spec) -> ir.Table:
+    """Add ``period`` (``baseline`` / ``pilot``; null outside both; every row ``pilot`` without periods).
+
+    A/B designs keep an optional baseline as ``baseline``; DiD uses both periods.
+    """
+    b, p = spec.periods.baseline, spec.periods.pilot
+    if b is None and p is None:
+        return t.mutate(period=ibis.literal("pilot", "string"))
+    period = ibis.null("string")
+    if b is not None:
+        period = ibis.ifelse(_in(t, b.start, b.end), "baseline", period)
+    if p is not None:
+        period = ibis.ifelse(_in(t, p.start, p.end), "pilot", period)
+    return t.mutate(period=period.cast("string"))
+
+
+def derive(t: ir.Table, spec: Spec, last: dt.datetime | None = None) -> ir.Table:
+    """Repeat contacts (on all rows), then the period of each row (rows outside keep a null period)."""
+    return with_period(with_repeat(t, spec, last), spec)

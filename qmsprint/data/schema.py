@@ -1,0 +1,346 @@
+"""Validation of the interaction table: every problem at once, grouped, with rows and values.
+
+Row-level rules (unparseable values, values outside their scale, missing ids) are declared once as
+:class:`Rule` objects and run as a ``pandera.ibis`` schema inside the database
+(``validate(lazy=True)`` collects every failing check). For each failing check one query counts
+the bad rows and fetches example row numbers (1-based, in file order) and raw values.
+Table-level rules (duplicate ids, a unit in two arms, unknown or empty arms, periods without data)
+are aggregate queries. Warnings (low or unequal survey response, agents with few interactions)
+never stop a run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandera.ibis as pa
+
+from qmsprint.data.load import RAW, ROW, run
+from qmsprint.errors import Problem
+from qmsprint.spec import Spec
+
+N_EXAMPLES = 5
+LOW_RESPONSE = 0.10
+FEW_INTERACTIONS = 30
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A row-level rule: ``bad(table)`` is true on offending rows."""
+
+    column: str
+    check: str
+    expected: str
+    bad: Callable[[ir.Table], ir.BooleanValue]
+
+    @property
+    def key(self) -> str:
+        """Unique check name."""
+        return f"{self.column}:{self.check}"
+
+
+def _unparsed(col: str) -> Callable[[ir.Table], ir.BooleanValue]:
+    def bad(t: ir.Table) -> ir.BooleanValue:
+        raw = t[RAW + col].cast("string").strip()
+        return raw.notnull() & (raw != "") & t[col].isnull()
+
+    return bad
+
+
+def _outside(col: str, lo: float, hi: float, integer: bool) -> Callable[[ir.Table], ir.BooleanValue]:
+    def bad(t: ir.Table) -> ir.BooleanValue:
+        v = t[col]
+        out = (v < lo) | (v > hi)
+        if integer:
+            out = out | (v != v.round())
+        return v.notnull() & out
+
+    return bad
+
+
+def _missing(col: str) -> Callable[[ir.Table], ir.BooleanValue]:
+    def bad(t: ir.Table) -> ir.BooleanValue:
+        if RAW + col in t.columns:  # an unreadable value is reported as such, not as missing
+            raw = t[RAW + col].cast("string").strip()
+            return t[col].isnull() & (raw.isnull() | (raw == ""))
+        return t[col].isnull()
+
+    return bad
+
+
+def rules(spec: Spec, columns: list[str], required: set[str]) -> list[Rule]:
+    """Row-level rules for the columns present in the parsed table."""
+    lo, hi = spec.csat_scale
+    out: list[Rule] = []
+    parse_expect = {
+        "timestamp": "a date/time (ISO like 2026-03-02 14:05:00, or "
+        + ("day-first 02/03/2026 14:05" if spec.data.dayfirst else "month-first 03/02/2026 14:05; set data.dayfirst")
+        + ")",
+        "csat": f"a whole number {lo}-{hi} (labels like '4 - Satisfied' are fine) or empty",
+        "nps": "a whole number 0-10 or empty",
+        "fcr": "yes/no, true/false or 1/0, or empty",
+        "qa_score": "a number 0-100",
+        "behavior_score": "a number 0-100",
+        "handle_time": "a number of seconds",
+        "tenure_months": "a number of months",
+    }
+    for col in columns:
+        if RAW + col in columns:
+            expect = parse_expect.get(col, "pass/fail, yes/no, 1/0 or points")
+            out.append(Rule(col, "parse", f"could not read the value: expected {expect}", _unparsed(col)))
+    for col in ("interaction_id", "agent_id", "timestamp", "arm"):
+        if col in columns and col in required:
+            what = "a date/time" if col == "timestamp" else "a value"
+            out.append(
+                Rule(col, "missing", f"every row needs {what} in this column (empty cells found)", _missing(col))
+            )
+    ranges = {
+        "csat": (lo, hi, True, f"whole numbers on the CSAT scale {lo}-{hi} (csat_scale in the spec)"),
+        "nps": (0, 10, True, "whole numbers 0-10"),
+        "qa_score": (0, 100, False, "a QA score between 0 and 100"),
+        "behavior_score": (0, 100, False, "a behavior score between 0 and 100"),
+        "handle_time": (1e-9, math.inf, False, "a handle time above 0 seconds"),
+        "tenure_months": (0, 1200, False, "a tenure between 0 and 1200 months"),
+    }
+    for col, (a, b, integer, expect) in ranges.items():
+        if col in columns:
+            out.append(
+                Rule(col, "range", f"outside the allowed values: expected {expect}", _outside(col, a, b, integer))
+            )
+    return out
+
+
+def _pandera_failed(table: ir.Table, rs: list[Rule]) -> set[str]:
+    """Keys of the rules that fail, as a pandera.ibis lazy validation finds them."""
+    by_col: dict[str, list[Any]] = {}
+    for r in rs:
+
+        def fn(data: Any, r: Rule = r) -> ir.BooleanValue:
+            return ~(r.bad(data.table).fill_null(False))
+
+        by_col.setdefault(r.column, []).append(pa.Check(fn, name=r.key, error=r.expected))
+    schema = pa.DataFrameSchema(
+        {c: pa.Column(None, checks=chks, nullable=True, required=False) for c, chks in by_col.items()},
+        strict=False,
+        coerce=False,
+    )
+    try:
+        schema.validate(table, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        fc = err.failure_cases
+        keys = set(str(k) for k in fc["check"].dropna().unique()) if "check" in fc else set()
+        known = {r.key for r in rs}
+        return {k for k in keys if k in known} or known  # unknown labels: check everything
+    except pa.errors.SchemaError as err:  # pragma: no cover - only when lazy is ignored
+        return {str(getattr(err, "check", "")) or r.key for r in rs}
+    return set()
+
+
+def check_rows(con: Any, table: ir.Table, rs: list[Rule], label: str) -> list[Problem]:
+    """Run the row-level rules; one :class:`Problem` per failing rule with count, rows and values."""
+    if not rs:
+        return []
+    try:
+        failed = _pandera_failed(table, rs)
+    except Exception:  # noqa: BLE001 - the counts below are authoritative; pandera only narrows them
+        failed = {r.key for r in rs}
+    todo = [r for r in rs if r.key in failed]
+    if not todo:
+        return []
+    counts = run(
+        con,
+        table.aggregate(**{f"n{i}": r.bad(table).fill_null(False).cast("int64").sum() for i, r in enumerate(todo)}),
+        "validate the data",
+        label,
+    )
+    problems = []
+    for i, r in enumerate(todo):
+        n = counts[f"n{i}"].iloc[0]
+        n = 0 if n is None or (isinstance(n, float) and math.isnan(n)) else int(n)
+        if n == 0:
+            continue
+        shown = RAW + r.column if RAW + r.column in table.columns else r.column
+        ex = run(
+            con,
+            table.filter(r.bad(table).fill_null(False)).order_by(ROW).select(ROW, shown).limit(N_EXAMPLES),
+            "validate the data",
+            label,
+        )
+        problems.append(
+            Problem(
+                r.column,
+                r.expected,
+                rows=tuple(int(x) for x in ex[ROW]),
+                count=n,
+                examples=tuple("" if v is None else str(v) for v in ex[shown]),
+            )
+        )
+    return problems
+
+
+def check_duplicates(con: Any, t: ir.Table, label: str) -> list[Problem]:
+    """Interaction ids that appear more than once."""
+    if "interaction_id" not in t.columns:
+        return []
+    g = t.filter(t.interaction_id.notnull()).group_by("interaction_id").aggregate(k=ibis._.count(), r=t[ROW].min())
+    dup = g.filter(g.k > 1)
+    stats = run(con, dup.aggregate(ids=dup.count(), rows=dup.k.sum()), "validate the data", label)
+    n_ids = int(stats["ids"].iloc[0] or 0)
+    if not n_ids:
+        return []
+    ex = run(con, dup.order_by("r").limit(N_EXAMPLES), "validate the data", label)
+    return [
+        Problem(
+            "interaction_id",
+            f"duplicate interaction ids: {n_ids} id(s) appear more than once; expected one row per interaction",
+            rows=tuple(int(x) for x in ex["r"]),
+            count=int(stats["rows"].iloc[0]),
+            examples=tuple(str(x) for x in ex["interaction_id"]),
+        )
+    ]
+
+
+def check_arms(con: Any, t: ir.Table, spec: Spec, label: str) -> list[Problem]:
+    """Unknown arm values, and units (or agents, in A/B) recorded in more than one arm."""
+    if "arm" not in t.columns:
+        return []
+    problems: list[Problem] = []
+    known = [spec.arms.control, spec.arms.treatment]
+    other = t.filter(t.arm.notnull() & ~t.arm.isin(known))
+    g = other.group_by("arm").aggregate(k=ibis._.count(), r=other[ROW].min()).order_by("r")
+    df = run(con, g, "validate the data", label)
+    if len(df):
+        problems.append(
+            Problem(
+                "arm",
+                f"arm values not in the experiment file: expected {known[0]!r} (control) or {known[1]!r} (treatment)",
+                rows=tuple(int(x) for x in df["r"].head(N_EXAMPLES)),
+                count=int(df["k"].sum()),
+                examples=tuple(str(x) for x in df["arm"].head(N_EXAMPLES)),
+            )
+        )
+    units = [spec.unit] + (["agent_id"] if spec.design == "ab" and spec.unit != "agent" else [])
+    for u in units:
+        col = "agent_id" if u == "agent" else u
+        if col not in t.columns:
+            continue
+        s = t.filter(t.arm.isin(known) & t[col].notnull())
+        g = s.group_by(col).aggregate(arms=s.arm.nunique(), k=ibis._.count(), r=s[ROW].min())
+        multi = g.filter(g.arms > 1)
+        df = run(con, multi.order_by("r"), "validate the data", label)
+        if len(df):
+            word = {"agent_id": "agent", "team": "team", "site": "site"}[col]
+            problems.append(
+                Problem(
+                    col,
+                    f"{len(df)} {word}(s) appear in more than one arm; each {word} must stay in one arm "
+                    f"(randomization unit: {spec.unit})",
+                    rows=tuple(int(x) for x in df["r"].head(N_EXAMPLES)),
+                    count=int(df["k"].sum()),
+                    examples=tuple(str(x) for x in df[col].head(N_EXAMPLES)),
+                )
+            )
+    return problems
+
+
+def check_periods(counts: dict[tuple[str, str | None], int], spec: Spec, arm_known: bool) -> list[Problem]:
+    """Periods without data and arms without data in a period the design needs.
+
+    ``counts`` maps ``(period, arm)`` to the number of rows used.
+    """
+    problems = []
+    needed = []
+    if spec.periods.baseline is not None:
+        needed.append(("baseline", spec.periods.baseline))
+    if spec.periods.pilot is not None:
+        needed.append(("pilot", spec.periods.pilot))
+    names = [n for n, _ in needed] or ["pilot"]
+    for name, per in needed:
+        if not any(v for (p, _), v in counts.items() if p == name):
+            problems.append(
+                Problem(
+                    f"periods.{name}",
+                    f"no interactions in the {name} period {per.start} to {per.end}; check the dates or the data",
+                )
+            )
+    if arm_known:
+        arm_periods = ["pilot"] + (["baseline"] if spec.design == "did" else [])
+        for name in arm_periods:
+            if name not in names or not any(v for (p, _), v in counts.items() if p == name):
+                continue
+            for role, arm in (("control", spec.arms.control), ("treatment", spec.arms.treatment)):
+                if not counts.get((name, arm)):
+                    problems.append(
+                        Problem(
+                            f"arms.{role}",
+                            f"the {role} arm {arm!r} has no interactions in the {name} period; "
+                            "check arms in the experiment file against the data's arm column",
+                        )
+                    )
+    return problems
+
+
+def _two_prop_p(k1: float, n1: float, k2: float, n2: float) -> float:
+    p = (k1 + k2) / (n1 + n2)
+    se = math.sqrt(p * (1 - p) * (1 / n1 + 1 / n2)) if 0 < p < 1 else 0.0
+    if se == 0:
+        return 1.0
+    z = abs(k1 / n1 - k2 / n2) / se
+    return math.erfc(z / math.sqrt(2))
+
+
+def response_warnings(stats: Any, spec: Spec) -> list[Problem]:
+    """Low survey response and response that differs between arms (pilot period).
+
+    ``stats`` is a frame with ``arm``, ``period``, ``n``, ``csat_n``, ``nps_n``.
+    """
+    out = []
+    names = [m.name for m in spec.metrics]
+    for metric, col in (("csat", "csat_n"), ("nps", "nps_n")):
+        if metric not in names or not len(stats):
+            continue
+        n, k = float(stats["n"].sum()), float(stats[col].sum())
+        if n and k / n < LOW_RESPONSE:
+            out.append(
+                Problem(
+                    metric,
+                    f"low survey response: {k / n:.1%} of interactions have a {metric.upper()} answer "
+                    f"(below {LOW_RESPONSE:.0%}); estimates rest on few customers and on who chooses to answer",
+                )
+            )
+        pil = stats[stats["period"] == "pilot"].groupby("arm")[["n", col]].sum()
+        c, tr = spec.arms.control, spec.arms.treatment
+        if c in pil.index and tr in pil.index and pil.loc[c, "n"] and pil.loc[tr, "n"]:
+            r1, r2 = pil.loc[c, col] / pil.loc[c, "n"], pil.loc[tr, col] / pil.loc[tr, "n"]
+            p = _two_prop_p(pil.loc[c, col], pil.loc[c, "n"], pil.loc[tr, col], pil.loc[tr, "n"])
+            if abs(r1 - r2) >= 0.02 and p < 0.01:
+                out.append(
+                    Problem(
+                        metric,
+                        f"{metric.upper()} response rate differs between arms in the pilot: {c} {r1:.1%} vs "
+                        f"{tr} {r2:.1%} (p={p:.2g}); respondents may not represent the same customers",
+                    )
+                )
+    return out
+
+
+def few_interactions_warning(per_agent: Any) -> list[Problem]:
+    """Agents with fewer than :data:`FEW_INTERACTIONS` interactions (frame ``agent_id``, ``n``)."""
+    few = per_agent[per_agent["n"] < FEW_INTERACTIONS].sort_values("n")
+    if not len(few):
+        return []
+    return [
+        Problem(
+            "agent_id",
+            f"{len(few)} agent(s) have fewer than {FEW_INTERACTIONS} interactions; their estimates lean on the others",
+            count=int(len(few)),
+            examples=tuple(
+                f"{a} ({n})" for a, n in zip(few["agent_id"].head(N_EXAMPLES), few["n"].head(N_EXAMPLES), strict=True)
+            ),
+        )
+    ]
