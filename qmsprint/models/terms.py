@@ -1,0 +1,313 @@
+"""Shared model terms: design arrays, priors, parametrisation choice and the linear predictor.
+
+Every family (:mod:`.ordinal`, :mod:`.binomial`, :mod:`.continuous`) builds its latent predictor
+per cell with :func:`linear_predictor`::
+
+    eta_c = b[unit_c] + X_c beta + gamma post_c + active_c (tau_did + sum_s dev_s[seg_sc])
+    b_u   ~ Normal(mu + g_u coef + team[team_u], sd_unit)           (centred on the arm's mean)
+    b_u   = mu + g_u coef + team[team_u] + sd_unit z_u, z_u ~ N(0, 1)  (non-centred)
+
+with ``coef = tau`` (the treatment effect) in an A/B design (agents are centred on their arm's
+mean) and ``coef = delta`` (the baseline group difference) in a DiD design, where ``tau`` enters
+as the group x period interaction ``active_c = g_u * post_c`` and ``gamma`` is the period shock.
+``dev_s`` are treatment x segment deviations shrunk towards 0 by a fixed-scale prior, ``X`` are the
+adjustment dummies (channel / contact reason / segment main effects). Ordinal models have no
+intercept (``mu = 0``: the cutpoints carry it).
+
+Models only see arrays; nothing here knows about files, arms or spec files.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+Family = Literal["ordinal", "binomial", "continuous"]
+
+# Default prior scales per family, on the latent scale of each family's link: log-odds for the
+# ordinal and binomial models, log-seconds for the lognormal handle-time model.
+DEFAULT_PRIORS: dict[str, dict[str, float]] = {
+    "binomial": {
+        "effect_sd": 1.0,  # treatment effect, log-odds (1.0 ~ +-20 pp around 50%)
+        "intercept_sd": 2.5,  # around the observed overall log-odds
+        "unit_sd": 0.5,  # half-normal scale of the sd of agent effects
+        "team_sd": 0.3,  # sd of team effects (fixed scale)
+        "adjust_sd": 1.0,  # channel / contact-reason effects
+        "segment_sd": 0.25,  # sd of treatment x segment deviations (fixed scale)
+        "group_sd": 1.0,  # DiD baseline group difference
+        "period_sd": 1.0,  # DiD period shock
+    },
+    "ordinal": {
+        "effect_sd": 1.0,
+        "cutpoint_sd": 3.0,
+        "unit_sd": 0.5,
+        "team_sd": 0.3,
+        "adjust_sd": 1.0,
+        "segment_sd": 0.25,
+        "group_sd": 1.0,
+        "period_sd": 1.0,
+    },
+    "continuous": {
+        "effect_sd": 0.5,  # log-seconds: 0.5 ~ +-65%
+        "intercept_sd": 1.5,  # around the observed mean log handle time
+        "sigma_sd": 1.0,  # half-normal scale of the sd of log handle time
+        "unit_sd": 0.3,
+        "team_sd": 0.2,
+        "adjust_sd": 0.5,
+        "segment_sd": 0.1,
+        "group_sd": 0.5,
+        "period_sd": 0.5,
+    },
+}
+
+# Typical between-agent sd on the latent scale, used only to choose the parametrisation.
+TYPICAL_UNIT_SD = {"binomial": 0.3, "ordinal": 0.3, "continuous": 0.1}
+# Centre agent effects when the data precision per agent is this many times the prior precision.
+CENTRED_RATIO = 10.0
+
+
+def prior_keys() -> set[str]:
+    """Every prior name that ``spec.model.priors`` may override."""
+    return {k for d in DEFAULT_PRIORS.values() for k in d}
+
+
+def resolve_priors(family: Family, metric: str, overrides: dict[str, float]) -> dict[str, float]:
+    """Default prior scales of ``family`` with overrides applied.
+
+    ``overrides`` keys are either a prior name (``effect_sd``: every metric whose family has it)
+    or ``<metric>.<name>`` (one metric). ``inf`` makes a location prior flat.
+    """
+    out = dict(DEFAULT_PRIORS[family])
+    for key, value in overrides.items():
+        name = key.split(".", 1)[1] if key.startswith(metric + ".") else key
+        if "." in name:
+            continue
+        if name in out:
+            out[name] = float(value)
+    return out
+
+
+def check_prior_overrides(overrides: dict[str, float], metrics: list[str]) -> list[str]:
+    """Messages for override keys that name no prior or no metric of the spec (empty if fine)."""
+    bad = []
+    keys = prior_keys()
+    for key, value in overrides.items():
+        metric, _, name = key.rpartition(".")
+        if metric and metric not in metrics:
+            bad.append(f"{key!r}: {metric!r} is not a metric of this experiment ({', '.join(metrics)})")
+        elif name not in keys:
+            bad.append(f"{key!r}: unknown prior; expected one of {', '.join(sorted(keys))}")
+        elif not (value > 0):
+            bad.append(f"{key!r}: a prior scale must be > 0 (got {value})")
+    return bad
+
+
+@dataclass
+class Design:
+    """Design arrays of one metric's likelihood cells (all numpy).
+
+    Parameters
+    ----------
+    kind
+        ``ab`` or ``did``.
+    unit
+        Per cell: index of the unit (agent) it belongs to.
+    post
+        Per cell: 1 in the pilot period, 0 in the baseline (all 1 for A/B).
+    active
+        Per cell: 1 when the new program is active (A/B: treated unit; DiD: treated unit x pilot).
+    X
+        Per cell adjustment dummies, shape (cells, p).
+    seg
+        Per cell segment codes, shape (cells, number of segment columns).
+    unit_group
+        Per unit: 1 for the treatment arm / group.
+    unit_team
+        Per unit: team index (all 0 when there are no team effects).
+    n_teams
+        Number of teams (team effects only when >= 2).
+    seg_levels
+        Number of levels of each segment column.
+    unit_effects
+        Whether agent effects are in the model (False only in known-answer tests).
+
+    """
+
+    kind: Literal["ab", "did"]
+    unit: np.ndarray
+    post: np.ndarray
+    active: np.ndarray
+    X: np.ndarray
+    seg: np.ndarray
+    unit_group: np.ndarray
+    unit_team: np.ndarray
+    n_teams: int = 1
+    seg_levels: tuple[int, ...] = ()
+    unit_effects: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_units(self) -> int:
+        """Number of units."""
+        return len(self.unit_group)
+
+    @property
+    def n_cells(self) -> int:
+        """Number of likelihood cells."""
+        return len(self.unit)
+
+    def shape_key(self) -> tuple:
+        """What fixes the compiled model's shape (data lengths may change freely)."""
+        return (
+            self.kind,
+            self.n_units,
+            self.n_teams if self.n_teams >= 2 else 1,
+            self.X.shape[1],
+            tuple(self.seg_levels),
+            self.unit_effects,
+        )
+
+    def data(self, prefix: str) -> dict[str, np.ndarray]:
+        """Arrays to put in ``pm.Data`` containers, named ``<prefix>__<what>``."""
+        d = {
+            f"{prefix}__unit": self.unit.astype("int64"),
+            f"{prefix}__unit_group": self.unit_group.astype("float64"),
+        }
+        if self.kind == "did":
+            d[f"{prefix}__post"] = self.post.astype("float64")
+            d[f"{prefix}__active"] = self.active.astype("float64")
+        elif self.seg_levels:
+            d[f"{prefix}__active"] = self.active.astype("float64")
+        if self.n_teams >= 2:
+            d[f"{prefix}__unit_team"] = self.unit_team.astype("int64")
+        if self.X.shape[1]:
+            d[f"{prefix}__X"] = np.ascontiguousarray(self.X, dtype="float64")
+        for i in range(len(self.seg_levels)):
+            d[f"{prefix}__seg{i}"] = self.seg[:, i].astype("int64")
+        return d
+
+
+def choose_centred(family: Family, info_per_unit: np.ndarray) -> bool:
+    """Centred agent effects when each agent's data dominate the prior, else non-centred.
+
+    ``info_per_unit`` is the Fisher information about each agent's latent level (e.g.
+    ``n p (1 - p)`` for a binomial). With information ``I`` and a typical agent sd ``s``, the
+    data pin an agent down when ``I s^2`` is large: then the non-centred form mixes badly
+    (a ridge between the effect, the intercept and all agent effects); with little data per
+    agent the centred form has a funnel. See STACK.md for the measurements.
+    """
+    info = np.asarray(info_per_unit, float)
+    if info.size == 0:
+        return False
+    return bool(np.median(info) * TYPICAL_UNIT_SD[family] ** 2 >= CENTRED_RATIO)
+
+
+def linear_predictor(
+    prefix: str,
+    design: Design,
+    data: dict[str, Any],
+    pri: dict[str, float],
+    *,
+    centred: bool,
+    intercept: bool,
+    effect_mu: Any,
+    effect_sd: Any,
+    center: Any = 0.0,
+):
+    """Add the shared latent-predictor terms of one metric to the current PyMC model.
+
+    Parameters
+    ----------
+    prefix
+        Metric name; every variable is named ``<prefix>_<what>``.
+    design
+        Shapes (see :class:`Design`).
+    data
+        ``pm.Data`` containers from :meth:`Design.data` (plus ``<prefix>__center``).
+    pri
+        Prior scales (:func:`resolve_priors`).
+    centred
+        Agent effects centred on their arm's mean (True) or non-centred.
+    intercept
+        Whether there is an intercept (False for ordinal models).
+    effect_mu, effect_sd
+        Prior mean and sd of the treatment effect (data containers or numbers; ``inf`` sd = flat).
+    center
+        Prior centre of the intercept.
+
+    Returns
+    -------
+    TensorVariable
+        ``eta`` per likelihood cell.
+
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    p = prefix
+    if isinstance(effect_sd, float) and math.isinf(effect_sd):
+        tau = pm.Flat(f"{p}_effect")
+    else:
+        tau = pm.Normal(f"{p}_effect", mu=effect_mu, sigma=effect_sd)
+    if intercept:
+        if math.isinf(pri["intercept_sd"]):
+            mu = pm.Deterministic(f"{p}_intercept", center + pm.Flat(f"{p}_intercept_raw"))
+        else:
+            mu = pm.Deterministic(
+                f"{p}_intercept", center + pri["intercept_sd"] * pm.Normal(f"{p}_intercept_raw", 0.0, 1.0)
+            )
+    else:
+        mu = 0.0
+    g = data[f"{p}__unit_group"]
+    if design.kind == "did":
+        coef = pm.Normal(f"{p}_group", 0.0, pri["group_sd"])
+    else:
+        coef = tau
+    unit_mean = mu + g * coef
+    if design.n_teams >= 2:
+        # fixed prior scale: a hierarchical sd over a handful of teams makes a funnel
+        team = pm.Normal(f"{p}_team", 0.0, pri["team_sd"], shape=design.n_teams)
+        unit_mean = unit_mean + team[data[f"{p}__unit_team"]]
+    n_units = design.n_units
+    if design.unit_effects:
+        sd_unit = pm.HalfNormal(f"{p}_sd_unit", pri["unit_sd"])
+        if centred:
+            b = pm.Normal(f"{p}_unit", mu=unit_mean, sigma=sd_unit, shape=n_units)
+        else:
+            z = pm.Normal(f"{p}_unit_z", 0.0, 1.0, shape=n_units)
+            b = pm.Deterministic(f"{p}_unit", unit_mean + sd_unit * z)
+    else:
+        b = pm.Deterministic(f"{p}_unit", unit_mean * pt.ones(n_units))
+    eta = b[data[f"{p}__unit"]]
+    k = design.X.shape[1]
+    if k:
+        beta = pm.Normal(f"{p}_adjust", 0.0, pri["adjust_sd"], shape=k)
+        eta = eta + pt.dot(data[f"{p}__X"], beta)
+    if design.kind == "did":
+        gamma = pm.Normal(f"{p}_period", 0.0, pri["period_sd"])
+        eta = eta + gamma * data[f"{p}__post"] + tau * data[f"{p}__active"]
+    for i, levels in enumerate(design.seg_levels):
+        # fixed prior scale (a hierarchical sd over a few channels would make a funnel)
+        dev = pm.Normal(f"{p}_seg{i}", 0.0, pri["segment_sd"], shape=levels)
+        eta = eta + data[f"{p}__active"] * dev[data[f"{p}__seg{i}"]]
+    return eta
+
+
+def core_parameters(prefix: str, design: Design) -> list[str]:
+    """Names of the scalar/vector parameters behind the reported effects (for diagnostics)."""
+    p = prefix
+    names = [f"{p}_effect"]
+    if design.kind == "did":
+        names += [f"{p}_group", f"{p}_period"]
+    if design.n_teams >= 2:
+        names.append(f"{p}_team")
+    if design.unit_effects:
+        names.append(f"{p}_sd_unit")
+    if design.X.shape[1]:
+        names.append(f"{p}_adjust")
+    for i in range(len(design.seg_levels)):
+        names.append(f"{p}_seg{i}")
+    return names

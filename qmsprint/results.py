@@ -1,0 +1,232 @@
+"""Result records passed from the models to decisions, bundles, reports and the app.
+
+These small frozen dataclasses are the contract between layers: the estimation layer
+(:mod:`qmsprint.experiments`) fills them, everything downstream only reads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+# Convergence bars, as PyMC and Vehtari et al. (2021) advise.
+RHAT_MAX = 1.01
+ESS_MIN = 400.0
+BFMI_MIN = 0.3
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Sampler diagnostics of one fit, over the parameters behind the reported effects.
+
+    Parameters
+    ----------
+    rhat_max, ess_bulk_min, ess_tail_min
+        Worst rank-normalized R-hat and smallest bulk / tail ESS.
+    divergences
+        Number of divergent transitions after tuning.
+    bfmi_min
+        Smallest E-BFMI over chains.
+    draws, chains
+        Posterior draws per chain and number of chains.
+    sampler
+        ``nutpie`` or ``pymc``.
+    seconds
+        Wall time of compile + sampling.
+
+    """
+
+    rhat_max: float
+    ess_bulk_min: float
+    ess_tail_min: float
+    divergences: int
+    bfmi_min: float
+    draws: int
+    chains: int
+    sampler: str
+    seconds: float = 0.0
+
+    @property
+    def problems(self) -> list[str]:
+        """Plain-language list of the bars this fit misses (empty when it can be trusted)."""
+        out = []
+        if not np.isfinite(self.rhat_max) or self.rhat_max > RHAT_MAX:
+            out.append(f"R-hat {self.rhat_max:.3f} > {RHAT_MAX}")
+        if not np.isfinite(self.ess_bulk_min) or self.ess_bulk_min < ESS_MIN:
+            out.append(f"bulk ESS {self.ess_bulk_min:.0f} < {ESS_MIN:.0f}")
+        if not np.isfinite(self.ess_tail_min) or self.ess_tail_min < ESS_MIN:
+            out.append(f"tail ESS {self.ess_tail_min:.0f} < {ESS_MIN:.0f}")
+        if self.divergences > 0:
+            out.append(f"{self.divergences} divergent transitions")
+        if np.isfinite(self.bfmi_min) and self.bfmi_min < BFMI_MIN:
+            out.append(f"E-BFMI {self.bfmi_min:.2f} < {BFMI_MIN}")
+        return out
+
+    @property
+    def converged(self) -> bool:
+        """True when the fit meets every bar: R-hat, bulk and tail ESS, divergences, E-BFMI."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, with ``converged`` and ``problems``."""
+        d = asdict(self)
+        d["converged"] = self.converged
+        d["problems"] = self.problems
+        return d
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One effect summary on a scale people read.
+
+    ``effect = treatment - control`` on ``scale`` (for DiD: the difference in differences).
+
+    Parameters
+    ----------
+    metric
+        Metric name (``csat``, ``nps``, ``fcr``, ``repeat_contact``, ``handle_time``).
+    scale
+        What the number measures: ``mean`` (CSAT points / seconds), ``top2box`` (pp),
+        ``nps`` (NPS points), ``promoters``/``passives``/``detractors`` (pp), ``rate`` (pp),
+        ``relative`` (% change).
+    unit
+        Unit label for display: ``points``, ``pp``, ``NPS points``, ``seconds``, ``%``.
+    mean, hdi_low, hdi_high, hdi_prob
+        Posterior mean and highest-density interval.
+    prob_improve
+        Posterior probability that the new program is better (direction-aware).
+    prob_meaningful
+        Posterior probability that it is better by at least the metric's ``min_effect``
+        (``nan`` for scales the threshold does not apply to).
+    expected_loss
+        Expected loss of adopting: E[max(0, -improvement)], in ``unit``.
+    control, treatment
+        Posterior means of the metric under each arm (pilot period), on ``scale``.
+    segment, segment_value
+        ``None`` for the overall effect, else e.g. ``("channel", "chat")``.
+
+    """
+
+    metric: str
+    scale: str
+    unit: str
+    mean: float
+    hdi_low: float
+    hdi_high: float
+    hdi_prob: float
+    prob_improve: float
+    prob_meaningful: float
+    expected_loss: float
+    control: float
+    treatment: float
+    segment: str | None = None
+    segment_value: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """Everything the estimation layer knows about one metric.
+
+    Parameters
+    ----------
+    metric
+        Metric name.
+    design
+        ``ab`` or ``did``.
+    headline
+        The effect decisions are made on (CSAT/handle time: ``mean``; NPS: ``nps``;
+        FCR/repeat: ``rate``), in the metric's own unit (the unit of ``min_effect``).
+    effects
+        All overall effects, headline first (e.g. CSAT ``mean`` and ``top2box``).
+    segments
+        Per-segment effects on the headline scale.
+    draws
+        Flattened posterior draws of the headline effect (treatment - control, not direction-
+        adjusted), used by decisions and business impact.
+    diagnostics
+        Sampler diagnostics; decisions refuse to recommend from a fit that did not converge.
+    response_rates
+        Survey response rate by arm value (CSAT/NPS), else empty.
+    ppc
+        Posterior predictive check: ``{"labels": [...], "observed": [...], "replicated_mean":
+        [...], "replicated_low": [...], "replicated_high": [...]}``.
+    level_shares
+        For ordinal metrics, observed share of each level by arm: ``{arm: {level: share}}``.
+    n_units, n_obs
+        Units (agents) and observations (responses / trials) behind the fit, by arm.
+    notes
+        Caveats the estimation layer wants shown (e.g. reweighting applied, prior from run X).
+    latent_effect
+        Posterior mean and sd of the model's treatment-effect parameter (latent scale); a later
+        pilot can use it as its prior.
+    idata
+        The ArviZ InferenceData of the fit (saved to the bundle as NetCDF).
+
+    """
+
+    metric: str
+    design: str
+    headline: Effect
+    effects: list[Effect]
+    segments: list[Effect]
+    draws: np.ndarray
+    diagnostics: Diagnostics
+    response_rates: dict[str, float] = field(default_factory=dict)
+    ppc: dict[str, list[Any]] = field(default_factory=dict)
+    level_shares: dict[str, dict[str, float]] = field(default_factory=dict)
+    n_units: dict[str, int] = field(default_factory=dict)
+    n_obs: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    latent_effect: tuple[float, float] | None = None
+    idata: Any = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict without the draws and the posterior."""
+        return {
+            "metric": self.metric,
+            "design": self.design,
+            "headline": self.headline.to_dict(),
+            "effects": [e.to_dict() for e in self.effects],
+            "segments": [e.to_dict() for e in self.segments],
+            "diagnostics": self.diagnostics.to_dict(),
+            "response_rates": dict(self.response_rates),
+            "ppc": dict(self.ppc),
+            "level_shares": dict(self.level_shares),
+            "n_units": dict(self.n_units),
+            "n_obs": dict(self.n_obs),
+            "notes": list(self.notes),
+            "latent_effect": list(self.latent_effect) if self.latent_effect else None,
+        }
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """One health check of a pilot (sample ratio, response rates, contamination, trends, A/A).
+
+    Parameters
+    ----------
+    name
+        Short id, e.g. ``srm_agents``, ``response_rate``, ``contamination``, ``parallel_trends``.
+    status
+        ``ok``, ``warn`` or ``alert`` (an alert is a caveat on any recommendation).
+    message
+        One plain-language sentence with the size of the problem.
+    data
+        JSON-able details for tables and plots.
+
+    """
+
+    name: str
+    status: str
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict."""
+        return asdict(self)

@@ -1,0 +1,103 @@
+"""effects.py arithmetic on hand-made draws, against closed forms."""
+
+import numpy as np
+import pytest
+from scipy.special import logit
+
+from qmsprint import effects as fx
+
+
+def test_summarize_closed_form_higher_is_better():
+    c = np.array([1.0, 2.0, 3.0, 4.0])
+    t = np.array([2.0, 2.0, 5.0, 3.0])  # diff 1, 0, 2, -1
+    e = fx.summarize("csat", "mean", c, t, better="higher", threshold=1.0, hdi_prob=0.94)
+    assert e.mean == pytest.approx(0.5)
+    assert e.prob_improve == pytest.approx(0.5)  # 1 and 2 are > 0
+    assert e.prob_meaningful == pytest.approx(0.5)  # 1 and 2 are >= 1
+    assert e.expected_loss == pytest.approx(0.25)  # mean(max(0, -diff)) = 1/4
+    assert e.control == pytest.approx(2.5) and e.treatment == pytest.approx(3.0)
+    assert e.unit == "points" and e.scale == "mean" and e.segment is None
+
+
+def test_summarize_lower_is_better_flips_direction():
+    c = np.array([10.0, 10.0, 10.0, 10.0])
+    t = np.array([8.0, 9.0, 11.0, 10.0])  # diff -2, -1, 1, 0 ; improvement 2, 1, -1, 0
+    e = fx.summarize("repeat_contact", "rate", c, t, better="lower", threshold=1.5, hdi_prob=0.9)
+    assert e.mean == pytest.approx(-0.5)
+    assert e.prob_improve == pytest.approx(0.5)
+    assert e.prob_meaningful == pytest.approx(0.25)
+    assert e.expected_loss == pytest.approx(0.25)
+    assert e.unit == "pp"
+
+
+def test_summarize_relative_and_no_threshold():
+    c = np.array([20.0, 40.0])
+    t = np.array([25.0, 30.0])  # +25%, -25%
+    e = fx.summarize("fcr", "relative", c, t, better="higher", threshold=None, hdi_prob=0.9, relative=True)
+    assert e.mean == pytest.approx(0.0)
+    assert np.isnan(e.prob_meaningful)
+    assert e.expected_loss == pytest.approx(12.5)
+    assert e.unit == "%"
+
+
+def test_summarize_without_direction_gives_nan():
+    e = fx.summarize("nps", "passives", np.zeros(10), np.ones(10), better=None, threshold=None, hdi_prob=0.9)
+    assert np.isnan(e.prob_improve) and np.isnan(e.expected_loss) and e.mean == 1.0
+
+
+def test_hdi_of_uniform_grid():
+    x = np.linspace(0, 1, 10001)
+    lo, hi = fx.hdi(x, 0.9)
+    assert hi - lo == pytest.approx(0.9, abs=1e-3)
+
+
+def test_binomial_levels_weighted_by_cells():
+    base = np.tile(logit([0.2, 0.5]), (3, 1))
+    delta = np.tile(logit([0.3, 0.6]) - logit([0.2, 0.5]), (3, 1))
+    lv = fx.weighted_levels(fx.binomial_cells(), base, delta, np.array([1.0, 3.0]))
+    np.testing.assert_allclose(lv["control"]["rate"], 100 * (0.2 * 0.25 + 0.5 * 0.75))
+    np.testing.assert_allclose(lv["treatment"]["rate"], 100 * (0.3 * 0.25 + 0.6 * 0.75))
+
+
+def test_ordinal_levels_csat_and_nps():
+    cum = np.array([0.1, 0.3, 0.6, 0.8])  # shares .1 .2 .3 .2 .2
+    cut = np.tile(logit(cum), (2, 1))
+    fn = fx.ordinal_cells(cut, np.arange(1, 6), "csat")
+    lv = fx.weighted_levels(fn, np.zeros((2, 1)), np.zeros((2, 1)), np.ones(1))
+    np.testing.assert_allclose(lv["control"]["mean"], 0.1 + 0.4 + 0.9 + 0.8 + 1.0)
+    np.testing.assert_allclose(lv["control"]["top2box"], 40.0)
+    shares = np.array([0.05] * 7 + [0.1, 0.1] + [0.22, 0.23])  # detractors .35 passives .2 promoters .45
+    cut11 = np.tile(logit(np.cumsum(shares)[:-1]), (2, 1))
+    lv = fx.weighted_levels(fx.ordinal_cells(cut11, np.arange(11), "nps"), np.zeros((2, 1)), np.zeros((2, 1)), [1.0])
+    np.testing.assert_allclose(lv["control"]["nps"], 10.0)
+    np.testing.assert_allclose(lv["control"]["promoters"], 45.0)
+    np.testing.assert_allclose(lv["control"]["passives"], 20.0)
+    np.testing.assert_allclose(lv["control"]["detractors"], 35.0)
+
+
+def test_lognormal_mean_and_groups():
+    sigma = np.array([0.5, 0.5])
+    base = np.log(np.array([[100.0, 200.0], [100.0, 200.0]]))
+    delta = np.full((2, 2), np.log(0.9))
+    lv = fx.weighted_levels(fx.lognormal_cells(sigma), base, delta, np.array([1.0, 1.0]), groups=np.array([0, 1]))
+    k = np.exp(0.125)
+    np.testing.assert_allclose(lv["control"][("mean", 0)], 100 * k)
+    np.testing.assert_allclose(lv["treatment"][("mean", 1)], 180 * k)
+
+
+def test_chunking_matches_unchunked(monkeypatch):
+    rng = np.random.default_rng(1)
+    base, delta = rng.normal(size=(600, 5)), rng.normal(size=(600, 5))
+    w = rng.uniform(1, 2, 5)
+    full = fx.weighted_levels(fx.binomial_cells(), base, delta, w)
+    monkeypatch.setattr(fx, "CHUNK", 7)
+    chunked = fx.weighted_levels(fx.binomial_cells(), base, delta, w)
+    np.testing.assert_allclose(full["treatment"]["rate"], chunked["treatment"]["rate"])
+
+
+def test_scale_directions_and_headlines():
+    assert fx.scale_direction("nps", "detractors", "higher") == "lower"
+    assert fx.scale_direction("nps", "passives", "higher") is None
+    assert fx.scale_direction("repeat_contact", "rate", "lower") == "lower"
+    assert [s for s, _, _ in fx.scales_of("csat")] == ["mean", "top2box"]
+    assert fx.HEADLINE["nps"] == "nps"
