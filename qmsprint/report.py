@@ -1,0 +1,515 @@
+"""Self-contained HTML report of a run bundle (opens offline: plotly.js is embedded once).
+
+Sections, in order: the recommendation (call, headline, reasons, caveats, how much more data),
+a line when a prior from an earlier run was used, per-metric effects with intervals,
+probabilities and a plain-language sentence (with the posterior of each headline effect against
+its smallest effect worth acting on), segment breakdown, business impact, data quality
+(warnings, health checks, row counts), sampler diagnostics, the checklist diagnosis and the
+balance table when the run has them, and provenance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from qmsprint.bundle import Run, load_run
+from qmsprint.decide import ACTION_LABELS, VERDICT_LABELS, fmt_money, fmt_prob, fmt_value
+from qmsprint.errors import BundleError
+from qmsprint.spec import METRICS
+
+ACTION_COLOURS = {
+    "scale_up": "#2a9d8f",
+    "extend": "#e9c46a",
+    "iterate": "#f4a261",
+    "stop": "#e63946",
+    "none": "#8d99ae",
+}
+STATUS_COLOURS = {"ok": "#2a9d8f", "warn": "#e9c46a", "alert": "#e63946"}
+VERDICT_COLOURS = {"improved": "#2a9d8f", "no_change": "#8d99ae", "worse": "#e63946", "inconclusive": "#e9c46a"}
+
+TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title>
+<style>
+ body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; margin: 0; color: #1d3557;
+        background: #f7f7f9; }
+ main { max-width: 1100px; margin: 0 auto; padding: 24px 32px 64px; background: #fff; }
+ h1 { margin-bottom: 4px; } h2 { border-bottom: 2px solid #e5e5ea; padding-bottom: 4px; margin-top: 40px; }
+ .sub { color: #555; margin-top: 0; }
+ .call { border-left: 10px solid {{ action_colour }}; background: #fafafa; padding: 16px 20px; margin: 16px 0; }
+ .call .action { font-size: 1.6em; font-weight: 700; color: {{ action_colour }}; }
+ .call .headline { font-size: 1.15em; margin-top: 6px; }
+ table { border-collapse: collapse; width: 100%; margin: 12px 0; font-size: 0.92em; }
+ th, td { border-bottom: 1px solid #e5e5ea; padding: 6px 8px; text-align: left; vertical-align: top; }
+ th { background: #f1f1f5; }
+ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+ .pill { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff; font-size: 0.85em; }
+ .note { background: #eef6fb; border-left: 4px solid #457b9d; padding: 8px 12px; margin: 12px 0; }
+ .caveats li { color: #8a4b08; }
+ .muted { color: #777; font-size: 0.88em; }
+ pre { white-space: pre-wrap; background: #f6f6f8; padding: 10px; }
+</style>
+</head>
+<body><main>
+<h1>{{ title }}</h1>
+<p class="sub">{{ subtitle }}</p>
+
+<section id="recommendation">
+<h2>Recommendation</h2>
+<div class="call">
+  <div class="action">{{ action_label }}</div>
+  <div class="headline">{{ rec.headline }}</div>
+</div>
+{% if prior_line %}<div class="note" id="prior">{{ prior_line }}</div>{% endif %}
+{% if rec.reasons %}<h3>Why</h3><ul>{% for r in rec.reasons %}<li>{{ r }}</li>{% endfor %}</ul>{% endif %}
+{% if rec.caveats %}<h3>What qualifies this</h3>
+<ul class="caveats">{% for c in rec.caveats %}<li>{{ c }}</li>{% endfor %}</ul>{% endif %}
+{% if rec.extend and rec.extend.sentence %}<p><b>More data:</b> {{ rec.extend.sentence }}</p>{% endif %}
+</section>
+
+<section id="effects">
+<h2>Effects by metric</h2>
+<p class="muted">Effect = {{ treatment }} minus {{ control }}{% if design == "did" %} (difference in differences:
+change from baseline to pilot, compared between the groups){% endif %}. Intervals are {{ hdi_pct }}% highest-density
+intervals; probabilities are posterior probabilities.</p>
+<table>
+<tr><th>Metric</th><th>Role</th><th>Verdict</th><th>Effect</th><th>Interval</th><th>P(better)</th>
+<th>P(better by at least the threshold)</th><th>P(no meaningful change)</th></tr>
+{% for m in metrics %}
+<tr><td>{{ m.label }}</td><td>{{ m.role }}</td>
+<td><span class="pill" style="background: {{ m.colour }}">{{ m.verdict }}</span></td>
+<td class="num">{{ m.effect }}</td><td class="num">{{ m.interval }}</td><td class="num">{{ m.p_better }}</td>
+<td class="num">{{ m.p_meaningful }}</td><td class="num">{{ m.p_equivalent }}</td></tr>
+{% endfor %}
+</table>
+<ul>{% for m in metrics %}<li><b>{{ m.label }}.</b> {{ m.sentence }}</li>{% endfor %}</ul>
+{% if other_effects %}<h3>All scales</h3>
+<table><tr><th>Metric</th><th>Scale</th><th>{{ control }}</th><th>{{ treatment }}</th><th>Effect</th>
+<th>Interval</th><th>P(better)</th></tr>
+{% for e in other_effects %}<tr><td>{{ e.label }}</td><td>{{ e.scale }}</td><td class="num">{{ e.control }}</td>
+<td class="num">{{ e.treatment }}</td><td class="num">{{ e.effect }}</td><td class="num">{{ e.interval }}</td>
+<td class="num">{{ e.p_better }}</td></tr>{% endfor %}</table>{% endif %}
+{{ fig_effects | safe }}
+</section>
+
+<section id="segments">
+<h2>Segments</h2>
+{% if segment_sentences %}<ul>{% for s in segment_sentences %}<li>{{ s }}</li>{% endfor %}</ul>{% endif %}
+{% if segments %}
+<table><tr><th>Metric</th><th>Segment</th><th>Value</th><th>Effect</th><th>Interval</th><th>P(better)</th></tr>
+{% for s in segments %}<tr><td>{{ s.label }}</td><td>{{ s.segment }}</td><td>{{ s.value }}</td>
+<td class="num">{{ s.effect }}</td><td class="num">{{ s.interval }}</td><td class="num">{{ s.p_better }}</td></tr>
+{% endfor %}</table>
+{{ fig_segments | safe }}
+{% else %}<p>No segment breakdown in this run (add <code>segments = ["channel", ...]</code> to the experiment file).</p>
+{% endif %}
+</section>
+
+<section id="impact">
+<h2>Business impact</h2>
+{% if impact %}
+<p>{{ impact.sentence }}</p>
+<table><tr><th></th><th>Mean</th><th>{{ hdi_pct }}% interval</th></tr>
+<tr><td>Repeat contacts avoided per month</td><td class="num">{{ impact.avoided }}</td>
+<td class="num">{{ impact.avoided_interval }}</td></tr>
+<tr><td>Value per month</td><td class="num">{{ impact.value }}</td><td class="num">{{ impact.value_interval }}</td></tr>
+<tr><td>Probability that it saves money</td><td class="num">{{ impact.p_save }}</td><td></td></tr>
+</table>
+<p class="muted">Inputs: {{ impact.inputs }}.</p>
+{{ fig_impact | safe }}
+{% else %}<p>No repeat-contact metric in this run, so no money figure.</p>{% endif %}
+</section>
+
+<section id="data-quality">
+<h2>Data quality</h2>
+<table>{% for k, v in counts %}<tr><td>{{ k }}</td><td class="num">{{ v }}</td></tr>{% endfor %}</table>
+<h3>Health checks</h3>
+{% if health %}<table><tr><th>Check</th><th>Status</th><th>Finding</th></tr>
+{% for h in health %}<tr><td>{{ h.name }}</td>
+<td><span class="pill" style="background: {{ h.colour }}">{{ h.status }}</span></td><td>{{ h.message }}</td></tr>
+{% endfor %}</table>{% else %}<p>No health checks recorded.</p>{% endif %}
+<h3>Warnings</h3>
+{% if warnings %}<ul>{% for w in warnings %}<li>{{ w }}</li>{% endfor %}</ul>
+{% else %}<p>No data warnings.</p>{% endif %}
+</section>
+
+<section id="diagnostics">
+<h2>Diagnostics</h2>
+<p class="muted">A fit can be trusted when R-hat &le; 1.01, bulk and tail ESS &ge; 400, no divergent transitions
+and E-BFMI &ge; 0.3.</p>
+<table><tr><th>Metric</th><th>Converged</th><th>R-hat (max)</th><th>Bulk ESS (min)</th><th>Tail ESS (min)</th>
+<th>Divergences</th><th>E-BFMI (min)</th><th>Chains x draws</th><th>Seconds</th><th>Problems</th></tr>
+{% for d in diagnostics %}<tr><td>{{ d.label }}</td><td>{{ d.converged }}</td><td class="num">{{ d.rhat }}</td>
+<td class="num">{{ d.ess_bulk }}</td><td class="num">{{ d.ess_tail }}</td><td class="num">{{ d.divergences }}</td>
+<td class="num">{{ d.bfmi }}</td><td class="num">{{ d.size }}</td><td class="num">{{ d.seconds }}</td>
+<td>{{ d.problems }}</td></tr>{% endfor %}</table>
+{% if rec.notes %}<h3>Model notes</h3><ul>{% for n in rec.notes %}<li>{{ n }}</li>{% endfor %}</ul>{% endif %}
+</section>
+
+{% if diagnosis %}
+<section id="diagnosis">
+<h2>Checklist diagnosis (baseline)</h2>
+<pre>{{ diagnosis }}</pre>
+</section>
+{% endif %}
+
+{% if design_html %}
+<section id="design">
+<h2>Balance by arm</h2>
+{{ design_html | safe }}
+</section>
+{% endif %}
+
+<section id="provenance">
+<h2>Provenance</h2>
+<table>{% for k, v in provenance %}<tr><td>{{ k }}</td><td>{{ v }}</td></tr>{% endfor %}</table>
+</section>
+<p class="muted">Written by qmsprint {{ version }} on {{ today }} from run folder {{ run_name }}.</p>
+</main></body></html>
+"""
+
+
+def _interval(lo: float, hi: float, unit: str) -> str:
+    return f"{fmt_value(lo, unit)} to {fmt_value(hi, unit)}"
+
+
+def _label(metric: str) -> str:
+    return METRICS[metric].label if metric in METRICS else metric
+
+
+def _num(x: Any, fmt: str = "{:.3f}") -> str:
+    try:
+        xf = float(x)
+    except (TypeError, ValueError):
+        return "n/a"
+    return fmt.format(xf) if np.isfinite(xf) else "n/a"
+
+
+class _Figures:
+    """Plotly figures as HTML fragments; plotly.js is embedded with the first one only."""
+
+    def __init__(self) -> None:
+        self.embedded = False
+
+    def html(self, fig: Any) -> str:
+        out = fig.to_html(full_html=False, include_plotlyjs=not self.embedded, config={"displaylogo": False})
+        self.embedded = True
+        return out
+
+
+def _effects_figure(run: Run) -> Any | None:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    rec = run.recommendation
+    metrics = [r for r in run.results if len(run.draws.get(r.metric, [])) > 1]
+    if not metrics:
+        return None
+    fig = make_subplots(
+        rows=len(metrics),
+        cols=1,
+        subplot_titles=[f"{_label(r.metric)} ({r.headline.unit})" for r in metrics],
+        vertical_spacing=0.12 / max(1, len(metrics) - 1) if len(metrics) > 1 else 0.1,
+    )
+    for i, r in enumerate(metrics, start=1):
+        d = np.asarray(run.draws[r.metric], dtype=float)
+        v = rec.verdicts.get(r.metric)
+        colour = VERDICT_COLOURS.get(v.verdict if v else "", "#457b9d")
+        fig.add_trace(
+            go.Histogram(x=d, nbinsx=60, histnorm="probability density", marker_color=colour, showlegend=False),
+            row=i,
+            col=1,
+        )
+        if v is not None:
+            fig.add_vrect(x0=-v.rope, x1=v.rope, fillcolor="#8d99ae", opacity=0.15, line_width=0, row=i, col=1)
+            sign = 1.0 if v.better == "higher" else -1.0
+            fig.add_vline(x=sign * v.min_effect, line_dash="dash", line_color="#2a9d8f", row=i, col=1)
+        fig.add_vline(x=0, line_color="#1d3557", row=i, col=1)
+    fig.update_layout(
+        height=230 * len(metrics) + 80,
+        title="Posterior of each headline effect (grey band: no meaningful change; dashed: smallest effect worth "
+        "acting on)",
+        margin={"l": 40, "r": 20, "t": 80, "b": 40},
+    )
+    return fig
+
+
+def _segments_figure(segments: pd.DataFrame) -> Any | None:
+    import plotly.graph_objects as go
+
+    if segments.empty:
+        return None
+    fig = go.Figure()
+    for metric, sub in segments.groupby("metric", sort=False):
+        fig.add_trace(
+            go.Scatter(
+                x=sub["mean"],
+                y=[f"{_label(metric)}: {s} = {v}" for s, v in zip(sub["segment"], sub["segment_value"], strict=True)],
+                mode="markers",
+                name=_label(metric),
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": sub["hdi_high"] - sub["mean"],
+                    "arrayminus": sub["mean"] - sub["hdi_low"],
+                },
+            )
+        )
+    fig.add_vline(x=0, line_dash="dot")
+    fig.update_layout(
+        title="Effects by segment (with interval; each metric in its own unit)",
+        height=120 + 28 * len(segments),
+        margin={"l": 260, "r": 20, "t": 60, "b": 40},
+    )
+    return fig
+
+
+def _impact_figure(run: Run, impact: dict[str, Any]) -> Any | None:
+    import plotly.graph_objects as go
+
+    d = run.draws.get("repeat_contact")
+    if d is None or len(d) < 2:
+        return None
+    value = -(np.asarray(d) / 100.0) * impact["contacts_per_month"] * impact["cost_per_contact"]
+    fig = go.Figure(go.Histogram(x=value, nbinsx=60, histnorm="probability density", marker_color="#2a9d8f"))
+    fig.add_vline(x=0, line_color="#1d3557")
+    fig.update_layout(
+        title=f"Value per month ({impact['currency']}): posterior", height=320, margin={"l": 40, "r": 20, "t": 60}
+    )
+    return fig
+
+
+def render_report(run: Run) -> str:
+    """The report of a loaded run as one HTML string."""
+    import jinja2
+
+    import qmsprint
+
+    spec = run.spec
+    rec = run.recommendation
+    prov = run.provenance
+    figs = _Figures()
+    hdi_pct = f"{100 * spec.model.hdi_prob:.0f}"
+
+    metrics = []
+    other = []
+    for r in run.results:
+        v = rec.verdicts.get(r.metric)
+        h = r.headline
+        metrics.append(
+            {
+                "label": _label(r.metric),
+                "role": v.role if v else spec.metric(r.metric).role,
+                "verdict": VERDICT_LABELS.get(v.verdict, v.verdict) if v else "n/a",
+                "colour": VERDICT_COLOURS.get(v.verdict, "#8d99ae") if v else "#8d99ae",
+                "effect": fmt_value(v.mean if v else h.mean, h.unit),
+                "interval": _interval(v.hdi_low, v.hdi_high, h.unit) if v else _interval(h.hdi_low, h.hdi_high, h.unit),
+                "p_better": fmt_prob(v.prob_better if v else h.prob_improve),
+                "p_meaningful": fmt_prob(v.prob_meaningful if v else h.prob_meaningful),
+                "p_equivalent": fmt_prob(v.prob_equivalent) if v else "n/a",
+                "sentence": v.sentence if v else "",
+            }
+        )
+        for e in r.effects:
+            other.append(
+                {
+                    "label": _label(r.metric),
+                    "scale": e.scale,
+                    "control": "" if e.scale == "relative" else fmt_value(e.control, e.unit, sign=False),
+                    "treatment": "" if e.scale == "relative" else fmt_value(e.treatment, e.unit, sign=False),
+                    "effect": fmt_value(e.mean, e.unit),
+                    "interval": _interval(e.hdi_low, e.hdi_high, e.unit),
+                    "p_better": fmt_prob(e.prob_improve),
+                }
+            )
+    fig = _effects_figure(run)
+    fig_effects = figs.html(fig) if fig is not None else ""
+
+    seg_rows = [e.to_dict() for r in run.results for e in r.segments]
+    seg_df = pd.DataFrame(seg_rows)
+    segments = [
+        {
+            "label": _label(s["metric"]),
+            "segment": str(s["segment"]).replace("_", " "),
+            "value": s["segment_value"],
+            "effect": fmt_value(s["mean"], s["unit"]),
+            "interval": _interval(s["hdi_low"], s["hdi_high"], s["unit"]),
+            "p_better": fmt_prob(s["prob_improve"]),
+        }
+        for s in seg_rows
+    ]
+    fig = _segments_figure(seg_df) if len(seg_df) else None
+    fig_segments = figs.html(fig) if fig is not None else ""
+
+    impact = None
+    fig_impact = ""
+    if rec.impact:
+        imp = rec.impact
+        cur = imp["currency"]
+        av, val = imp["contacts_avoided_per_month"], imp["value_per_month"]
+        impact = {
+            "sentence": imp["sentence"],
+            "avoided": f"{av['mean']:,.0f}",
+            "avoided_interval": f"{av['hdi_low']:,.0f} to {av['hdi_high']:,.0f}",
+            "value": fmt_money(val["mean"], cur),
+            "value_interval": f"{fmt_money(val['hdi_low'], cur)} to {fmt_money(val['hdi_high'], cur)}",
+            "p_save": fmt_prob(imp["prob_saves"]),
+            "inputs": f"{imp['contacts_per_month']:,.0f} contacts a month, {cur} {imp['cost_per_contact']:,.2f} per "
+            "contact (experiment file, [business])",
+        }
+        fig = _impact_figure(run, imp)
+        fig_impact = figs.html(fig) if fig is not None else ""
+
+    counts = [
+        (label, f"{prov[key]:,}" if isinstance(prov.get(key), int | float) else "n/a")
+        for key, label in (
+            ("rows_read", "Rows read"),
+            ("rows_used", "Rows used"),
+            ("rows_outside_periods", "Rows outside the baseline and pilot periods"),
+            ("repeat_censored", "Contacts whose repeat window runs past the end of the data"),
+        )
+    ]
+    counts.append(("Agents (pseudonymised)", f"{prov.get('agents_pseudonymised', 'n/a')}"))
+    health = [
+        {"name": h.name, "status": h.status, "message": h.message, "colour": STATUS_COLOURS.get(h.status, "#8d99ae")}
+        for h in sorted(run.health, key=lambda h: {"alert": 0, "warn": 1}.get(h.status, 2))
+    ]
+    diagnostics = []
+    for r in run.results:
+        d = r.diagnostics
+        diagnostics.append(
+            {
+                "label": _label(r.metric),
+                "converged": "yes" if d.converged else "NO",
+                "rhat": _num(d.rhat_max),
+                "ess_bulk": _num(d.ess_bulk_min, "{:,.0f}"),
+                "ess_tail": _num(d.ess_tail_min, "{:,.0f}"),
+                "divergences": d.divergences,
+                "bfmi": _num(d.bfmi_min, "{:.2f}"),
+                "size": f"{d.chains} x {d.draws}",
+                "seconds": _num(d.seconds, "{:.1f}"),
+                "problems": "; ".join(d.problems),
+            }
+        )
+    prior = prov.get("prior_from")
+    prior_line = ""
+    if prior:
+        prior_line = (
+            f"This run used the posterior of an earlier run, {prior['run']}"
+            + (f" ({str(prior.get('created', ''))[:10]})" if prior.get("created") else "")
+            + f", as its prior for {', '.join(_label(m) for m in prior.get('metrics', {}))}: evidence accumulates "
+            "across pilots, so these results are not from this pilot's data alone."
+        )
+    diagnosis = None
+    if run.diagnosis:
+        diagnosis = run.diagnosis.get("summary") or "Diagnosis computed; see diagnosis.json in the run folder."
+    design = ""
+    if run.design:
+        table = run.design.get("table") if isinstance(run.design, dict) else None
+        if isinstance(table, list) and table:
+            design = pd.DataFrame(table).to_html(index=False, border=0, float_format=lambda x: f"{x:,.3f}")
+        else:
+            design = f"<pre>{html.escape(str(run.design))}</pre>"
+    provenance = [
+        ("Run", run.name),
+        ("Created", run.created),
+        ("Experiment file", prov.get("spec_file") or "(built in code)"),
+        ("Data source", prov.get("data_source") or "n/a"),
+        ("Data fingerprint (sha256)", prov.get("data_fingerprint") or "n/a"),
+        ("Seed", prov.get("seed")),
+        ("Sampler", ", ".join(f"{k} {v}" for k, v in (prov.get("sampler") or {}).items())),
+        ("Versions", ", ".join(f"{k} {v}" for k, v in (prov.get("versions") or {}).items())),
+    ]
+    arms = spec.arms
+    subtitle = " · ".join(
+        x
+        for x in (
+            spec.client,
+            spec.description,
+            f"{'A/B test' if spec.design == 'ab' else 'pilot with control group (difference-in-differences)'}: "
+            f"{arms.treatment_display} vs {arms.control_label}",
+            f"run {run.name}",
+        )
+        if x
+    )
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.from_string(TEMPLATE).render(
+        title=f"{spec.name}: pilot report",
+        subtitle=subtitle,
+        rec=rec,
+        action_label=ACTION_LABELS.get(rec.action, rec.action),
+        action_colour=ACTION_COLOURS.get(rec.action, "#8d99ae"),
+        prior_line=prior_line,
+        metrics=metrics,
+        other_effects=other,
+        treatment=arms.treatment_display,
+        control=arms.control_label,
+        design=spec.design,
+        hdi_pct=hdi_pct,
+        fig_effects=fig_effects,
+        segment_sentences=[s["sentence"] for s in rec.segments],
+        segments=segments,
+        fig_segments=fig_segments,
+        impact=impact,
+        fig_impact=fig_impact,
+        counts=counts,
+        health=health,
+        warnings=[str(w) for w in run.warnings],
+        diagnostics=diagnostics,
+        diagnosis=diagnosis,
+        design_html=design,
+        provenance=provenance,
+        version=qmsprint.__version__,
+        today=dt.date.today().isoformat(),
+        run_name=run.name,
+    )
+
+
+def write_report(run_folder: str | Path, out: str | Path | None = None) -> Path:
+    """Write the self-contained HTML report of a run.
+
+    Parameters
+    ----------
+    run_folder
+        A run folder written by ``qmsprint run``.
+    out
+        HTML file to write (default: ``report.html`` in the run folder). Written atomically.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    BundleError
+        If the run folder is missing or damaged, or the file cannot be written.
+
+    """
+    run = load_run(run_folder)
+    target = Path(out) if out is not None else Path(run_folder) / "report.html"
+    text = render_report(run)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as err:
+        raise BundleError(f"cannot write the report to {target}: {err}") from None
+    return target
