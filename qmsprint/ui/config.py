@@ -1,0 +1,67 @@
+"""How the app learns its mode and paths (no Streamlit here, so :mod:`qmsprint.serve` can use it).
+
+:func:`qmsprint.serve.serve` passes the mode and paths to ``streamlit run app.py`` through
+environment variables; the app reads them back with :func:`from_env`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV_MODE = "QMSPRINT_APP_MODE"
+ENV_RUN = "QMSPRINT_APP_RUN"
+ENV_RUNS_DIR = "QMSPRINT_APP_RUNS_DIR"
+
+WORKBENCH = "workbench"
+SHARE = "share"
+
+# Upload cap of the workbench, in megabytes (also in .streamlit/config.toml).
+MAX_UPLOAD_MB = 500
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Mode and paths of one app server.
+
+    Parameters
+    ----------
+    mode
+        ``workbench`` (local: pick, upload and run) or ``share`` (one bundle, read-only, login).
+    run_folder
+        The run to open first (share mode: the only run served); ``None`` opens the newest run.
+    runs_dir
+        Folder the workbench lists runs from and writes new runs into.
+
+    """
+
+    mode: str = WORKBENCH
+    run_folder: Path | None = None
+    runs_dir: Path = Path("runs")
+
+    @property
+    def share(self) -> bool:
+        """True in share mode."""
+        return self.mode == SHARE
+
+    def to_env(self) -> dict[str, str]:
+        """Environment variables that carry this configuration to the app."""
+        env = {ENV_MODE: self.mode, ENV_RUNS_DIR: str(self.runs_dir)}
+        if self.run_folder is not None:
+            env[ENV_RUN] = str(self.run_folder)
+        return env
+
+
+def from_env(environ: dict[str, str] | None = None) -> AppConfig:
+    """Read the configuration :func:`qmsprint.serve.serve` set (defaults: workbench on ``runs/``)."""
+    env = os.environ if environ is None else environ
+    mode = env.get(ENV_MODE, WORKBENCH)
+    if mode not in (WORKBENCH, SHARE):
+        mode = WORKBENCH
+    run = env.get(ENV_RUN) or None
+    return AppConfig(
+        mode=mode,
+        run_folder=Path(run) if run else None,
+        runs_dir=Path(env.get(ENV_RUNS_DIR) or "runs"),
+    )

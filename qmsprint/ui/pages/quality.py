@@ -1,0 +1,135 @@
+"""Data quality & trust: validation warnings, health checks, trends and sampler diagnostics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from qmsprint.ui import figures, fmt, state, widgets
+
+CHECK_NAMES = {
+    "srm_units": "Sample ratio: units per program",
+    "srm_interactions": "Sample ratio: interactions per program",
+    "response_rate": "Survey response by program",
+    "contamination": "Contamination (agents in both programs)",
+    "balance": "Balance before the pilot",
+    "parallel_trends": "Parallel trends before the pilot",
+    "aa": "A/A check on the baseline",
+    "aa_model": "A/A check with the full models",
+}
+# Provenance keys safe to show in a client share (no file paths).
+SAFE_PROVENANCE = ("rows_read", "rows_used", "rows_outside_periods", "repeat_censored", "fingerprint", "seed")
+
+
+def _details(data: dict[str, Any]) -> pd.DataFrame | None:
+    """A health check's details as a table, where they are tabular."""
+    if not data:
+        return None
+    if isinstance(data.get("table"), list):
+        return pd.DataFrame(data["table"])
+    nested = {k: v for k, v in data.items() if isinstance(v, dict)}
+    if nested and all(all(not isinstance(x, dict | list) for x in v.values()) for v in nested.values()):
+        return pd.DataFrame(nested).T.rename_axis("metric").reset_index()
+    flat = {k: v for k, v in data.items() if not isinstance(v, dict | list)}
+    lists = {k: v for k, v in data.items() if isinstance(v, list) and v and not isinstance(v[0], dict | list)}
+    if lists and state.config().share:
+        lists = {k: f"{len(v)} listed" for k, v in lists.items()}  # no agent ids in a client share
+    elif lists:
+        lists = {k: ", ".join(str(x) for x in v[:20]) + (" …" if len(v) > 20 else "") for k, v in lists.items()}
+    row = {**flat, **lists}
+    return pd.DataFrame([row]) if row else None
+
+
+def _checks(run: Any) -> None:
+    checks = state.records(state.get(run, "health", []))
+    st.subheader("Health checks")
+    if not checks:
+        widgets.missing("health checks")
+        return
+    counts = pd.Series([c.get("status", "ok") for c in checks]).value_counts()
+    cols = st.columns(3)
+    cols[0].metric("OK", int(counts.get("ok", 0)))
+    cols[1].metric("Warnings", int(counts.get("warn", 0)))
+    cols[2].metric("Alerts", int(counts.get("alert", 0)))
+    for c in checks:
+        name = c.get("name", "")
+        with st.container(border=True):
+            st.markdown(
+                f"{widgets.status_badge(c.get('status', 'ok'))} **{CHECK_NAMES.get(name, fmt.humanize(name))}**"
+            )
+            st.markdown(fmt.md(c.get("message", "")))
+            table = _details(c.get("data") or {}) if name != "parallel_trends" else None
+            if table is not None and len(table):
+                with st.expander("Details"):
+                    st.dataframe(table, hide_index=True, width="stretch")
+
+
+def _trends(run: Any) -> None:
+    st.subheader("Week by week")
+    weekly = state.get(run, "weekly")
+    metrics = [r["metric"] for r in state.results(run) if r.get("metric") in figures.WEEKLY]
+    if weekly is None or len(weekly) == 0 or not metrics:
+        widgets.missing("weekly series")
+        return
+    metric = st.selectbox("Metric", metrics, format_func=fmt.metric_label, key="quality_metric")
+    widgets.show_figure(state.figure("weekly", run, metric), key=f"weekly-{metric}")
+    st.caption(
+        "Before the pilot the two groups should move in parallel; after it starts, a gap that opens and stays "
+        "is the program's effect."
+    )
+    trends = next((c for c in state.records(state.get(run, "health", [])) if c.get("name") == "parallel_trends"), None)
+    series = ((trends or {}).get("data") or {}).get("metrics", {}).get(metric)
+    if series:
+        widgets.show_figure(figures.trends_gap_figure(series, metric), key=f"gap-{metric}")
+
+
+def _sampler(run: Any) -> None:
+    st.subheader("Model fits (sampler diagnostics)")
+    diag = state.get(run, "diagnostics")
+    if diag is None or len(diag) == 0:
+        widgets.missing("sampler diagnostics")
+        return
+    table = diag.copy()
+    if "metric" in table:
+        table.insert(0, "metric", table.pop("metric").map(fmt.metric_label))
+    if "converged" in table:
+        bad = int((~table["converged"].astype(bool)).sum())
+        if bad:
+            st.warning(f"{bad} fit(s) missed the convergence bars; no recommendation is made from them.")
+        else:
+            st.success("Every fit met the convergence bars (R-hat ≤ 1.01, ESS ≥ 400, no divergences, E-BFMI ≥ 0.3).")
+    st.dataframe(table, hide_index=True, width="stretch")
+
+
+def _provenance(run: Any) -> None:
+    prov = state.get(run, "provenance", {}) or {}
+    if not prov:
+        return
+    with st.expander("Provenance (where these numbers come from)"):
+        if state.config().share:
+            prov = {k: v for k, v in prov.items() if k in SAFE_PROVENANCE}
+        st.json(prov, expanded=False)
+
+
+def render() -> None:
+    """Draw the page."""
+    run = state.current_run()
+    if run is None:
+        return
+    widgets.header(run, "Data quality & trust")
+    st.subheader("Validation warnings")
+    warnings = state.get(run, "warnings", [])
+    if warnings:
+        st.dataframe(widgets.problems_table(warnings), hide_index=True, width="stretch")
+    else:
+        st.success("The data passed validation with no warnings.")
+    _checks(run)
+    _trends(run)
+    _sampler(run)
+    _provenance(run)
+
+
+if __name__ == "__main__":
+    render()

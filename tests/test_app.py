@@ -1,0 +1,363 @@
+"""The Streamlit app on a real run bundle (AppTest), its formatting, and the share-mode safety of serve."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from typer.testing import CliRunner
+
+from qmsprint.bundle import load_run
+from qmsprint.ui import fmt
+from qmsprint.ui.config import ENV_MODE, ENV_RUN, ENV_RUNS_DIR, AppConfig, from_env
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ["recommendation", "metrics", "segments", "diagnosis", "design", "quality", "compare", "new_run"]
+RESULT_PAGES = PAGES[:-1]
+TIMEOUT = 120
+
+
+def _texts(at: AppTest) -> str:
+    """Every text the page shows (markdown, captions, alerts, metrics, titles), one string."""
+    parts: list[str] = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "success", "warning", "error", "info", "text"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    return "\n".join(parts)
+
+
+def _app(monkeypatch, run: Path, mode: str = "workbench") -> AppTest:
+    monkeypatch.setenv(ENV_MODE, mode)
+    monkeypatch.setenv(ENV_RUN, str(run))
+    monkeypatch.setenv(ENV_RUNS_DIR, str(run.parent))
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+
+
+def _goto(at: AppTest, page: str) -> AppTest:
+    return at.switch_page(f"qmsprint/ui/pages/{page}.py").run()
+
+
+def _no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.fixture(scope="module")
+def run_obj(small_run):
+    return load_run(small_run)
+
+
+# ------------------------------------------------------------------------------ formatting
+
+
+def test_probability_sentences_read_plainly():
+    assert fmt.prob_sentence("csat", 0.94, 0.1, "points") == "94% probability that CSAT improves by at least 0.1 points"
+    assert (
+        fmt.prob_sentence("repeat_contact", 0.88, 1.0, "pp", "lower")
+        == "88% probability that repeat contacts fall by at least 1 percentage point"
+    )
+    assert fmt.improve_sentence("handle_time", 0.3, "lower") == "30% probability that handle time falls at all"
+    assert (
+        fmt.prob_sentence("nps", 0.5, 5.0, "NPS points") == "50% probability that NPS improves by at least 5 NPS points"
+    )
+
+
+def test_numbers_carry_units_and_probabilities_are_bounded():
+    assert fmt.num(0.1234, "points", signed=True) == "+0.12 pts"
+    assert fmt.num(-1.44, "pp", signed=True) == "-1.4 pp"
+    assert fmt.num(12.4, "seconds", signed=True) == "+12 s"
+    assert fmt.num(-0.001, "points", signed=True) == "0.00 pts"  # no "-0.00"
+    assert fmt.num(float("nan"), "pp") == "n/a"
+    assert [fmt.pct(p) for p in (0.999, 0.001, 0.5, 0.9449)] == [">99%", "<1%", "50%", "94%"]
+    assert fmt.interval_text(0.05, 0.21, "points", 0.94) == "94% interval: +0.05 pts to +0.21 pts"
+    assert fmt.verdict_of({"csat": {"verdict": "improved"}}, "csat") == "improved"
+    assert fmt.verdict_of([{"metric": "nps", "verdict": "worse"}], "nps") == "worse"
+    assert fmt.verdict_badge("improved").startswith(":green-badge[")
+    assert (fmt.money(10922.4, "EUR"), fmt.money(-2141, "EUR")) == ("EUR 10,922", "-EUR 2,141")
+    assert fmt.md(">99% sure") == "\\>99% sure"  # not a Markdown block quote
+
+
+def test_config_round_trips_through_the_environment(tmp_path):
+    cfg = AppConfig(mode="share", run_folder=tmp_path / "r", runs_dir=tmp_path)
+    assert from_env(cfg.to_env()) == cfg
+    assert from_env({}) == AppConfig()
+    assert from_env({ENV_MODE: "root"}).mode == "workbench"  # unknown modes fall back to the safe local one
+
+
+# ------------------------------------------------------------------------------ workbench pages
+
+
+def test_recommendation_page_tells_the_story(monkeypatch, small_run, run_obj):
+    at = _app(monkeypatch, small_run).run()
+    _no_exception(at)
+    text = _texts(at)
+    rec = run_obj.recommendation
+    assert fmt.action_text(rec.action)[0] in text
+    assert rec.headline in text
+    for r in run_obj.results:
+        assert fmt.metric_label(r.metric) in text
+        verdict = rec.verdicts[r.metric].verdict
+        assert fmt.VERDICTS[verdict][0] in text, f"verdict of {r.metric} not shown"
+        assert fmt.num(r.headline.mean, r.headline.unit, signed=True) in text
+    assert "probability that" in text and "by at least" in text
+
+
+@pytest.mark.parametrize("page", RESULT_PAGES)
+def test_every_page_renders_on_the_run(monkeypatch, small_run, page):
+    at = _app(monkeypatch, small_run).run()
+    _goto(at, page)
+    _no_exception(at)
+    assert at.title, f"{page} shows no title"
+
+
+def test_metric_pages_switch_metric_without_error(monkeypatch, small_run, run_obj):
+    at = _app(monkeypatch, small_run).run()
+    _goto(at, "metrics")
+    for r in run_obj.results:
+        at.selectbox(key="metrics_metric").select(r.metric).run()
+        _no_exception(at)
+        assert any(fmt.metric_label(r.metric) in str(m.value) for m in at.markdown)
+
+
+def test_missing_parts_are_said_plainly(monkeypatch, small_run, run_obj):
+    at = _app(monkeypatch, small_run).run()
+    _goto(at, "diagnosis")
+    _no_exception(at)
+    if run_obj.diagnosis is None:
+        assert "This run has no diagnosis" in _texts(at)
+    else:
+        assert at.tabs or "no charts" in _texts(at)
+
+
+def test_a_missing_run_folder_is_an_error_message_not_a_crash(monkeypatch, tmp_path):
+    at = _app(monkeypatch, tmp_path / "gone").run()
+    _no_exception(at)
+    assert "cannot be opened" in _texts(at)
+
+
+def test_bundle_download_is_the_whole_run(small_run):
+    from qmsprint.ui import state
+
+    data = state.bundle_zip(str(small_run), state.stamp(small_run))
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert f"{small_run.name}/manifest.json" in names
+    assert f"{small_run.name}/recommendation.json" in names
+
+
+# ------------------------------------------------------------------------------ upload path
+
+
+def _upload_and_validate(at: AppTest, spec: tuple, data: tuple | None = None) -> AppTest:
+    _goto(at, "new_run")
+    at.file_uploader(key="upload_spec").set_value(spec)
+    if data is not None:
+        at.file_uploader(key="upload_data").set_value(data)
+    at.run()
+    next(b for b in at.button if b.label == "Validate").click().run()
+    return at
+
+
+def test_a_bad_experiment_file_shows_the_problems_as_a_table(monkeypatch, small_run):
+    at = _app(monkeypatch, small_run).run()
+    bad = b'name = "x"\ndesign = "abc"\n[arms]\ncontrol = "a"\ntreatment = "a"\n'
+    _upload_and_validate(at, ("bad.toml", bad, "application/toml"))
+    _no_exception(at)
+    assert any("cannot be used" in e.value for e in at.error)
+    table = at.dataframe[0].value
+    assert list(table.columns)[:2] == ["where", "problem"]
+    where = set(table["where"])
+    assert {"design", "arms.treatment", "metrics"} <= where, where
+
+
+def test_a_bad_data_file_shows_the_problems_as_a_table(monkeypatch, small_run):
+    at = _app(monkeypatch, small_run).run()
+    spec = (ROOT / "experiments" / "demo_ab.toml").read_bytes()
+    csv = b"interaction_id,when,agent\n1,yesterday,a\n"
+    _upload_and_validate(at, ("demo_ab.toml", spec, "application/toml"), ("pilot.csv", csv, "text/csv"))
+    _no_exception(at)
+    assert any("data cannot be used" in e.value for e in at.error)
+    assert len(at.dataframe[0].value) >= 1
+
+
+def test_an_upload_with_the_wrong_type_is_refused_on_the_server(tmp_path):
+    # Streamlit also checks extensions; the page checks again before writing anything.
+    from qmsprint.errors import SpecError
+    from qmsprint.ui.pages.new_run import _prepare_spec
+
+    class Upload:
+        def __init__(self, name: str, data: bytes) -> None:
+            self.name, self.data = name, data
+
+        def getvalue(self) -> bytes:
+            return self.data
+
+    with pytest.raises(SpecError) as err:
+        _prepare_spec(Upload("spec.exe", b"MZ"), Upload("data.xlsx", b"PK"), tmp_path)
+    assert [p.where for p in err.value.problems] == ["experiment file", "data file"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_good_upload_validates_and_runs_with_progress(monkeypatch, small_run, small_spec):
+    calls = []
+
+    class Outcome:
+        path, converged = small_run, True
+
+    def fake_run_pilot(spec, *, runs_dir=None, progress=None):  # the real pipeline is tested elsewhere
+        calls.append((spec, runs_dir))
+        for i in range(5):
+            progress(f"step {i}", i / 4)
+        return Outcome()
+
+    monkeypatch.setattr("qmsprint.pipeline.run_pilot", fake_run_pilot)
+    p = small_spec.periods
+    toml = (
+        f'name = "upload"\ndesign = "ab"\n[arms]\ncontrol = "checklist"\ntreatment = "behavior"\n'
+        f'[data]\nsource = "elsewhere.parquet"\n[periods]\n'
+        f"baseline = {{ start = {p.baseline.start}, end = {p.baseline.end} }}\n"
+        f"pilot = {{ start = {p.pilot.start}, end = {p.pilot.end} }}\n"
+        f'[[metrics]]\nname = "csat"\n'
+    ).encode()
+    data = Path(small_spec.data.source).read_bytes()
+    at = _app(monkeypatch, small_run).run()
+    _goto(at, "new_run")
+    at.file_uploader(key="upload_spec").set_value(("pilot.toml", toml, "application/toml"))
+    at.file_uploader(key="upload_data").set_value(("pilot.parquet", data, "application/octet-stream"))
+    at.run()
+    next(b for b in at.button if b.label == "Run the analysis").click().run()
+    _no_exception(at)
+    assert any("are valid" in e.value for e in at.success), [e.value for e in at.error]
+    ((spec, runs_dir),) = calls
+    assert Path(spec.data.source).name == "pilot.parquet" and runs_dir == small_run.parent
+    assert any("Run written" in e.value for e in at.success)
+
+
+# ------------------------------------------------------------------------------ share mode
+
+
+def _share(monkeypatch, run: Path, **secrets) -> AppTest:
+    at = _app(monkeypatch, run, mode="share")
+    for k, v in secrets.items():
+        at.secrets[k] = v
+    return at.run()
+
+
+def _log_in(at: AppTest, password: str) -> None:
+    at.text_input(key="qmsprint_password").input(password)  # a form: value and submit go together
+    next(b for b in at.button if b.label == "Log in").click().run()
+
+
+def test_share_mode_requires_the_password(monkeypatch, small_run, run_obj):
+    at = _share(monkeypatch, small_run, password="correct horse")
+    _no_exception(at)
+    assert run_obj.recommendation.headline not in _texts(at)
+    assert not at.selectbox and not at.file_uploader
+    _log_in(at, "wrong")
+    assert any("not right" in e.value for e in at.error)
+    assert run_obj.recommendation.headline not in _texts(at)
+    _log_in(at, "correct horse")
+    _no_exception(at)
+    assert run_obj.recommendation.headline in _texts(at)
+
+
+def test_share_mode_hides_upload_run_and_browsing(monkeypatch, small_run):
+    at = _share(monkeypatch, small_run, password="pw")
+    _log_in(at, "pw")
+    for page in ["recommendation", "metrics", "segments", "diagnosis", "design", "quality"]:
+        _goto(at, page)
+        _no_exception(at)
+        assert not at.file_uploader, page
+        assert not [s for s in at.sidebar.selectbox if s.label == "Run"], page
+        assert not [b for b in at.button if b.label == "Run the analysis"], page
+    for page in ("new_run", "compare"):
+        with pytest.raises(ValueError, match="navigation page"):
+            _goto(at, page)
+
+
+def test_share_mode_with_oidc_shows_the_login_button(monkeypatch, small_run, run_obj):
+    auth = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32, "client_id": "id"}
+    at = _share(monkeypatch, small_run, auth=auth)
+    _no_exception(at)
+    assert [b.label for b in at.button] == ["Log in"]
+    assert run_obj.recommendation.headline not in _texts(at)
+
+
+def test_share_mode_without_a_login_shows_nothing(monkeypatch, small_run, run_obj):
+    at = _share(monkeypatch, small_run)
+    _no_exception(at)
+    assert run_obj.recommendation.headline not in _texts(at)
+    assert any("no login configured" in e.value for e in at.error)
+
+
+# ------------------------------------------------------------------------------ serve
+
+
+@pytest.fixture
+def no_streamlit(monkeypatch):
+    """Record the command serve would start instead of starting it."""
+    calls: list[tuple[list[str], dict[str, str]]] = []
+    monkeypatch.setattr("qmsprint.serve.subprocess.call", lambda cmd, env: calls.append((cmd, env)) or 0)
+    return calls
+
+
+def test_serve_refuses_share_mode_without_a_login(tmp_path, small_run, no_streamlit):
+    from qmsprint.serve import ShareConfigError, serve
+
+    empty = tmp_path / "secrets.toml"
+    empty.write_text('[share]\nclient_name = "Northwind"\n')
+    with pytest.raises(ShareConfigError, match="needs a login"):
+        serve(run_folder=small_run, share=True, secrets=empty)
+    with pytest.raises(ShareConfigError, match="not found"):
+        serve(run_folder=small_run, share=True, secrets=tmp_path / "missing.toml")
+    assert no_streamlit == []
+
+
+def test_cli_share_without_secrets_exits_non_zero(tmp_path, small_run, monkeypatch, no_streamlit):
+    from qmsprint.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    result = CliRunner().invoke(app, ["app", str(small_run), "--share", "--headless"])
+    assert result.exit_code != 0
+    assert "needs a login" in result.output
+    assert no_streamlit == []
+
+
+def test_serve_starts_share_mode_with_a_password(tmp_path, small_run, no_streamlit):
+    from qmsprint.serve import serve
+
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('password = "pw"\n[share]\nprimary_color = "#123456"\n')
+    assert serve(run_folder=small_run, share=True, secrets=secrets, port=8599, headless=True) == 0
+    ((cmd, env),) = no_streamlit
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and Path(cmd[4]).name == "app.py"
+    assert cmd[cmd.index("--server.port") + 1] == "8599"
+    assert cmd[cmd.index("--server.headless") + 1] == "true"
+    assert cmd[cmd.index("--theme.primaryColor") + 1] == "#123456"
+    assert cmd[cmd.index("--server.maxUploadSize") + 1] == "1"
+    assert env[ENV_MODE] == "share" and Path(env[ENV_RUN]) == small_run.resolve()
+
+
+def test_serve_workbench_opens_the_newest_run_locally(small_run, no_streamlit, monkeypatch):
+    from qmsprint.serve import newest_run, serve
+
+    monkeypatch.setenv("CI", "true")
+    serve(runs_dir=small_run.parent, port=8598)
+    ((cmd, env),) = no_streamlit
+    assert env[ENV_MODE] == "workbench" and ENV_RUN not in env
+    assert cmd[cmd.index("--server.headless") + 1] == "true"  # CI never opens a browser
+    assert cmd[cmd.index("--server.address") + 1] == "localhost"
+    assert newest_run(small_run.parent) == small_run
+
+
+def test_login_methods_are_recognised():
+    from qmsprint.serve import login_method
+
+    oidc = {"auth": {"redirect_uri": "u", "cookie_secret": "s", "google": {"client_id": "c"}}}
+    assert login_method(oidc) == "oidc"
+    assert login_method({"auth": {"redirect_uri": "u"}}) is None  # incomplete [auth]
+    assert login_method({"password": "p"}) == "password"
+    assert login_method({"share": {"password": "p"}}) == "password"
+    assert login_method({"password": ""}) is None
