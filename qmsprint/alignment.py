@@ -1016,7 +1016,7 @@ def diagnose(
         agents or responses (with how many there are and how many are needed).
 
     """
-    import pymc as pm
+    from qmsprint.models.sampling import sample_model
 
     prog = progress or silent
     period_label = "all rows"
@@ -1037,27 +1037,23 @@ def diagnose(
     n_cells = sum(len(b.n) for b in blocks)
     prog(f"fitting {len(blocks)} models jointly on {n_cells:,} cells ({spec.sampler.chains} chains x {draws})", 0.15)
     t0 = time.perf_counter()
-    kwargs: dict[str, Any] = {
-        "draws": draws,
-        "tune": tune,
-        "chains": spec.sampler.chains,
-        "random_seed": spec.sampler.seed,
-        "target_accept": spec.sampler.target_accept,
-        "progressbar": False,
-        "compute_convergence_checks": False,
-    }
-    with model:
-        if spec.sampler.backend == "nutpie":
-            idata = pm.sample(
-                nuts_sampler="nutpie", nuts_sampler_kwargs={"low_rank_modified_mass_matrix": True}, **kwargs
-            )
-        else:
-            idata = pm.sample(nuts_sampler="pymc", cores=1, **kwargs)
+    idata, sampler = sample_model(
+        model,
+        draws=draws,
+        tune=tune,
+        chains=spec.sampler.chains,
+        seed=spec.sampler.seed,
+        target_accept=spec.sampler.target_accept,
+        backend=spec.sampler.backend,
+        progress=prog,
+        label=f"{len(blocks)} diagnosis models",
+        fraction=0.5,
+    )
     seconds = time.perf_counter() - t0
     prog("summarising", 0.9)
     post = idata.posterior
     prob = spec.model.hdi_prob
-    diagnostics = _diagnostics(idata, blocks, offsets, seconds, spec.sampler.backend)
+    diagnostics = _diagnostics(idata, blocks, offsets, seconds, sampler)
     beta_all, sd_all, z_all = _flat(post, "beta"), _flat(post, "sd_agent"), _flat(post, "z_agent")
     r2_rows: list[dict] = []
     item_rows: list[dict] = []

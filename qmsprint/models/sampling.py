@@ -178,6 +178,90 @@ def _rename(idata: Any, prefix: str, name: str) -> Any:
     return idata
 
 
+HEARTBEAT_SECONDS = 10.0
+
+
+def _start_nutpie(compiled: Any, *, draws: int, tune: int, chains: int, seed: int, target_accept: float) -> Any:
+    """Start nutpie sampling in the background (low-rank mass matrix adaptation, no warm-up kept)."""
+    import nutpie
+
+    return nutpie.sample(
+        compiled,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=int(seed),
+        target_accept=target_accept,
+        progress_bar=False,
+        low_rank_modified_mass_matrix=True,
+        save_warmup=False,
+        blocking=False,
+    )
+
+
+def _finished(sampler: Any) -> bool:
+    """Whether a background nutpie sampler is done (nutpie 0.16 raises TimeoutError while it runs)."""
+    try:
+        return bool(sampler.is_finished)
+    except TimeoutError:
+        return False
+
+
+def _wait(sampler: Any, label: str, progress: Any, fraction: float) -> Any:
+    """Wait for a background nutpie sampler, reporting every :data:`HEARTBEAT_SECONDS` that it still runs."""
+    t0 = last = time.perf_counter()
+    while progress is not None and not _finished(sampler):
+        time.sleep(0.25)
+        now = time.perf_counter()
+        if now - last >= HEARTBEAT_SECONDS:
+            progress(f"still sampling {label} ({now - t0:.0f} s)", fraction)
+            last = now
+    return sampler.wait()
+
+
+def sample_model(
+    model: Any,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: int,
+    target_accept: float = 0.9,
+    backend: str = "nutpie",
+    progress: Any = None,
+    label: str = "the model",
+    fraction: float = 0.0,
+) -> tuple[Any, str]:
+    """Sample one PyMC model with nutpie (PyMC's NUTS when nutpie is unavailable or not asked for).
+
+    Returns
+    -------
+    tuple[InferenceData, str]
+        The posterior and the sampler used (``nutpie`` or ``pymc``).
+
+    """
+    import pymc as pm
+
+    if backend == "nutpie" and nutpie_available():
+        import nutpie
+
+        compiled = nutpie.compile_pymc_model(model)
+        sampler = _start_nutpie(compiled, draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept)
+        return _wait(sampler, label, progress, fraction), "nutpie"
+    with model:
+        idata = pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=1,
+            random_seed=int(seed),
+            target_accept=target_accept,
+            progressbar=False,
+            compute_convergence_checks=False,
+        )
+    return idata, "pymc"
+
+
 def fit(
     blocks: list[Block] | Block,
     *,
@@ -215,19 +299,8 @@ def fit(
         model, compiled, reused = _compiled([b], backend)
         t1 = time.perf_counter()
         if compiled is not None:
-            import nutpie
-
-            sampler = nutpie.sample(
-                compiled,
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                seed=int(seed) + i,
-                target_accept=target_accept,
-                progress_bar=False,
-                low_rank_modified_mass_matrix=True,
-                save_warmup=False,
-                blocking=False,
+            sampler = _start_nutpie(
+                compiled, draws=draws, tune=tune, chains=chains, seed=int(seed) + i, target_accept=target_accept
             )
             running.append((i, sampler, t0, t1 - t0, reused))
         else:
@@ -244,8 +317,8 @@ def fit(
                 )
             out[i] = Fit(_rename(idata, b.prefix, b.name), b, backend, time.perf_counter() - t0, t1 - t0, reused)
     for i, sampler, t0, comp, reused in running:
-        idata = sampler.wait()
         b = blocks[i]
+        idata = _wait(sampler, b.name, progress, i / max(len(blocks), 1))
         out[i] = Fit(_rename(idata, b.prefix, b.name), b, backend, time.perf_counter() - t0, comp, reused)
     return [f for f in out if f is not None]
 
