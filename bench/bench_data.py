@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bench_data.py [--sizes 1e6 1e7] [--keep]
 
-For each size the input is simulated into /tmp (not into the repository), then `prepare(spec)` runs
+For each size the input is simulated into /tmp (not into the repository; sizes above 20M are copies
+of the 10M simulation with distinct ids), then `prepare(spec)` runs
 in a fresh subprocess whose wall time and peak resident memory (``wait4`` rusage, like
 ``/usr/bin/time -v``) are measured. Results are appended to bench/RESULTS.md with machine and date.
 Targets: 10M interactions under 60 s and under 4 GB.
@@ -41,13 +42,36 @@ print(f"{time.perf_counter() - t:.2f} {p.rows_read} {len(p.cells)}")
 """
 
 
+SIMULATE_MAX = 20_000_000  # larger inputs are copies of the 10M simulation (simulating them needs too much memory)
+
+
+def replicate(base: Path, copies: int, path: Path) -> Path:
+    """``copies`` copies of ``base`` with distinct interaction, customer, agent and team ids (DuckDB)."""
+    import duckdb
+
+    suffix = "|| '-' || k::VARCHAR"
+    ids = ", ".join(f"{c} {suffix} AS {c}" for c in ("interaction_id", "customer_id", "agent_id", "team"))
+    tmp = path.with_suffix(".tmp.parquet")
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(
+        f"COPY (SELECT * REPLACE ({ids}) FROM read_parquet('{base}'), range({copies}) t(k)) "
+        f"TO '{tmp}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)"
+    )
+    con.close()
+    tmp.replace(path)
+    return path
+
+
 def make_input(n: int) -> Path:
-    """Simulate about ``n`` interactions into /tmp (cached by size)."""
+    """Simulate about ``n`` interactions into /tmp (cached by size); above 20M, copies of the 10M one."""
     from qmsprint.simulate import SimConfig, simulate, write_simulation
 
     path = WORK / f"interactions_{n}.parquet"
     if path.exists():
         return path
+    if n > SIMULATE_MAX:
+        return replicate(make_input(10_000_000), round(n / 10_000_000), path)
     agents = max(50, n // 2200)
     cfg = SimConfig(n_agents=agents, n_teams=max(5, agents // 12), n_sites=4, interactions_per_agent=1150, seed=1)
     sim = simulate(cfg)
