@@ -52,3 +52,18 @@ def test_missing_spec_exit_code(tmp_path):
 def test_unknown_command_is_a_usage_error():
     result = runner.invoke(app, ["frobnicate"])
     assert result.exit_code == 2
+
+
+def test_make_demo_opens_the_run_it_just_wrote():
+    """`make demo` runs experiments/demo_*.toml from the repo root, then `qmsprint app` opens the
+    newest run under its default runs folder: the demo specs must write there."""
+    import inspect
+    from pathlib import Path
+
+    from qmsprint.cli import app_ as app_command
+    from qmsprint.spec import load_spec
+
+    root = Path(__file__).resolve().parents[1]
+    default = inspect.signature(app_command).parameters["runs_dir"].default
+    for name in ("demo_ab.toml", "demo_did.toml"):
+        assert load_spec(root / "experiments" / name).runs_dir == (root / default).resolve()
