@@ -665,10 +665,10 @@ def _items_block(p: _Prepared, o: _Outcome) -> _Block:
     items = p.fit_items
     df = p.df.dropna(subset=items)
     d = df[["agent_id", "channel", "contact_reason", o.name]].copy()
-    d["pattern"] = df[items].astype("int64").astype(str).agg("".join, axis=1)
+    bits = np.int64(1) << np.arange(len(items), dtype=np.int64)
+    d["pattern"] = df[items].to_numpy(dtype="int64") @ bits  # which items passed, as one integer
     cells, n, y = _cells(d, ["agent_id", "pattern", "channel", "contact_reason"], o)
-    pats = cells["pattern"].to_numpy(str)
-    X = (np.frombuffer("".join(pats).encode(), dtype=np.uint8).reshape(len(cells), len(items)) - ord("0")).astype(float)
+    X = ((cells["pattern"].to_numpy(dtype="int64")[:, None] & bits) > 0).astype(float)
     names = [c[len(ITEM_PREFIX) :] for c in items]
     coefs = list(names)
     mats = [X]
