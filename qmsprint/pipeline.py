@@ -122,13 +122,28 @@ def _diagnosis(spec: Spec, prog: Progress) -> dict[str, Any]:
     return diagnose(_small_sampler(spec), frame=frame, progress=prog).to_dict()
 
 
-def _design(health: list[Any]) -> dict[str, Any] | None:
-    """Balance by arm on the baseline (from the ``balance`` health check), or None when not computed."""
+def _design(health: list[Any], plan: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Balance by arm on the baseline (from the ``balance`` health check) and the pilot sizing.
+
+    The balance keys sit at the top level; the :func:`qmsprint.design.plan_pilot` result, when it
+    was computed, under ``assurance``. None when neither exists.
+    """
+    out: dict[str, Any] = {}
     for h in health:
         table = h.data.get("table") if h.name == "balance" and isinstance(h.data, dict) else None
         if isinstance(table, list) and table:
-            return {"kind": "balance", "period": "baseline", "summary": h.message, "status": h.status, "table": table}
-    return None
+            out = {"kind": "balance", "period": "baseline", "summary": h.message, "status": h.status, "table": table}
+            break
+    if plan is not None:
+        out["assurance"] = plan
+    return out or None
+
+
+def _plan(spec: Spec, prog: Progress) -> dict[str, Any]:
+    """How large the pilot needed to be, from the baseline period (``qmsprint design`` inside a run)."""
+    from qmsprint.design import plan_pilot
+
+    return plan_pilot(spec, progress=prog).to_dict()
 
 
 def run_pilot(
@@ -217,7 +232,17 @@ def run_pilot(
             extra_warnings.append(Problem("diagnosis", msg))
         timed("diagnosis", t)
 
-    design = _design(health)
+    plan = None
+    if spec.periods.baseline is not None:
+        t = time.perf_counter()
+        try:
+            plan = _plan(spec, _scaled(prog, 0.9, 0.92))
+        except Exception as err:  # the sizing is extra, like the diagnosis
+            msg = f"pilot sizing (assurance) skipped: {err}"
+            notes.append(msg)
+            extra_warnings.append(Problem("design", msg))
+        timed("design", t)
+    design = _design(health, plan)
 
     prog("writing the run folder", 0.92)
     t = time.perf_counter()

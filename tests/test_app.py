@@ -121,6 +121,16 @@ def test_metric_pages_switch_metric_without_error(monkeypatch, small_run, run_ob
         assert any(fmt.metric_label(r.metric) in str(m.value) for m in at.markdown)
 
 
+def test_design_page_shows_the_runs_sizing_and_balance(monkeypatch, small_run, run_obj):
+    at = _app(monkeypatch, small_run).run()
+    _goto(at, "design")
+    _no_exception(at)
+    text = _texts(at)
+    assert fmt.md(run_obj.design["assurance"]["summary"].splitlines()[0]) in text
+    assert "This run has no assurance grid" not in text and "This run has no balance table" not in text
+    assert len(at.dataframe) == 2  # the assurance grid and the balance table
+
+
 def test_missing_parts_are_said_plainly(monkeypatch, small_run, run_obj):
     at = _app(monkeypatch, small_run).run()
     _goto(at, "diagnosis")

@@ -68,6 +68,13 @@ def test_pipeline_writes_a_bundle_with_progress(small_spec, tmp_path, fake_estim
     assert run.provenance["prior_from"] is None
     assert {h.name for h in run.health} >= {"srm_units", "response_rate", "contamination"}
     assert run.design is not None and run.design["kind"] == "balance" and run.design["table"]
+    # the run sizes the pilot from its baseline, as `qmsprint design` would
+    sizing = run.design["assurance"]
+    assert {"meta", "table", "summary", "recommended"} <= set(sizing)
+    grid = pd.DataFrame(sizing["table"])
+    assert grid["assurance"].between(0, 1).all() and (grid["metric"] == "overall").any()
+    assert sizing["meta"]["name"] == small_spec.name and "Pilot design for" in sizing["summary"]
+    assert "design" in run.provenance["seconds"]
     assert out.summary().startswith(out.recommendation.headline)
     assert "CSAT: +0.30 points" in out.summary()
 
@@ -93,6 +100,18 @@ def test_diagnosis_failure_becomes_a_warning(small_spec, tmp_path, fake_estimate
     run = load_run(out.path)
     assert run.diagnosis is None
     assert any(w.where == "diagnosis" for w in run.warnings)
+
+
+def test_sizing_failure_becomes_a_warning(small_spec, tmp_path, fake_estimate, monkeypatch):
+    def broken(spec, prog):
+        raise DataError("no baseline volume")
+
+    monkeypatch.setattr(pipeline, "_plan", broken)
+    out = run_pilot(small_spec, runs_dir=tmp_path, diagnosis=False)
+    assert any("pilot sizing (assurance) skipped: no baseline volume" in n for n in out.notes)
+    run = load_run(out.path)
+    assert "assurance" not in run.design and run.design["kind"] == "balance"
+    assert any(w.where == "design" for w in run.warnings)
 
 
 def test_diagnosis_is_stored_when_it_works(small_spec, tmp_path, fake_estimate, monkeypatch):

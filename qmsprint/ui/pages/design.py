@@ -36,12 +36,14 @@ def render() -> None:
         return
     widgets.header(run, "Design")
     design = state.get(run, "design") or {}
-    grid = _find(design, "assurance")
+    # a run keeps its sizing under "assurance"; a `qmsprint design` folder has it at the top level
+    plan = design["assurance"] if isinstance(design.get("assurance"), dict) else design
+    grid = _find(plan, "assurance")
     st.subheader("Pilot size: chance of a clear answer")
     if len(grid):
-        if isinstance(design.get("summary"), str):
-            st.markdown("\n\n".join(fmt.md(x) for x in design["summary"].splitlines()))
-        meta = design.get("meta") if isinstance(design.get("meta"), dict) else {}
+        if isinstance(plan.get("summary"), str):
+            st.markdown("\n\n".join(fmt.md(x) for x in plan["summary"].splitlines()))
+        meta = plan.get("meta") if isinstance(plan.get("meta"), dict) else {}
         target = meta.get("target_assurance") or state.spec_value(run, "design_settings", "target_assurance")
         has_overall = "metric" in grid and bool((grid["metric"] == "overall").any())
         overall = grid[grid["metric"] == "overall"] if has_overall else grid
