@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from qmsprint.decide import Recommendation, decide, fmt_prob, fmt_value
 from qmsprint.errors import Problem
 from qmsprint.progress import Progress, silent
@@ -114,11 +116,10 @@ def _small_sampler(spec: Spec) -> Spec:
     return spec.model_copy(update={"sampler": small})
 
 
-def _diagnosis(spec: Spec, prog: Progress) -> dict[str, Any]:
+def _diagnosis(spec: Spec, frame: pd.DataFrame, prog: Progress) -> dict[str, Any]:
+    """The checklist diagnosis of the baseline rows ``frame`` (cheaper sampler settings)."""
     from qmsprint.alignment import diagnose
-    from qmsprint.data import load_frame
 
-    frame = load_frame(spec, period="baseline")
     return diagnose(_small_sampler(spec), frame=frame, progress=prog).to_dict()
 
 
@@ -139,11 +140,11 @@ def _design(health: list[Any], plan: dict[str, Any] | None) -> dict[str, Any] | 
     return out or None
 
 
-def _plan(spec: Spec, prog: Progress) -> dict[str, Any]:
-    """How large the pilot needed to be, from the baseline period (``qmsprint design`` inside a run)."""
+def _plan(spec: Spec, frame: pd.DataFrame, prog: Progress) -> dict[str, Any]:
+    """How large the pilot needed to be, from the baseline rows ``frame`` (``qmsprint design`` inside a run)."""
     from qmsprint.design import plan_pilot
 
-    return plan_pilot(spec, progress=prog).to_dict()
+    return plan_pilot(spec, baseline=frame, progress=prog).to_dict()
 
 
 def run_pilot(
@@ -221,11 +222,21 @@ def run_pilot(
     rec = decide(spec, results, health, weeks=_pilot_weeks(getattr(prepared, "weekly", None)))
     converged = all(r.diagnostics.converged for r in results)
 
+    loaded: list[pd.DataFrame] = []
+
+    def baseline_rows() -> pd.DataFrame:
+        """The validated baseline rows, read once for the diagnosis and the sizing."""
+        from qmsprint.data import load_frame
+
+        if not loaded:
+            loaded.append(load_frame(spec, period="baseline"))
+        return loaded[0]
+
     diag = None
     if diagnosis and _has_baseline_qa(spec, prepared.cells):
         t = time.perf_counter()
         try:
-            diag = _diagnosis(spec, _scaled(prog, 0.78, 0.9))
+            diag = _diagnosis(spec, baseline_rows(), _scaled(prog, 0.78, 0.9))
         except Exception as err:  # the diagnosis is extra: it must not sink the run
             msg = f"checklist diagnosis skipped: {err}"
             notes.append(msg)
@@ -236,7 +247,7 @@ def run_pilot(
     if spec.periods.baseline is not None:
         t = time.perf_counter()
         try:
-            plan = _plan(spec, _scaled(prog, 0.9, 0.92))
+            plan = _plan(spec, baseline_rows(), _scaled(prog, 0.9, 0.92))
         except Exception as err:  # the sizing is extra, like the diagnosis
             msg = f"pilot sizing (assurance) skipped: {err}"
             notes.append(msg)

@@ -91,7 +91,7 @@ def test_no_personal_data_in_a_pipeline_bundle(small_spec, small_truth, tmp_path
 
 
 def test_diagnosis_failure_becomes_a_warning(small_spec, tmp_path, fake_estimate, monkeypatch):
-    def broken(spec, prog):
+    def broken(spec, frame, prog):
         raise DataError("too few responses for the diagnosis")
 
     monkeypatch.setattr(pipeline, "_diagnosis", broken)
@@ -103,7 +103,7 @@ def test_diagnosis_failure_becomes_a_warning(small_spec, tmp_path, fake_estimate
 
 
 def test_sizing_failure_becomes_a_warning(small_spec, tmp_path, fake_estimate, monkeypatch):
-    def broken(spec, prog):
+    def broken(spec, frame, prog):
         raise DataError("no baseline volume")
 
     monkeypatch.setattr(pipeline, "_plan", broken)
@@ -117,13 +117,15 @@ def test_sizing_failure_becomes_a_warning(small_spec, tmp_path, fake_estimate, m
 def test_diagnosis_is_stored_when_it_works(small_spec, tmp_path, fake_estimate, monkeypatch):
     seen = {}
 
-    def fake_diag(spec, prog):
+    def fake_diag(spec, frame, prog):
         seen["draws"] = spec.sampler.draws
+        seen["periods"] = set(frame["period"])
         return {"summary": "Diagnosis of small-ab", "quadrant": [], "converged": True}
 
     monkeypatch.setattr(pipeline, "_diagnosis", fake_diag)
     out = run_pilot(small_spec, runs_dir=tmp_path)
     assert load_run(out.path).diagnosis["summary"] == "Diagnosis of small-ab"
+    assert seen["periods"] == {"baseline"}  # the diagnosis sees the baseline rows only
     assert pipeline._small_sampler(small_spec).sampler.draws <= pipeline.DIAGNOSIS_DRAWS
 
 

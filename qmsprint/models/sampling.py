@@ -240,16 +240,21 @@ def sample_model(
         The posterior and the sampler used (``nutpie`` or ``pymc``).
 
     """
-    import pymc as pm
-
     if backend == "nutpie" and nutpie_available():
         import nutpie
 
         compiled = nutpie.compile_pymc_model(model)
         sampler = _start_nutpie(compiled, draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept)
         return _wait(sampler, label, progress, fraction), "nutpie"
+    return _sample_pymc(model, draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept), "pymc"
+
+
+def _sample_pymc(model: Any, *, draws: int, tune: int, chains: int, seed: int, target_accept: float) -> Any:
+    """PyMC's own NUTS, one process (the fallback when nutpie is missing or not asked for)."""
+    import pymc as pm
+
     with model:
-        idata = pm.sample(
+        return pm.sample(
             draws=draws,
             tune=tune,
             chains=chains,
@@ -259,7 +264,6 @@ def sample_model(
             progressbar=False,
             compute_convergence_checks=False,
         )
-    return idata, "pymc"
 
 
 def fit(
@@ -284,8 +288,6 @@ def fit(
         One per block, variables named ``<metric>_<what>``.
 
     """
-    import pymc as pm
-
     if isinstance(blocks, Block):
         blocks = [blocks]
     if backend == "nutpie" and not nutpie_available():
@@ -304,17 +306,9 @@ def fit(
             )
             running.append((i, sampler, t0, t1 - t0, reused))
         else:
-            with model:
-                idata = pm.sample(
-                    draws=draws,
-                    tune=tune,
-                    chains=chains,
-                    cores=1,
-                    random_seed=int(seed) + i,
-                    target_accept=target_accept,
-                    progressbar=False,
-                    compute_convergence_checks=False,
-                )
+            idata = _sample_pymc(
+                model, draws=draws, tune=tune, chains=chains, seed=int(seed) + i, target_accept=target_accept
+            )
             out[i] = Fit(_rename(idata, b.prefix, b.name), b, backend, time.perf_counter() - t0, t1 - t0, reused)
     for i, sampler, t0, comp, reused in running:
         b = blocks[i]
