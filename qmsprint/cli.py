@@ -87,6 +87,9 @@ def run(
     runs_dir: Annotated[
         Path | None, typer.Option(help="Folder for run folders (default: the spec's output.runs_dir).")
     ] = None,
+    diagnosis: Annotated[
+        bool, typer.Option(help="Also diagnose the checklist on the baseline period (the slowest extra step).")
+    ] = True,
     quiet: Quiet = False,
 ) -> None:
     """Run the whole analysis into a new run folder (never overwrites an earlier run).
@@ -95,12 +98,11 @@ def run(
 
     Example: qmsprint run experiments/demo_ab.toml
     """
+    from qmsprint.pipeline import run_pilot
     from qmsprint.spec import load_spec
 
     s = load_spec(spec)
-    from qmsprint.pipeline import run_pilot
-
-    outcome = run_pilot(s, runs_dir=runs_dir, progress=_progress(quiet))
+    outcome = run_pilot(s, runs_dir=runs_dir, progress=_progress(quiet), diagnosis=diagnosis)
     typer.echo(outcome.summary())
     typer.echo(f"run folder: {outcome.path}")
     if not outcome.converged:

@@ -67,3 +67,29 @@ def test_make_demo_opens_the_run_it_just_wrote():
     default = inspect.signature(app_command).parameters["runs_dir"].default
     for name in ("demo_ab.toml", "demo_did.toml"):
         assert load_spec(root / "experiments" / name).runs_dir == (root / default).resolve()
+
+
+@pytest.mark.parametrize(("flag", "expected"), [([], True), (["--no-diagnosis"], False)])
+def test_run_passes_the_diagnosis_choice_and_exit_code(monkeypatch, tmp_path, flag, expected):
+    from pathlib import Path
+
+    import qmsprint.pipeline
+
+    seen = {}
+
+    class Outcome:
+        path = tmp_path / "runs" / "x"
+        converged = False
+
+        def summary(self):
+            return "No recommendation: a fit did not converge."
+
+    def fake_run_pilot(spec, *, runs_dir=None, progress=None, diagnosis=True):
+        seen["diagnosis"] = diagnosis
+        return Outcome()
+
+    monkeypatch.setattr(qmsprint.pipeline, "run_pilot", fake_run_pilot)
+    demo = Path(__file__).resolve().parents[1] / "experiments" / "demo_ab.toml"
+    result = runner.invoke(app, ["run", str(demo), "--quiet", *flag])
+    assert seen["diagnosis"] is expected
+    assert result.exit_code == 4 and "did not converge" in result.output
