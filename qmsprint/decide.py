@@ -352,6 +352,12 @@ def _more_data_factor(m: float, s: float, rope: float, p_imp: float, p_eq: float
     return float(min(MAX_FACTOR, max(1.0, min(factors))))
 
 
+def _harm_verb(metric: str, better: str) -> str:
+    """How a metric moves when it gets worse: ``rises`` / ``falls`` (``rise`` / ``fall`` for plurals)."""
+    plural = metric in PLURAL
+    return ("rise" if plural else "rises") if better == "lower" else ("fall" if plural else "falls")
+
+
 def _metric_sentence(v: dict[str, Any], metric: str) -> str:
     label = _label(metric)
     unit = v["unit"]
@@ -366,7 +372,7 @@ def _metric_sentence(v: dict[str, Any], metric: str) -> str:
     )
     verdict = v["verdict"]
     if v["role"] == "guardrail":
-        harm_verb = ("rise" if plural else "rises") if v["better"] == "lower" else ("fall" if plural else "falls")
+        harm_verb = _harm_verb(metric, v["better"])
         rope = fmt_threshold(v["rope"], unit)
         if v["veto"]:
             return (
@@ -696,9 +702,18 @@ def decide(
     elif improved:
         action = "scale_up"
         headline = f"Scale up {program}: it improves {_names(improved)}"
-        if guards:
-            headline += " without harming " + _names([v.metric for v in guards])
+        # "without harming" only for guardrails that hold (as their own sentence says); name the others
+        held = [v.metric for v in guards if v.prob_harm < 0.5]
+        if held:
+            headline += " without harming " + _names(held)
         headline += "."
+        for v in guards:
+            if v.prob_harm >= 0.5:
+                it = "they" if v.metric in PLURAL else "it"
+                headline += (
+                    f" Watch {_label(v.metric)}: {fmt_prob(v.prob_harm)} probability that {it} "
+                    f"{_harm_verb(v.metric, v.better)} by more than the tolerated {fmt_threshold(v.rope, v.unit)}."
+                )
         if unsure:
             caveats.append(f"{_names(unsure)} not settled yet; keep measuring after scale-up.")
     elif unsure:

@@ -201,6 +201,18 @@ def test_scale_up():
     assert rec.extend is None
 
 
+def test_scale_up_names_a_guardrail_at_risk_instead_of_claiming_no_harm():
+    # handle time +23 s (sd 13): P(rise > 20 s) = 1 - Phi(-3/13) ~ 59%: at risk, below the 90% veto
+    rec = decide(SPEC, results(ht=(23.0, 13.0)), [])
+    assert rec.action == "scale_up" and not rec.verdicts["handle_time"].veto
+    p = rec.verdicts["handle_time"].prob_harm
+    assert 0.5 <= p < 0.9
+    assert rec.headline == (
+        "Scale up Behavior-based QA: it improves CSAT and Repeat contacts. "
+        f"Watch Handle time: {fmt_prob(p)} probability that it rises by more than the tolerated 20 seconds."
+    )
+
+
 def test_scale_up_with_an_unsettled_primary_says_so():
     rec = decide(SPEC, results(repeat=(-0.2, 1.0)), [])
     assert rec.action == "scale_up"
