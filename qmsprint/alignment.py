@@ -46,8 +46,6 @@ outcome's good direction (sign flipped for repeat contacts), an item
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,7 +55,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from qmsprint.errors import BundleError, DataError, Problem
+from qmsprint.errors import DataError, Problem
 from qmsprint.progress import Progress, silent
 from qmsprint.results import Diagnostics
 from qmsprint.spec import ITEM_PREFIX, METRICS, Spec
@@ -256,21 +254,16 @@ class Diagnosis:
             If ``out_dir`` already exists (nothing is overwritten).
 
         """
-        out = Path(out_dir)
-        if out.exists():
-            raise BundleError(f"{out} already exists; choose a new folder (diagnoses are never overwritten)")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-        names = ["diagnosis.json"]
-        (tmp / "diagnosis.json").write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
-        for name in ("r2", "items", "quadrant", "root_causes", "variance"):
-            getattr(self, name).to_csv(tmp / f"{name}.csv", index=False)
-            names.append(f"{name}.csv")
-        try:
-            os.rename(tmp, out)
-        except OSError as err:
-            raise BundleError(f"could not create {out}: {err}") from None
-        return [out / n for n in names]
+        from qmsprint.bundle import write_new_folder
+
+        def write(folder: Path) -> list[str]:
+            (folder / "diagnosis.json").write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+            tables = ("r2", "items", "quadrant", "root_causes", "variance")
+            for name in tables:
+                getattr(self, name).to_csv(folder / f"{name}.csv", index=False)
+            return ["diagnosis.json"] + [f"{name}.csv" for name in tables]
+
+        return write_new_folder(out_dir, write, "diagnoses")
 
     # ---------------------------------------------------------------- plots
     def figures(self) -> dict[str, go.Figure]:

@@ -42,7 +42,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -268,6 +268,36 @@ def _unique_target(runs_dir: Path, base: str) -> Path:
         target = runs_dir / f"{base}-{k}"
         k += 1
     return target
+
+
+def write_new_folder(out_dir: str | Path, write: Callable[[Path], list[str]], what: str) -> list[Path]:
+    """Create the new folder ``out_dir`` holding the files ``write(folder)`` writes, atomically.
+
+    ``write`` fills a hidden temporary folder beside ``out_dir`` and returns the names it wrote;
+    the folder is then renamed into place. On any failure the temporary folder is removed and
+    nothing is left behind.
+
+    Raises
+    ------
+    BundleError
+        If ``out_dir`` already exists (``what`` are never overwritten) or cannot be written.
+
+    """
+    out = Path(out_dir)
+    if out.exists():
+        raise BundleError(f"{out} already exists; choose a new folder ({what} are never overwritten)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        names = write(tmp)
+        os.rename(tmp, out)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise BundleError(f"could not create {out}: {err}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return [out / n for n in names]
 
 
 def save_run(

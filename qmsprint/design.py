@@ -799,20 +799,15 @@ class PlanResult:
             If ``out_dir`` already exists (nothing is overwritten).
 
         """
-        out = Path(out_dir)
-        if out.exists():
-            raise BundleError(f"{out} already exists; choose a new folder (designs are never overwritten)")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-        names = ["design.json", "assurance.csv", "assurance.html"]
-        try:
-            (tmp / "design.json").write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
-            self.table.to_csv(tmp / "assurance.csv", index=False)
-            self.figure().write_html(tmp / "assurance.html", include_plotlyjs=True, full_html=True)
-            os.rename(tmp, out)
-        except OSError as err:
-            raise BundleError(f"could not create {out}: {err}") from None
-        return [out / n for n in names]
+        from qmsprint.bundle import write_new_folder
+
+        def write(folder: Path) -> list[str]:
+            (folder / "design.json").write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+            self.table.to_csv(folder / "assurance.csv", index=False)
+            self.figure().write_html(folder / "assurance.html", include_plotlyjs=True, full_html=True)
+            return ["design.json", "assurance.csv", "assurance.html"]
+
+        return write_new_folder(out_dir, write, "designs")
 
 
 def _history(spec: Spec) -> pd.DataFrame:

@@ -372,3 +372,29 @@ def test_list_runs_ignores_hidden_temp_folders(tmp_path):
     assert list_runs(tmp_path) == [a]
     assert list_runs(tmp_path / "none") == []
     os.chmod(a, 0o755)
+
+
+def test_write_new_folder_is_atomic_and_refuses_an_existing_folder(tmp_path):
+    from qmsprint.bundle import write_new_folder
+
+    def good(folder):
+        (folder / "a.txt").write_text("a")
+        return ["a.txt"]
+
+    assert write_new_folder(tmp_path / "out", good, "things") == [tmp_path / "out" / "a.txt"]
+    with pytest.raises(BundleError, match="already exists.*things are never overwritten"):
+        write_new_folder(tmp_path / "out", good, "things")
+
+    def broken(folder):
+        (folder / "half.txt").write_text("half")
+        raise ValueError("disk on fire")
+
+    with pytest.raises(ValueError, match="disk on fire"):
+        write_new_folder(tmp_path / "other", broken, "things")
+
+    def unwritable(folder):
+        raise PermissionError("read-only")
+
+    with pytest.raises(BundleError, match="could not create"):
+        write_new_folder(tmp_path / "third", unwritable, "things")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no half folder, no hidden temp left
