@@ -3,7 +3,7 @@
 1. All metrics of the bundled A/B pilot (experiments/demo_ab.toml -> data/sample_ab.parquet),
    the spec's sampler (4 chains), in a fresh process: compile + sampling, converged or not.
 2. The same cells at 10x the interactions (every count and sum x 10, i.e. ten copies of every
-   interaction): once with a fresh compile, once reusing the compiled models.
+   interaction), twice.
 3. The row-by-row model on the same pilot data (FCR: Bernoulli per interaction, the same
    hierarchical model), against the cell-level FCR fit, measured in the same run.
 """
@@ -104,7 +104,7 @@ def main() -> None:
     big = _scale(cells, 10)
     clear_cache()
     run("10x interactions, fresh compile", big)
-    run("10x interactions, compiled models reused", big)
+    run("10x interactions, again in the same process", big)
 
     # row-by-row FCR model vs the cell-level FCR fit on the same data
     from qmsprint.spec import parse_spec, spec_to_dict
@@ -132,7 +132,7 @@ def main() -> None:
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; Python "
         f"{platform.python_version()}; load average at the end {load:.1f}. Sampler: nutpie, "
         f"{spec.sampler.chains} chains x {spec.sampler.draws} draws (+{spec.sampler.tune} tuning), one model per "
-        "metric family shape, compiled models cached in-process. Time = wall time of `estimate` "
+        "metric, data frozen into the compiled model. Time = wall time of `estimate` "
         "(compile + sampling + effects). Worst R-hat, bulk ESS, tail ESS, divergences per metric.",
         "",
         "| run | pilot interactions | seconds | all converged | diagnostics |",

@@ -707,13 +707,21 @@ def _blocks(p: _Prepared) -> list[_Block]:
 
 
 def _model(blocks: list[_Block], agents: pd.Index):
-    """One PyMC model of all blocks (graph size independent of the number of blocks)."""
+    """One PyMC model of all blocks (graph size independent of the number of blocks).
+
+    Returns the model, each block's offset into ``beta`` and the sampler's starting values.
+    The likelihoods are :func:`.models.binomial.loglik` and :func:`.models.ordinal.loglik`
+    (PyMC's binomial and ordered multinomial up to a constant, cheaper to differentiate).
+    """
     import pymc as pm
     import pytensor.tensor as pt
+
+    from qmsprint.models import binomial, ordinal
 
     offsets = np.cumsum([0] + [len(b.coefs) for b in blocks])
     coef_names = [f"{b.key}:{c}" for b in blocks for c in b.coefs]
     coords = {"agent": agents.tolist(), "block": [b.key for b in blocks], "coef": coef_names}
+    initial: dict[str, np.ndarray] = {}
     with pm.Model(coords=coords) as model:
         beta = pm.Normal("beta", 0.0, 1.0, dims="coef")
         sd = pm.HalfNormal("sd_agent", 1.0, dims="block")
@@ -752,7 +760,8 @@ def _model(blocks: list[_Block], agents: pd.Index):
                     init.append(np.log(rate / (1 - rate)))
                 model.add_coord("binomial_block", [blocks[i].key for i in members])
                 a = pm.Normal("intercept", mu=np.array(init), sigma=2.5, dims="binomial_block")
-                pm.Binomial("y_binomial", n=pm.Data("binomial_n", n), logit_p=a[li] + eta, observed=y)
+                data = {"y_binomial__y": pm.Data("binomial_y", y), "y_binomial__n": pm.Data("binomial_n", n)}
+                pm.Potential("y_binomial", binomial.loglik(a[li] + eta, data, "y_binomial"))
             else:
                 inits = []
                 for i in members:
@@ -767,17 +776,12 @@ def _model(blocks: list[_Block], agents: pd.Index):
                     sigma=4.0,
                     dims=(f"{gname}_block", f"{gname}_threshold"),
                     transform=pm.distributions.transforms.ordered,
-                    initval=np.vstack(inits),
                 )
-                pm.OrderedMultinomial(
-                    f"y_{gname}",
-                    eta=eta,
-                    cutpoints=cut[li],
-                    n=pm.Data(f"{gname}_n", n),
-                    observed=y,
-                    compute_p=False,
-                )
-    return model, offsets
+                initial[f"cut_{gname}"] = np.vstack(inits)
+                pairs = ordinal.pair_data(y, cat(local), len(members))
+                data = {f"y_{gname}__{k}": pm.Data(f"{gname}_{k}", v) for k, v in pairs.items()}
+                pm.Potential(f"y_{gname}", ordinal.loglik(eta, cut, data, f"y_{gname}"))
+    return model, offsets, initial
 
 
 # --------------------------------------------------------------------------------------------
@@ -1024,7 +1028,7 @@ def diagnose(
     prog("preparing cells", 0.05)
     p = _prepare(frame, spec, items)
     blocks = _blocks(p)
-    model, offsets = _model(blocks, p.agents)
+    model, offsets, initial = _model(blocks, p.agents)
     draws = min(spec.sampler.draws, DIAGNOSIS_DRAWS)
     tune = min(spec.sampler.tune, DIAGNOSIS_TUNE)
     n_cells = sum(len(b.n) for b in blocks)
@@ -1041,6 +1045,7 @@ def diagnose(
         progress=prog,
         label=f"{len(blocks)} diagnosis models",
         fraction=0.5,
+        initial_points=initial,
     )
     seconds = time.perf_counter() - t0
     prog("summarising", 0.9)

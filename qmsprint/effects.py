@@ -26,6 +26,7 @@ For a ``relative`` effect, ``control`` and ``treatment`` are the levels of the u
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -160,46 +161,76 @@ def weighted_levels(
         ``{"control": {key: draws}, "treatment": {key: draws}}``.
 
     """
+    return weighted_levels_by(fn, base, delta, weights, [groups])[0]
+
+
+def weighted_levels_by(
+    fn: CellFn, base: np.ndarray, delta: np.ndarray, weights: np.ndarray, groupings: list[np.ndarray | None]
+) -> list[dict[str, dict[str, np.ndarray]]]:
+    """:func:`weighted_levels` for several groupings at once, evaluating the cells only once.
+
+    ``groupings`` holds, per grouping, a group code per cell or ``None`` (all cells together).
+    Returns one result per grouping, in order.
+    """
     w = np.asarray(weights, float)
     n_draws = base.shape[0]
-    if groups is None:
-        mats = {None: w / w.sum()}
-    else:
-        mats = {}
+    cols: list[tuple[int, Any]] = []  # (grouping, group or None) of each weight column
+    vecs = []
+    for i, groups in enumerate(groupings):
+        if groups is None:
+            cols.append((i, None))
+            vecs.append(w / w.sum())
+            continue
         for g in np.unique(groups):
             wg = np.where(groups == g, w, 0.0)
             if wg.sum() > 0:
-                mats[g] = wg / wg.sum()
-    out: dict[str, dict] = {"control": {}, "treatment": {}}
+                cols.append((i, g))
+                vecs.append(wg / wg.sum())
+    wmat = np.column_stack(vecs) if vecs else np.zeros((len(w), 0))
+    parts: dict[str, dict[str, list[np.ndarray]]] = {"control": {}, "treatment": {}}
     for start in range(0, n_draws, CHUNK):
         sl = slice(start, min(n_draws, start + CHUNK))
         for arm, eta in (("control", base[sl]), ("treatment", base[sl] + delta[sl])):
-            vals = fn(eta, sl)
-            for scale, v in vals.items():
-                for g, wg in mats.items():
-                    key = scale if g is None else (scale, g)
-                    out[arm].setdefault(key, []).append(v @ wg)
-    return {arm: {k: np.concatenate(v) for k, v in d.items()} for arm, d in out.items()}
+            for scale, v in fn(eta, sl).items():
+                parts[arm].setdefault(scale, []).append(v @ wmat)
+    out: list[dict[str, dict[str, np.ndarray]]] = [{"control": {}, "treatment": {}} for _ in groupings]
+    for arm, by_scale in parts.items():
+        for scale, chunks in by_scale.items():
+            full = np.concatenate(chunks)
+            for j, (i, g) in enumerate(cols):
+                out[i][arm][scale if g is None else (scale, g)] = full[:, j]
+    return out
 
 
 def ordinal_cells(cut: np.ndarray, levels: np.ndarray, kind: str) -> CellFn:
-    """Cell values of an ordinal metric: CSAT ``mean``/``top2box`` or NPS ``nps`` and the shares."""
-    from qmsprint.models.ordinal import level_probs
+    """Cell values of an ordinal metric: CSAT ``mean``/``top2box`` or NPS ``nps`` and the shares.
+
+    Computed from the cumulative probabilities ``P(Y <= j) = logistic(cut_j - eta)`` that each
+    value needs (two of ten for NPS), e.g. ``mean = l_max - sum_j (l_j+1 - l_j) P(Y <= j)``.
+    """
+    from scipy.special import expit
 
     levels = np.asarray(levels, float)
+    steps = np.diff(levels)
+
+    def cdf(eta: np.ndarray, sl: slice, j: int) -> np.ndarray:
+        return expit(cut[sl, j][:, None] - eta)
 
     def fn(eta: np.ndarray, sl: slice) -> dict[str, np.ndarray]:
-        p = level_probs(eta, cut[sl])
         if kind == "nps":
-            prom = p[..., 9:].sum(-1)
-            det = p[..., :7].sum(-1)
+            det = cdf(eta, sl, 6)  # 0-6
+            up_to_8 = cdf(eta, sl, 8)  # 0-8
             return {
-                "nps": 100.0 * (prom - det),
-                "promoters": 100.0 * prom,
-                "passives": 100.0 * p[..., 7:9].sum(-1),
+                "nps": 100.0 * (1.0 - up_to_8 - det),
+                "promoters": 100.0 * (1.0 - up_to_8),
+                "passives": 100.0 * (up_to_8 - det),
                 "detractors": 100.0 * det,
             }
-        return {"mean": p @ levels, "top2box": 100.0 * p[..., -2:].sum(-1)}
+        cdfs = [cdf(eta, sl, j) for j in range(len(steps))]
+        mean = levels[-1] - sum(step * c for step, c in zip(steps, cdfs, strict=True))
+        # top-2-box: P(Y >= second-highest level) = 1 - P(Y <= third-highest)
+        top2 = 100.0 * (1.0 - cdfs[-2]) if len(cdfs) >= 2 else np.full(eta.shape, 100.0)
+        return {"mean": mean, "top2box": top2}
 
     return fn
 

@@ -51,3 +51,50 @@ def test_wait_on_a_real_nutpie_sampler():
     )
     assert used == "nutpie"
     assert idata.posterior["x"].shape == (2, 60, 2)
+
+
+def test_one_off_fits_are_frozen_and_a_returning_shape_is_reused_with_new_data(monkeypatch):
+    """The first fits of a shape bake their data in; from REUSE_AFTER on, the data are swapped."""
+    import numpy as np
+    import pytest
+
+    from qmsprint.models.terms import Design, resolve_priors
+
+    if not sampling.nutpie_available():
+        pytest.skip("nutpie is not installed")
+    calls: list[bool] = []
+    real = sampling.compile_nutpie
+
+    def spy(model, initial_points=None, *, freeze=True):
+        calls.append(freeze)
+        return real(model, initial_points, freeze=freeze)
+
+    monkeypatch.setattr(sampling, "compile_nutpie", spy)
+    sampling.clear_cache()
+
+    def block(rate: float) -> sampling.Block:
+        n = np.full(4, 400)
+        design = Design(
+            kind="ab",
+            unit=np.arange(4),
+            post=np.ones(4),
+            active=np.array([0.0, 0.0, 1.0, 1.0]),
+            X=np.zeros((4, 0)),
+            seg=np.zeros((4, 0), dtype=int),
+            unit_group=np.array([0.0, 0.0, 1.0, 1.0]),
+            unit_team=np.zeros(4, dtype=int),
+            unit_effects=False,
+        )
+        y = np.round(n * np.array([0.3, 0.3, rate, rate])).astype(int)
+        return sampling.Block("fcr", "binomial", design, {"y": y, "n": n}, resolve_priors("binomial", "fcr", {}))
+
+    means, reused = [], []
+    for rate in (0.3, 0.5, 0.7, 0.3):
+        (f,) = sampling.fit(block(rate), draws=200, tune=200, chains=2, seed=1)
+        means.append(float(f.idata.posterior["fcr_effect"].mean()))
+        reused.append(f.reused)
+    sampling.clear_cache()
+    assert calls == [True] * sampling.REUSE_AFTER + [False]
+    assert reused == [False] * (sampling.REUSE_AFTER + 1) + [True]
+    # each fit saw its own data: log-odds effect 0, log(0.5/0.5 / (0.3/0.7)) = 0.85, 1.69, 0
+    np.testing.assert_allclose(means, [0.0, 0.847, 1.695, 0.0], atol=0.12)

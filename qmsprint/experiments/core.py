@@ -219,6 +219,7 @@ def prepare_metric(
         unit_team=team_idx if has_teams else np.zeros(len(units), dtype=int),
         n_teams=len(teams) if has_teams else 1,
         seg_levels=seg_levels,
+        x_blocks=tuple(len(levels[c]) - 1 for c in factor_cols),
     )
     # observed statistics and information per unit (for the parametrisation)
     per_unit_n = np.bincount(design.unit, weights=lik[count].to_numpy(), minlength=len(units))
@@ -402,7 +403,9 @@ def result(pr: Prepared, fit_: Fit, spec: Spec, cells_used: pd.DataFrame) -> Met
     prob = spec.model.hdi_prob
     base, delta = _latent(pr, idata)
     fn = _cell_fn(pr, idata, spec)
-    lv = fx.weighted_levels(fn, base, delta, pr.weights)
+    lv, *by_segment = fx.weighted_levels_by(
+        fn, base, delta, pr.weights, [None, *(pr.eff_seg[:, j] for j in range(len(pr.seg_cols)))]
+    )
     effs = []
     for i, (scale, key, rel) in enumerate(fx.scales_of(m)):
         effs.append(
@@ -420,9 +423,7 @@ def result(pr: Prepared, fit_: Fit, spec: Spec, cells_used: pd.DataFrame) -> Met
     head_key = fx.scales_of(m)[0][1]
     head_draws = lv["treatment"][head_key] - lv["control"][head_key]
     segs = []
-    for j, col in enumerate(pr.seg_cols):
-        codes = pr.eff_seg[:, j]
-        glv = fx.weighted_levels(fn, base, delta, pr.weights, groups=codes)
+    for j, (col, glv) in enumerate(zip(pr.seg_cols, by_segment, strict=True)):
         for code in sorted({k[1] for k in glv["control"] if k[0] == head_key}):
             segs.append(
                 fx.summarize(

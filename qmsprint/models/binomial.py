@@ -1,4 +1,8 @@
-"""Binary outcomes (FCR, repeat contact): binomial with logit link on (successes, trials) per cell."""
+"""Binary outcomes (FCR, repeat contact): binomial with logit link on (successes, trials) per cell.
+
+The log-likelihood is ``sum_c y_c eta_c - n_c log(1 + exp(eta_c))``: ``pm.Binomial``'s without the
+constant binomial coefficient, which would otherwise be recomputed at every gradient.
+"""
 
 from __future__ import annotations
 
@@ -40,7 +44,22 @@ def build(block: Any, data: dict[str, Any]) -> None:
         **block.effect_args(data),
         center=data[f"{p}__center"],
     )
-    pm.Binomial(f"{p}_obs", n=data[f"{p}__n"], logit_p=eta, observed=data[f"{p}__y"])
+    pm.Potential(f"{p}_loglik", loglik(eta, data, p))
+
+
+def loglik(eta: Any, data: dict[str, Any], prefix: str) -> Any:
+    """Binomial log-likelihood with logit link, up to a constant."""
+    import pytensor.tensor as pt
+
+    # softplus(eta) = max(eta, 0) + log1p(exp(-|eta|)): stable, and its gradient reuses the exp
+    # (faster here than pytensor's softplus, whose gradient computes a separate sigmoid)
+    softplus = pt.maximum(eta, 0.0) + pt.log1p(pt.exp(-pt.abs(eta)))
+    return pt.sum(data[f"{prefix}__y"] * eta - data[f"{prefix}__n"] * softplus)
+
+
+def initial_point(block: Any) -> dict[str, np.ndarray]:
+    """No special starting values."""
+    return {}
 
 
 def parameters(prefix: str) -> list[str]:

@@ -82,3 +82,8 @@ def replicate_mean(eta: np.ndarray, sigma: np.ndarray, n: np.ndarray, rng: np.ra
 def information(n: np.ndarray, var: float) -> np.ndarray:
     """Fisher information about each unit's mean log time, ``n / sigma^2``."""
     return np.asarray(n, float) / var
+
+
+def initial_point(block: Any) -> dict[str, np.ndarray]:
+    """No special starting values."""
+    return {}

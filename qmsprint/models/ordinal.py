@@ -1,7 +1,18 @@
 """Ordinal outcomes (CSAT, NPS): cumulative logit with ordered cutpoints, on level counts per cell.
 
 ``P(Y <= k | cell c) = logistic(cut_k - eta_c)``; ``eta_c`` from :func:`.terms.linear_predictor`
-without an intercept. The likelihood is ``pm.OrderedMultinomial`` on the level counts of each cell.
+without an intercept. The likelihood is the multinomial of the level counts of each cell (the
+``pm.OrderedMultinomial`` log-likelihood without its constant multinomial coefficient), written
+so that it costs one log-sigmoid per cell and cutpoint with data next to it. With
+``sigma(x) = 1 / (1 + exp(-x))`` and ``D_cj = cut_j - eta_c``, the level probabilities are
+``p_0 = sigma(D_0)``, ``p_K-1 = sigma(-D_K-2)`` and, for middle levels,
+``p_k = sigma(D_k) - sigma(D_k-1) = sigma(D_k) sigma(-D_k-1) (1 - exp(cut_k-1 - cut_k))``, so::
+
+    log L = sum_cj (n_cj + n_c,j+1) log sigma(D_cj) - sum_cj n_c,j+1 D_cj
+            + sum_k N_k log(1 - exp(cut_k-1 - cut_k))            (k = middle levels)
+
+where ``n_ck`` are the counts and ``N_k`` their column totals. Only the (cell, cutpoint) pairs with
+``n_cj + n_c,j+1 > 0`` enter the first sum (about half of them for NPS's 11 levels).
 """
 
 from __future__ import annotations
@@ -15,9 +26,61 @@ from qmsprint.models.terms import linear_predictor
 
 
 def block_data(prefix: str, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Data containers of the ordinal likelihood: ``counts`` (cells x levels) and ``n``."""
-    counts = np.asarray(obs["counts"], dtype="int64")
-    return {f"{prefix}__counts": counts, f"{prefix}__n": counts.sum(axis=1)}
+    """Data containers of the ordinal likelihood (:func:`pair_data` of the counts)."""
+    return {f"{prefix}__{k}": v for k, v in pair_data(np.asarray(obs["counts"], dtype="int64")).items()}
+
+
+def pair_data(counts: np.ndarray, group: np.ndarray | None = None, n_groups: int = 1) -> dict[str, np.ndarray]:
+    """Arrays of :func:`loglik` for level counts (cells x levels).
+
+    Cells may belong to groups with their own cutpoints (``group`` per cell, ``n_groups``; the
+    cutpoints are then a (groups, levels - 1) matrix). ``pair_cell`` / ``pair_cut`` index the
+    (cell, cutpoint) pairs with data (``pair_cut`` into the flattened cutpoints), ``pair_w`` is
+    their ``n_cj + n_c,j+1``; ``upper_cell`` and ``upper_cut`` are the sums of ``n_c,j+1`` per
+    cell and per cutpoint; ``middle`` the totals of the middle levels per group.
+    """
+    counts = np.asarray(counts, dtype="int64")
+    k = counts.shape[1] - 1
+    group = np.zeros(len(counts), dtype="int64") if group is None else np.asarray(group, dtype="int64")
+    both = counts[:, :-1] + counts[:, 1:]
+    cell, cut = np.nonzero(both)
+    upper = counts[:, 1:].astype("float64")
+    upper_cut = np.zeros((n_groups, k))
+    np.add.at(upper_cut, group, upper)
+    middle = np.zeros((n_groups, max(k - 1, 0)))
+    np.add.at(middle, group, counts[:, 1:-1].astype("float64"))
+    return {
+        "pair_cell": cell.astype("int64"),
+        "pair_cut": (group[cell] * k + cut).astype("int64"),
+        "pair_w": both[cell, cut].astype("float64"),
+        "upper_cell": upper.sum(axis=1),
+        "upper_cut": upper_cut.ravel(),
+        "middle": middle,
+    }
+
+
+def initial_point(block: Any) -> dict[str, np.ndarray]:
+    """Start the cutpoints spread over the latent scale (equal cutpoints are outside the support)."""
+    return {f"{block.prefix}_cut": np.linspace(-2.0, 2.0, block.obs["counts"].shape[1] - 1)}
+
+
+def loglik(eta: Any, cut: Any, data: dict[str, Any], prefix: str) -> Any:
+    """Multinomial log-likelihood of the level counts, up to a constant (module docstring).
+
+    ``cut`` is the cutpoint vector, or a (groups, levels - 1) matrix with :func:`pair_data`'s groups.
+    """
+    import pytensor.tensor as pt
+
+    p = prefix
+    cuts = pt.atleast_2d(cut)
+    flat = cuts.flatten()
+    # log sigma(cut_j - eta_c) = -log1p(exp(eta_c) exp(-cut_j)): one log per pair, the exps are
+    # per cell and per cutpoint (exact unless |eta| or |cut| exceed ~700 on the log-odds scale,
+    # where the likelihood is -inf for all practical purposes)
+    prod = pt.exp(eta)[data[f"{p}__pair_cell"]] * pt.exp(-flat)[data[f"{p}__pair_cut"]]
+    ll = -pt.sum(data[f"{p}__pair_w"] * pt.log1p(prod))
+    ll = ll - pt.dot(data[f"{p}__upper_cut"], flat) + pt.dot(data[f"{p}__upper_cell"], eta)
+    return ll + pt.sum(data[f"{p}__middle"] * pt.log1mexp(cuts[:, :-1] - cuts[:, 1:]))
 
 
 def build(block: Any, data: dict[str, Any]) -> None:
@@ -35,16 +98,14 @@ def build(block: Any, data: dict[str, Any]) -> None:
         intercept=False,
         **block.effect_args(data),
     )
-    init = np.linspace(-2.0, 2.0, n_levels - 1)
     cut = pm.Normal(
         f"{p}_cut",
         mu=0.0,
         sigma=block.priors["cutpoint_sd"],
         shape=n_levels - 1,
         transform=pm.distributions.transforms.ordered,
-        initval=init,
     )
-    pm.OrderedMultinomial(f"{p}_obs", eta=eta, cutpoints=cut, n=data[f"{p}__n"], observed=data[f"{p}__counts"])
+    pm.Potential(f"{p}_loglik", loglik(eta, cut, data, p))
 
 
 def parameters(prefix: str) -> list[str]:

@@ -133,6 +133,10 @@ class Design:
         Number of levels of each segment column.
     unit_effects
         Whether agent effects are in the model (False only in known-answer tests).
+    x_blocks
+        Sizes of the one-hot dummy blocks that make up ``X`` (one per adjustment factor, reference
+        level dropped), or ``()`` when ``X`` is not made of such blocks. With blocks, the model
+        looks the adjustment up per cell instead of multiplying by ``X``.
 
     """
 
@@ -147,6 +151,7 @@ class Design:
     n_teams: int = 1
     seg_levels: tuple[int, ...] = ()
     unit_effects: bool = True
+    x_blocks: tuple[int, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -168,6 +173,7 @@ class Design:
             self.X.shape[1],
             tuple(self.seg_levels),
             self.unit_effects,
+            tuple(self.x_blocks),
         )
 
     def data(self, prefix: str) -> dict[str, np.ndarray]:
@@ -179,15 +185,31 @@ class Design:
         if self.kind == "did":
             d[f"{prefix}__post"] = self.post.astype("float64")
             d[f"{prefix}__active"] = self.active.astype("float64")
-        elif self.seg_levels:
-            d[f"{prefix}__active"] = self.active.astype("float64")
         if self.n_teams >= 2:
             d[f"{prefix}__unit_team"] = self.unit_team.astype("int64")
-        if self.X.shape[1]:
+        if self.x_blocks:
+            for i, code in enumerate(self.x_codes()):
+                d[f"{prefix}__xcode{i}"] = code
+        elif self.X.shape[1]:
             d[f"{prefix}__X"] = np.ascontiguousarray(self.X, dtype="float64")
-        for i in range(len(self.seg_levels)):
-            d[f"{prefix}__seg{i}"] = self.seg[:, i].astype("int64")
+        on = np.asarray(self.active, float)
+        for i, levels in enumerate(self.seg_levels):
+            # segment level, shifted past the untreated levels where the new program is active
+            d[f"{prefix}__seg{i}"] = (self.seg[:, i] + levels * (on > 0)).astype("int64")
         return d
+
+    def x_codes(self) -> list[np.ndarray]:
+        """Per dummy block of ``X``: 0 for the reference level, else 1 + the column set in the block."""
+        if sum(self.x_blocks) != self.X.shape[1]:
+            raise ValueError(f"x_blocks {self.x_blocks} do not add up to the {self.X.shape[1]} columns of X")
+        codes, off = [], 0
+        for size in self.x_blocks:
+            sub = np.asarray(self.X[:, off : off + size])
+            if not (np.isin(sub, (0.0, 1.0)).all() and (sub.sum(axis=1) <= 1).all()):
+                raise ValueError("X is not made of one-hot dummy blocks")
+            codes.append(np.where(sub.any(axis=1), sub.argmax(axis=1) + 1, 0).astype("int64"))
+            off += size
+        return codes
 
 
 def choose_centred(family: Family, info_per_unit: np.ndarray) -> bool:
@@ -285,14 +307,23 @@ def linear_predictor(
     k = design.X.shape[1]
     if k:
         beta = pm.Normal(f"{p}_adjust", 0.0, pri["adjust_sd"], shape=k)
-        eta = eta + pt.dot(data[f"{p}__X"], beta)
+        if design.x_blocks:
+            # X is one-hot per factor: look each factor's effect up (reference level = 0)
+            off = 0
+            for i, size in enumerate(design.x_blocks):
+                table = pt.concatenate([pt.zeros(1), beta[off : off + size]])
+                eta = eta + table[data[f"{p}__xcode{i}"]]
+                off += size
+        else:
+            eta = eta + pt.dot(data[f"{p}__X"], beta)
     if design.kind == "did":
         gamma = pm.Normal(f"{p}_period", 0.0, pri["period_sd"])
         eta = eta + gamma * data[f"{p}__post"] + tau * data[f"{p}__active"]
     for i, levels in enumerate(design.seg_levels):
-        # fixed prior scale (a hierarchical sd over a few channels would make a funnel)
+        # fixed prior scale (a hierarchical sd over a few channels would make a funnel); the
+        # deviation applies where the new program is active (codes >= levels, see Design.data)
         dev = pm.Normal(f"{p}_seg{i}", 0.0, pri["segment_sd"], shape=levels)
-        eta = eta + data[f"{p}__active"] * dev[data[f"{p}__seg{i}"]]
+        eta = eta + pt.concatenate([pt.zeros(levels), dev])[data[f"{p}__seg{i}"]]
     return eta
 
 
