@@ -101,3 +101,18 @@ def test_scale_directions_and_headlines():
     assert fx.scale_direction("repeat_contact", "rate", "lower") == "lower"
     assert [s for s, _, _ in fx.scales_of("csat")] == ["mean", "top2box"]
     assert fx.HEADLINE["nps"] == "nps"
+
+
+def test_several_groupings_in_one_pass_equal_separate_calls():
+    rng = np.random.default_rng(2)
+    base, delta = rng.normal(size=(5, 6)), rng.normal(0.2, 0.1, size=(5, 6))
+    w = rng.uniform(1, 3, size=6)
+    g1, g2 = np.array([0, 0, 1, 1, 2, 2]), np.array([1, 0, 1, 0, 1, 0])
+    fn = fx.binomial_cells()
+    together = fx.weighted_levels_by(fn, base, delta, w, [None, g1, g2])
+    for got, groups in zip(together, [None, g1, g2], strict=True):
+        alone = fx.weighted_levels(fn, base, delta, w, groups=groups)
+        for arm in ("control", "treatment"):
+            assert got[arm].keys() == alone[arm].keys()
+            for key in alone[arm]:
+                np.testing.assert_allclose(got[arm][key], alone[arm][key])

@@ -145,10 +145,10 @@ def compile_nutpie(model: Any, initial_points: dict[str, np.ndarray] | None = No
 def _compiled(blocks: list[Block], backend: str) -> tuple[Any, Any, bool]:
     """(PyMC model, compiled nutpie model or None, reused) for these blocks, from the cache if possible."""
     key = (backend, tuple(b.key() for b in blocks))
-    data = {k: v for b in blocks for k, v in b.data().items()}
     if key in _CACHE:
         model, compiled = _CACHE[key]
         _CACHE.move_to_end(key)
+        data = {k: v for b in blocks for k, v in b.data().items()}
         if compiled is not None:
             return model, compiled.with_data(**data), True
         import pymc as pm
