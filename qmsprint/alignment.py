@@ -11,7 +11,9 @@
 
 All models are Bayesian (PyMC, sampled with nutpie) and fitted on cells (sufficient statistics:
 level counts or successes per agent x covariate pattern), so their cost grows with cells, not rows.
-Every model of one diagnosis is one joint PyMC model, compiled and sampled once.
+Each part (per outcome: the R-squared of each score, the items, the root causes) is its own model,
+sampled on its own: its step size and mass matrix adapt to it alone, and its convergence is
+checked on its own.
 
 R-squared on the latent scale (McKelvey & Zavoina 1975; Nakagawa & Schielzeth 2013)
 ----------------------------------------------------------------------------------
@@ -45,6 +47,7 @@ outcome's good direction (sign flipped for repeat contacts), an item
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 from collections.abc import Sequence
@@ -70,8 +73,9 @@ MIN_AGENTS = 10
 MIN_RESPONSES = 100
 UNINFORMATIVE_PASS_RATE = 0.99
 PRACTICAL_EFFECT = 0.05
-DIAGNOSIS_DRAWS = 500
+DIAGNOSIS_DRAWS = 1000  # at most this many draws and tuning steps per chain (the spec's, if fewer)
 DIAGNOSIS_TUNE = 500
+CENTERED_INFORMATION = 20.0  # median Fisher information per agent above which agent effects are centred
 SCORE_BINS = 20  # continuous scores are grouped into this many quantile bins (cells), QA values kept as they are
 
 R2_COLUMNS = ["outcome", "score", "level", "mean", "hdi_low", "hdi_high", "n_obs", "n_agents"]
@@ -162,7 +166,7 @@ class Diagnosis:
                     continue
                 r_i, r_a = rows.loc["interaction"], rows.loc["agent"]
                 parts.append(
-                    f"the {SCORES[score].lower().replace(' score', '')} score explains {_pct(r_i['mean'])} "
+                    f"the {SCORES[score][0].lower() + SCORES[score][1:]} explains {_pct(r_i['mean'])} "
                     f"({hdi} {_pct(r_i['hdi_low'])}-{_pct(r_i['hdi_high'])}) of {label} variance per "
                     f"interaction and {_pct(r_a['mean'])} ({_pct(r_a['hdi_low'])}-{_pct(r_a['hdi_high'])}) "
                     "of the differences between agents"
@@ -568,10 +572,7 @@ def _prepare(frame: pd.DataFrame, spec: Spec, items: Sequence[str] | None) -> _P
 #
 # Every part of the diagnosis (R-squared of a score, item effects, root causes; per outcome) is a
 # *block*: cells with trials and counts, a design matrix of fixed effects, and agent random
-# effects. All blocks are stacked into ONE PyMC model whose graph does not grow with the number of
-# blocks (a sparse design, block-indexed agent effects, intercepts and cutpoints), so it is compiled
-# once and sampled once. The blocks share no parameters: the joint posterior is the product of the
-# blocks' posteriors.
+# effects. Each block is one PyMC model (:func:`_model`), fitted by :func:`_fit`.
 
 
 def _cells(df: pd.DataFrame, keys: list[str], o: _Outcome) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -706,82 +707,98 @@ def _blocks(p: _Prepared) -> list[_Block]:
     return blocks
 
 
-def _model(blocks: list[_Block], agents: pd.Index):
-    """One PyMC model of all blocks (graph size independent of the number of blocks).
+def _information(b: _Block) -> np.ndarray:
+    """Fisher information about each agent's effect on the latent scale (per agent of the block)."""
+    from qmsprint.models import binomial, ordinal
 
-    Returns the model, each block's offset into ``beta`` and the sampler's starting values.
-    The likelihoods are :func:`.models.binomial.loglik` and :func:`.models.ordinal.loglik`
-    (PyMC's binomial and ordered multinomial up to a constant, cheaper to differentiate).
+    if b.outcome.family == "binomial":
+        per_cell = binomial.information(b.y, b.n)
+    else:
+        per_cell = b.n * ordinal.information(b.y)
+    return np.bincount(np.unique(b.agent_idx, return_inverse=True)[1], weights=per_cell)
+
+
+def _model(b: _Block, centered: bool) -> tuple[Any, dict[str, np.ndarray]]:
+    """The PyMC model of one block and the sampler's starting values.
+
+    Agent effects ``u_j ~ Normal(m_j, sd_agent)`` with ``m_j = b_b xbar_j`` in an R-squared block
+    (its between-agent slope) and 0 otherwise, ``centered`` or as ``m_j + sd_agent z_j``. The
+    likelihoods are :func:`.models.binomial.loglik` and :func:`.models.ordinal.loglik` (PyMC's
+    binomial and ordered multinomial up to a constant, cheaper to differentiate).
     """
     import pymc as pm
     import pytensor.tensor as pt
 
     from qmsprint.models import binomial, ordinal
 
-    offsets = np.cumsum([0] + [len(b.coefs) for b in blocks])
-    coef_names = [f"{b.key}:{c}" for b in blocks for c in b.coefs]
-    coords = {"agent": agents.tolist(), "block": [b.key for b in blocks], "coef": coef_names}
+    agents, codes = np.unique(b.agent_idx, return_inverse=True)
     initial: dict[str, np.ndarray] = {}
-    with pm.Model(coords=coords) as model:
-        beta = pm.Normal("beta", 0.0, 1.0, dims="coef")
-        sd = pm.HalfNormal("sd_agent", 1.0, dims="block")
-        z = pm.Normal("z_agent", 0.0, 1.0, dims=("block", "agent"))
-        groups: dict[str, list[int]] = {}
-        for i, b in enumerate(blocks):
-            groups.setdefault("binomial" if b.outcome.family == "binomial" else b.outcome.name, []).append(i)
-        for gname, members in groups.items():
-            rows, cols, vals, blk, local, agent, ns, ys = [], [], [], [], [], [], [], []
-            start = 0
-            for j, i in enumerate(members):
-                b = blocks[i]
-                r, c = np.nonzero(b.X)
-                rows.append(r + start)
-                cols.append(c + offsets[i])
-                vals.append(b.X[r, c])
-                m = len(b.n)
-                blk.append(np.full(m, i))
-                local.append(np.full(m, j))
-                agent.append(b.agent_idx)
-                ns.append(b.n)
-                ys.append(b.y)
-                start += m
-            n_cells = start
-            cat = np.concatenate
-            contrib = beta[pm.Data(f"{gname}_cols", cat(cols))] * pm.Data(f"{gname}_vals", cat(vals))
-            eta = pt.inc_subtensor(pt.zeros(n_cells)[pm.Data(f"{gname}_rows", cat(rows))], contrib)
-            bi, ai = pm.Data(f"{gname}_block", cat(blk)), pm.Data(f"{gname}_agent", cat(agent))
-            eta = eta + sd[bi] * z.flatten()[bi * len(agents) + ai]
-            li = pm.Data(f"{gname}_local", cat(local))
-            n, y = cat(ns), cat(ys)
-            if gname == "binomial":
-                init = []
-                for i in members:
-                    rate = (blocks[i].y.sum() + 0.5) / (blocks[i].n.sum() + 1)
-                    init.append(np.log(rate / (1 - rate)))
-                model.add_coord("binomial_block", [blocks[i].key for i in members])
-                a = pm.Normal("intercept", mu=np.array(init), sigma=2.5, dims="binomial_block")
-                data = {"y_binomial__y": pm.Data("binomial_y", y), "y_binomial__n": pm.Data("binomial_n", n)}
-                pm.Potential("y_binomial", binomial.loglik(a[li] + eta, data, "y_binomial"))
-            else:
-                inits = []
-                for i in members:
-                    tot = blocks[i].y.sum(axis=0) + 0.5
-                    cum = np.clip(np.cumsum(tot)[:-1] / tot.sum(), 1e-3, 1 - 1e-3)
-                    inits.append(np.log(cum / (1 - cum)) + np.arange(len(cum)) * 1e-3)
-                model.add_coord(f"{gname}_block", [blocks[i].key for i in members])
-                model.add_coord(f"{gname}_threshold", [str(v) for v in blocks[members[0]].outcome.levels[:-1]])
-                cut = pm.Normal(
-                    f"cut_{gname}",
-                    mu=0.0,
-                    sigma=4.0,
-                    dims=(f"{gname}_block", f"{gname}_threshold"),
-                    transform=pm.distributions.transforms.ordered,
-                )
-                initial[f"cut_{gname}"] = np.vstack(inits)
-                pairs = ordinal.pair_data(y, cat(local), len(members))
-                data = {f"y_{gname}__{k}": pm.Data(f"{gname}_{k}", v) for k, v in pairs.items()}
-                pm.Potential(f"y_{gname}", ordinal.loglik(eta, cut, data, f"y_{gname}"))
-    return model, offsets, initial
+    with pm.Model(coords={"agent": agents.tolist(), "coef": b.coefs}) as model:
+        beta = pm.Normal("beta", 0.0, 1.0, dims="coef") if b.coefs else None
+        sd = pm.HalfNormal("sd_agent", 1.0)
+        if b.kind == "r2":  # X = [within, between]; the between slope is the agents' mean
+            xbar = np.zeros(len(agents))
+            xbar[codes] = b.X[:, 1]
+            fixed, mean = beta[0] * b.X[:, 0], beta[1] * xbar
+        else:
+            fixed, mean = (pt.dot(b.X, beta) if b.coefs else 0.0), 0.0
+        if centered:
+            u = pm.Normal("u_agent", mean, sd, dims="agent")
+        else:
+            z = pm.Normal("z_agent", 0.0, 1.0, dims="agent")
+            u = pm.Deterministic("u_agent", mean + sd * z, dims="agent")
+        eta = fixed + u[codes]
+        if b.outcome.family == "binomial":
+            rate = (b.y.sum() + 0.5) / (b.n.sum() + 1)
+            a = pm.Normal("intercept", mu=float(np.log(rate / (1 - rate))), sigma=2.5)
+            data = {"y__y": b.y.astype(float), "y__n": b.n.astype(float)}
+            pm.Potential("y", binomial.loglik(a + eta, data, "y"))
+        else:
+            tot = b.y.sum(axis=0) + 0.5
+            cum = np.clip(np.cumsum(tot)[:-1] / tot.sum(), 1e-3, 1 - 1e-3)
+            initial["cut"] = np.log(cum / (1 - cum)) + np.arange(len(cum)) * 1e-3
+            cut = pm.Normal("cut", mu=0.0, sigma=4.0, shape=len(cum), transform=pm.distributions.transforms.ordered)
+            data = {f"y__{k}": v for k, v in ordinal.pair_data(b.y).items()}
+            pm.Potential("y", ordinal.loglik(eta, cut, data, "y"))
+    return model, initial
+
+
+def _fit(
+    b: _Block, spec: Spec, draws: int, tune: int, seed: int, progress: Progress, fraction: float
+) -> tuple[Any, Diagnostics]:
+    """Sample one block; when it misses the convergence bars, try the other agent parametrization.
+
+    The first try is centred when agents carry enough information (:data:`CENTERED_INFORMATION`,
+    median per agent), else non-centred; the better-converged of the two tries is kept.
+    """
+    from qmsprint.models.sampling import diagnostics_of, sample_model
+
+    first = bool(np.median(_information(b)) >= CENTERED_INFORMATION)
+    best: tuple[Any, Diagnostics] | None = None
+    for centered in (first, not first):
+        t0 = time.perf_counter()
+        model, initial = _model(b, centered)
+        idata, sampler = sample_model(
+            model,
+            draws=draws,
+            tune=tune,
+            chains=spec.sampler.chains,
+            seed=seed,
+            target_accept=spec.sampler.target_accept,
+            backend=spec.sampler.backend,
+            progress=progress,
+            label=b.key,
+            fraction=fraction,
+            initial_points=initial,
+        )
+        names = ["beta", "sd_agent", "intercept", "cut"]
+        diag = diagnostics_of(idata, names, sampler=sampler, seconds=time.perf_counter() - t0)
+        if best is None or len(diag.problems) < len(best[1].problems):
+            best = (idata, diag)
+        if diag.converged:
+            break
+    assert best is not None
+    return best
 
 
 # --------------------------------------------------------------------------------------------
@@ -799,47 +816,6 @@ def _hdi(draws: np.ndarray, prob: float) -> tuple[float, float]:
 
     lo, hi = az.hdi(np.asarray(draws, float), hdi_prob=prob)
     return float(lo), float(hi)
-
-
-def _diagnostics(idata, blocks: list[_Block], offsets: np.ndarray, seconds: float, sampler: str) -> dict:
-    """Diagnostics per block, over the parameters behind its numbers (divergences/E-BFMI are joint)."""
-    import arviz as az
-
-    post = idata.posterior
-    cuts = [k for k in post.data_vars if str(k).startswith("cut_")]
-    names = [v for v in ("beta", "sd_agent", "intercept", *cuts) if v in post]
-    rhat, ess_b, ess_t = (
-        az.rhat(post[names]),
-        az.ess(post[names], method="bulk"),
-        az.ess(post[names], method="tail"),
-    )
-    div = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
-    try:
-        bfmi = float(np.min(az.bfmi(idata)))
-    except Exception:  # noqa: BLE001 - energy is missing from some backends
-        bfmi = float("nan")
-    out = {}
-    for i, b in enumerate(blocks):
-        vals: dict[str, list[float]] = {"r": [], "b": [], "t": []}
-        for ds, k in ((rhat, "r"), (ess_b, "b"), (ess_t, "t")):
-            vals[k] += ds["beta"].to_numpy()[offsets[i] : offsets[i + 1]].tolist()
-            vals[k].append(float(ds["sd_agent"].sel(block=b.key)))
-            for base in [n for n in names if n == "intercept" or n.startswith("cut_")]:
-                dim = ds[base].dims[0]
-                if b.key in ds[base].coords[dim]:
-                    vals[k] += np.atleast_1d(ds[base].sel({dim: b.key}).to_numpy()).tolist()
-        out[b.key] = Diagnostics(
-            rhat_max=float(np.max(vals["r"])),
-            ess_bulk_min=float(np.min(vals["b"])),
-            ess_tail_min=float(np.min(vals["t"])),
-            divergences=div,
-            bfmi_min=bfmi,
-            draws=int(post.sizes["draw"]),
-            chains=int(post.sizes["chain"]),
-            sampler=sampler,
-            seconds=seconds,
-        )
-    return out
 
 
 def _read_r2(b: _Block, beta: np.ndarray, sd: np.ndarray, prob: float) -> list[dict[str, Any]]:
@@ -903,9 +879,12 @@ def _read_items(part: _Block, g: np.ndarray, prob: float, table: pd.DataFrame) -
 
 
 def _read_rc(
-    part: _Block, beta: np.ndarray, u: np.ndarray, prob: float, p: _Prepared
+    part: _Block, beta: np.ndarray, u: np.ndarray, agents: np.ndarray, prob: float, p: _Prepared
 ) -> tuple[list[dict], list[dict], np.ndarray]:
-    """Root-cause rows, variance-share rows and centred agent-effect draws (draws x agents)."""
+    """Root-cause rows, variance-share rows and centred agent-effect draws (draws x ``agents``).
+
+    ``u`` holds the agent-effect draws of the block's agents, ``agents`` their positions in ``p.agents``.
+    """
     o, i = part.outcome, part.info
     nc = len(i["channels"]) - 1
     zero = np.zeros((len(beta), 1))
@@ -919,7 +898,7 @@ def _read_rc(
 
     dc, vc = centred_var(c, i["w_channel"])
     dr, vr = centred_var(r, i["w_reason"])
-    du, va = centred_var(u, i["w_agent"])
+    du, va = centred_var(u, i["w_agent"][agents])
     total = va + vc + vr + LOGISTIC_VAR
     sysv = va + vc + vr
     var_rows = []
@@ -1013,8 +992,6 @@ def diagnose(
         agents or responses (with how many there are and how many are needed).
 
     """
-    from qmsprint.models.sampling import sample_model
-
     prog = progress or silent
     period_label = "all rows"
     if frame is None:
@@ -1028,47 +1005,41 @@ def diagnose(
     prog("preparing cells", 0.05)
     p = _prepare(frame, spec, items)
     blocks = _blocks(p)
-    model, offsets, initial = _model(blocks, p.agents)
     draws = min(spec.sampler.draws, DIAGNOSIS_DRAWS)
     tune = min(spec.sampler.tune, DIAGNOSIS_TUNE)
     n_cells = sum(len(b.n) for b in blocks)
-    prog(f"fitting {len(blocks)} models jointly on {n_cells:,} cells ({spec.sampler.chains} chains x {draws})", 0.15)
-    t0 = time.perf_counter()
-    idata, sampler = sample_model(
-        model,
-        draws=draws,
-        tune=tune,
-        chains=spec.sampler.chains,
-        seed=spec.sampler.seed,
-        target_accept=spec.sampler.target_accept,
-        backend=spec.sampler.backend,
-        progress=prog,
-        label=f"{len(blocks)} diagnosis models",
-        fraction=0.5,
-        initial_points=initial,
-    )
-    seconds = time.perf_counter() - t0
-    prog("summarising", 0.9)
-    post = idata.posterior
     prob = spec.model.hdi_prob
-    diagnostics = _diagnostics(idata, blocks, offsets, seconds, sampler)
-    beta_all, sd_all, z_all = _flat(post, "beta"), _flat(post, "sd_agent"), _flat(post, "z_agent")
+    t0 = time.perf_counter()
+    diagnostics: dict[str, Diagnostics] = {}
     r2_rows: list[dict] = []
     item_rows: list[dict] = []
     rc_rows: list[dict] = []
     var_rows: list[dict] = []
     agent_draws: dict[str, np.ndarray] = {}
     for k, b in enumerate(blocks):
-        beta = beta_all[:, offsets[k] : offsets[k + 1]]
+        frac = 0.15 + 0.75 * k / len(blocks)
+        prog(
+            f"fitting {b.key} ({k + 1} of {len(blocks)}: {len(b.n):,} cells, {spec.sampler.chains} chains x {draws})",
+            frac,
+        )
+        idata, diagnostics[b.key] = _fit(b, spec, draws, tune, spec.sampler.seed + k, prog, frac)
+        post = idata.posterior
+        beta = _flat(post, "beta") if "beta" in post else np.zeros((post.sizes["chain"] * post.sizes["draw"], 0))
+        sd, u = _flat(post, "sd_agent"), _flat(post, "u_agent")
         if b.kind == "r2":
-            r2_rows += _read_r2(b, beta, sd_all[:, k], prob)
+            r2_rows += _read_r2(b, beta, sd, prob)
         elif b.kind == "items":
             item_rows += _read_items(b, beta[:, : len(b.info["items"])], prob, p.item_table)
         else:
-            rc, vr, du = _read_rc(b, beta, sd_all[:, k, None] * z_all[:, k, :], prob, p)
+            agents = np.unique(b.agent_idx)
+            rc, vr, du = _read_rc(b, beta, u, agents, prob, p)
             rc_rows += rc
             var_rows += vr
-            agent_draws[b.outcome.name] = du
+            full = np.full((len(du), len(p.agents)), np.nan)
+            full[:, agents] = du
+            agent_draws[b.outcome.name] = full
+    seconds = time.perf_counter() - t0
+    prog("summarising", 0.9)
     # items not fitted, for every fitted outcome
     if len(p.item_table):
         for o in p.outcomes:
@@ -1100,6 +1071,8 @@ def diagnose(
     quadrant = _quadrant(p, headline, agent_draws[headline.name])
     meta = {
         "name": spec.name,
+        "client": spec.client,
+        "created": datetime.datetime.now().isoformat(timespec="seconds"),
         "period_label": period_label,
         "n_interactions": len(p.df),
         "n_agents": len(p.agents),

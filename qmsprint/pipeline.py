@@ -29,7 +29,6 @@ from qmsprint.progress import Progress, silent
 from qmsprint.results import MetricResult
 from qmsprint.spec import Spec
 
-DIAGNOSIS_DRAWS = 300  # draws and tuning steps per chain of the diagnosis inside a run
 DIAGNOSIS_MIN_BASELINE_QA = 200  # baseline interactions with a QA score needed to try a diagnosis
 
 
@@ -110,17 +109,11 @@ def _has_baseline_qa(spec: Spec, cells: Any) -> bool:
         return False
 
 
-def _small_sampler(spec: Spec) -> Spec:
-    s = spec.sampler
-    small = s.model_copy(update={"draws": min(s.draws, DIAGNOSIS_DRAWS), "tune": min(s.tune, DIAGNOSIS_DRAWS)})
-    return spec.model_copy(update={"sampler": small})
-
-
 def _diagnosis(spec: Spec, frame: pd.DataFrame, prog: Progress) -> dict[str, Any]:
-    """The checklist diagnosis of the baseline rows ``frame`` (cheaper sampler settings)."""
+    """The checklist diagnosis of the baseline rows ``frame``."""
     from qmsprint.alignment import diagnose
 
-    return diagnose(_small_sampler(spec), frame=frame, progress=prog).to_dict()
+    return diagnose(spec, frame=frame, progress=prog).to_dict()
 
 
 def _design(health: list[Any], plan: dict[str, Any] | None) -> dict[str, Any] | None:

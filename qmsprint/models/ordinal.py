@@ -30,32 +30,24 @@ def block_data(prefix: str, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]
     return {f"{prefix}__{k}": v for k, v in pair_data(np.asarray(obs["counts"], dtype="int64")).items()}
 
 
-def pair_data(counts: np.ndarray, group: np.ndarray | None = None, n_groups: int = 1) -> dict[str, np.ndarray]:
+def pair_data(counts: np.ndarray) -> dict[str, np.ndarray]:
     """Arrays of :func:`loglik` for level counts (cells x levels).
 
-    Cells may belong to groups with their own cutpoints (``group`` per cell, ``n_groups``; the
-    cutpoints are then a (groups, levels - 1) matrix). ``pair_cell`` / ``pair_cut`` index the
-    (cell, cutpoint) pairs with data (``pair_cut`` into the flattened cutpoints), ``pair_w`` is
-    their ``n_cj + n_c,j+1``; ``upper_cell`` and ``upper_cut`` are the sums of ``n_c,j+1`` per
-    cell and per cutpoint; ``middle`` the totals of the middle levels per group.
+    ``pair_cell`` / ``pair_cut`` index the (cell, cutpoint) pairs with data, ``pair_w`` is their
+    ``n_cj + n_c,j+1``; ``upper_cell`` and ``upper_cut`` are the sums of ``n_c,j+1`` per cell and
+    per cutpoint; ``middle`` the totals of the middle levels.
     """
     counts = np.asarray(counts, dtype="int64")
-    k = counts.shape[1] - 1
-    group = np.zeros(len(counts), dtype="int64") if group is None else np.asarray(group, dtype="int64")
     both = counts[:, :-1] + counts[:, 1:]
     cell, cut = np.nonzero(both)
     upper = counts[:, 1:].astype("float64")
-    upper_cut = np.zeros((n_groups, k))
-    np.add.at(upper_cut, group, upper)
-    middle = np.zeros((n_groups, max(k - 1, 0)))
-    np.add.at(middle, group, counts[:, 1:-1].astype("float64"))
     return {
         "pair_cell": cell.astype("int64"),
-        "pair_cut": (group[cell] * k + cut).astype("int64"),
+        "pair_cut": cut.astype("int64"),
         "pair_w": both[cell, cut].astype("float64"),
         "upper_cell": upper.sum(axis=1),
-        "upper_cut": upper_cut.ravel(),
-        "middle": middle,
+        "upper_cut": upper.sum(axis=0),
+        "middle": counts[:, 1:-1].sum(axis=0).astype("float64"),
     }
 
 
@@ -65,22 +57,17 @@ def initial_point(block: Any) -> dict[str, np.ndarray]:
 
 
 def loglik(eta: Any, cut: Any, data: dict[str, Any], prefix: str) -> Any:
-    """Multinomial log-likelihood of the level counts, up to a constant (module docstring).
-
-    ``cut`` is the cutpoint vector, or a (groups, levels - 1) matrix with :func:`pair_data`'s groups.
-    """
+    """Multinomial log-likelihood of the level counts, up to a constant (module docstring)."""
     import pytensor.tensor as pt
 
     p = prefix
-    cuts = pt.atleast_2d(cut)
-    flat = cuts.flatten()
     # log sigma(cut_j - eta_c) = -log1p(exp(eta_c) exp(-cut_j)): one log per pair, the exps are
     # per cell and per cutpoint (exact unless |eta| or |cut| exceed ~700 on the log-odds scale,
     # where the likelihood is -inf for all practical purposes)
-    prod = pt.exp(eta)[data[f"{p}__pair_cell"]] * pt.exp(-flat)[data[f"{p}__pair_cut"]]
+    prod = pt.exp(eta)[data[f"{p}__pair_cell"]] * pt.exp(-cut)[data[f"{p}__pair_cut"]]
     ll = -pt.sum(data[f"{p}__pair_w"] * pt.log1p(prod))
-    ll = ll - pt.dot(data[f"{p}__upper_cut"], flat) + pt.dot(data[f"{p}__upper_cell"], eta)
-    return ll + pt.sum(data[f"{p}__middle"] * pt.log1mexp(cuts[:, :-1] - cuts[:, 1:]))
+    ll = ll - pt.dot(data[f"{p}__upper_cut"], cut) + pt.dot(data[f"{p}__upper_cell"], eta)
+    return ll + pt.sum(data[f"{p}__middle"] * pt.log1mexp(cut[:-1] - cut[1:]))
 
 
 def build(block: Any, data: dict[str, Any]) -> None:
