@@ -26,6 +26,11 @@ renamed into place only when every file and the manifest are written; any failur
 and version and every file's hash, and raises :class:`~qmsprint.errors.BundleError` listing every
 problem for a missing, damaged or foreign folder.
 
+Diagnosis folders: ``qmsprint diagnose`` writes ``diagnosis.json`` and one CSV per table into a
+new folder of its own (:func:`diagnosis_folder_name`, no manifest); :func:`list_runs` lists them
+beside the runs when asked, :func:`load_diagnosis` reads one and :func:`open_folder` opens
+either kind.
+
 Personal data: agent ids are replaced by stable pseudonyms (``agent-001`` ... in sorted order of
 the original ids) everywhere they would appear (cells, posterior coordinates, diagnosis tables,
 result dictionaries); ``customer_id`` columns are dropped; interaction-level rows are never stored.
@@ -761,9 +766,10 @@ def load_run(path: str | Path) -> Run:
     return run
 
 
-def list_runs(runs_dir: str | Path) -> list[Path]:
+def list_runs(runs_dir: str | Path, *, diagnoses: bool = False) -> list[Path]:
     """Run folders under ``runs_dir`` (those with a qmsprint manifest), newest first.
 
+    With ``diagnoses``, diagnosis folders written by ``qmsprint diagnose`` are listed too.
     Damaged runs are listed too (loading them gives the error); hidden temporary folders are not.
     """
     root = Path(runs_dir)
@@ -775,6 +781,8 @@ def list_runs(runs_dir: str | Path) -> list[Path]:
             continue
         mf = p / MANIFEST
         if not mf.is_file():
+            if diagnoses and is_diagnosis_folder(p):
+                found.append((_diagnosis_created(p), p.name, p))
             continue
         try:
             m = json.loads(mf.read_text(encoding="utf-8"))
@@ -783,6 +791,112 @@ def list_runs(runs_dir: str | Path) -> list[Path]:
         if isinstance(m, dict) and m.get("format") == FORMAT:
             found.append((str(m.get("created", "")), p.name, p))
     return [p for *_, p in sorted(found, key=lambda t: (t[0], t[1]), reverse=True)]
+
+
+# --------------------------------------------------------------------------------------------
+# Diagnosis folders (``qmsprint diagnose``)
+# --------------------------------------------------------------------------------------------
+
+DIAGNOSIS_FILE = "diagnosis.json"
+
+
+def is_diagnosis_folder(path: str | Path) -> bool:
+    """True for a folder written by ``qmsprint diagnose`` (a diagnosis, no run manifest)."""
+    p = Path(path)
+    return (p / DIAGNOSIS_FILE).is_file() and not (p / MANIFEST).exists()
+
+
+def _diagnosis_created(path: Path) -> str:
+    """When a diagnosis was made (ISO text): its ``meta.created``, else the file's time."""
+    try:
+        created = json.loads((path / DIAGNOSIS_FILE).read_text(encoding="utf-8")).get("meta", {}).get("created")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        created = None
+    if created:
+        return str(created)
+    try:
+        return dt.datetime.fromtimestamp((path / DIAGNOSIS_FILE).stat().st_mtime).isoformat(timespec="seconds")
+    except OSError:
+        return ""
+
+
+class DiagnosisFolder:
+    """A diagnosis written by ``qmsprint diagnose`` (``diagnosis.json`` and one CSV per table).
+
+    Attributes
+    ----------
+    path, name, created
+        The folder, its name and when the diagnosis was made (ISO text).
+    diagnosis
+        The ``Diagnosis.to_dict()`` dict.
+    spec
+        dict with the experiment's ``name`` and ``client``.
+
+    """
+
+    def __init__(self, path: Path, diagnosis: dict[str, Any]) -> None:
+        self.path = path
+        self.diagnosis = diagnosis
+
+    def __repr__(self) -> str:
+        return f"DiagnosisFolder({str(self.path)!r})"
+
+    @property
+    def name(self) -> str:
+        """Folder name."""
+        return self.path.name
+
+    @property
+    def created(self) -> str:
+        """When the diagnosis was made (ISO text)."""
+        return _diagnosis_created(self.path)
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """The experiment's name and client, as far as the diagnosis records them."""
+        meta = self.diagnosis.get("meta") or {}
+        return {"name": meta.get("name") or self.name, "client": meta.get("client") or ""}
+
+
+def load_diagnosis(path: str | Path) -> DiagnosisFolder:
+    """Load a diagnosis folder written by ``qmsprint diagnose``.
+
+    Raises
+    ------
+    BundleError
+        For a missing folder, or a ``diagnosis.json`` that is missing, not JSON or lacks its tables.
+
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise BundleError(f"diagnosis folder not found: {path}")
+    try:
+        d = json.loads((path / DIAGNOSIS_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BundleError(
+            f"{path} holds no {DIAGNOSIS_FILE}; expected a folder written by `qmsprint diagnose`"
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise BundleError(f"{path} is damaged: {DIAGNOSIS_FILE} cannot be read ({err})") from None
+    missing = [
+        k
+        for k in ("meta", "r2", "items", "quadrant", "root_causes", "variance")
+        if not isinstance(d, dict) or k not in d
+    ]
+    if missing:
+        raise BundleError(f"{path} is damaged: {DIAGNOSIS_FILE} lacks {', '.join(missing)}")
+    return DiagnosisFolder(path, d)
+
+
+def open_folder(path: str | Path) -> Run | DiagnosisFolder:
+    """A run bundle (:func:`load_run`) or, for a ``qmsprint diagnose`` folder, :func:`load_diagnosis`."""
+    return load_diagnosis(path) if is_diagnosis_folder(path) else load_run(path)
+
+
+def diagnosis_folder_name(spec: Spec, now: dt.datetime | None = None) -> Path:
+    """A new folder for a diagnosis under the spec's runs folder (``<name>-diagnosis-<time>``)."""
+    now = now or dt.datetime.now()
+    return _unique_target(spec.runs_dir, f"{_slug(spec.name)}-diagnosis-{now:%Y%m%d-%H%M%S}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -166,16 +166,21 @@ def simulate(
 @_friendly
 def diagnose(
     spec: SpecArg,
-    out: Annotated[Path | None, typer.Option(help="Write the diagnosis (JSON + CSV) into this new folder.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="New folder for the diagnosis (JSON + CSV); default: a new folder in the runs folder."),
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Diagnose how well the checklist score and each item explain customer outcomes.
 
     Uses the baseline period when the spec has one (before any program change), else all rows.
+    The diagnosis is written to a new folder (never over an earlier one) that `qmsprint app` opens.
 
     Example: qmsprint diagnose experiments/demo_ab.toml --out diagnosis/
     """
     from qmsprint.alignment import diagnose as _diagnose
+    from qmsprint.bundle import diagnosis_folder_name
     from qmsprint.errors import BundleError
     from qmsprint.spec import load_spec
 
@@ -184,9 +189,10 @@ def diagnose(
         raise BundleError(f"{out} already exists; choose a new folder (diagnoses are never overwritten)")
     result = _diagnose(s, progress=_progress(quiet))
     typer.echo(result.summary_text())
-    if out is not None:
-        for p in result.save(out):
-            typer.echo(f"wrote {p}")
+    paths = result.save(out if out is not None else diagnosis_folder_name(s))
+    for p in paths:
+        typer.echo(f"wrote {p}")
+    typer.echo(f"open it in the app: qmsprint app {paths[0].parent}")
 
 
 @app.command()

@@ -97,14 +97,14 @@ def share_password(secrets: dict[str, Any]) -> str | None:
     return str(pw) if pw else None
 
 
-def run_paths(runs_dir: Path) -> list[Path]:
-    """Run folders under ``runs_dir``, newest first (:func:`qmsprint.bundle.list_runs`)."""
+def run_paths(runs_dir: Path, *, diagnoses: bool = False) -> list[Path]:
+    """Run folders (and, with ``diagnoses``, diagnosis folders) under ``runs_dir``, newest first."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         return []
     from qmsprint.bundle import list_runs
 
-    return [Path(p) for p in list_runs(runs_dir)]
+    return [Path(p) for p in list_runs(runs_dir, diagnoses=diagnoses)]
 
 
 def newest_run(runs_dir: Path) -> Path | None:
@@ -158,7 +158,8 @@ def serve(
     Parameters
     ----------
     run_folder
-        Run to open (default: the newest under ``runs_dir``). In share mode the only run served.
+        Run (or ``qmsprint diagnose`` folder) to open (default: the newest under ``runs_dir``). In
+        share mode the only folder served.
     runs_dir
         Folder the workbench lists runs from and writes new runs into.
     share
@@ -202,9 +203,9 @@ def serve(
             run_folder = newest_run(runs_dir)
             if run_folder is None:
                 raise BundleError(f"no run to share: {runs_dir} has no run folders; pass the run folder")
-        from qmsprint.bundle import load_run
+        from qmsprint.bundle import open_folder
 
-        load_run(run_folder)  # a damaged or foreign folder fails here, with a clear message
+        open_folder(run_folder)  # a damaged or foreign folder fails here, with a clear message
     headless = headless or bool(os.environ.get("CI"))
     config = AppConfig(mode=SHARE if share else WORKBENCH, run_folder=run_folder, runs_dir=runs_dir)
     cmd = build_command(config, port=port, headless=headless, secrets=secrets)

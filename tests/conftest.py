@@ -20,6 +20,9 @@
     compiled model and take seconds.
 
 :func:`make_small_spec` builds variants (e.g. other metrics, ``prior_from``) on the same data.
+``diagnosis_folder`` / ``diagnosis_maker``
+    A ``qmsprint diagnose`` folder made by hand (no sampling: complete tables of a small
+    diagnosis), and :func:`make_diagnosis` for tests that write their own.
 """
 
 from __future__ import annotations
@@ -101,3 +104,73 @@ def small_run(small_spec, tmp_path_factory) -> Path:
 
     outcome = run_pilot(small_spec, runs_dir=tmp_path_factory.mktemp("runs"), diagnosis=False)
     return outcome.path
+
+
+def make_diagnosis(name: str = "northwind-baseline") -> Any:
+    """A small, complete Diagnosis (tables as diagnose() makes them) for rendering tests."""
+    import pandas as pd
+
+    from qmsprint.alignment import QUADRANTS, R2_COLUMNS, VARIANCE_COLUMNS, Diagnosis
+
+    r2 = pd.DataFrame(
+        [
+            ["csat", score, level, mean, mean * 0.6, mean * 1.5, 2000, 20]
+            for score, base in (("qa_score", 0.03), ("behavior_score", 0.21))
+            for level, mean in (("interaction", base), ("agent", 2 * base))
+        ],
+        columns=R2_COLUMNS,
+    )
+    items = pd.DataFrame(
+        [
+            {"outcome": "csat", "item": item, "label": label, "pass_rate": 0.8, "n": 2000, "effect": g,
+             "hdi_low": g - 0.1, "hdi_high": g + 0.1, "good_effect": g, "good_hdi_low": g - 0.1,
+             "good_hdi_high": g + 0.1, "prob_good": 0.5 + g}
+            for item, label, g in (("empathy", "matters", 0.4), ("name_3x", "noise", 0.0), ("script", "hurts", -0.3))
+        ]
+    )  # fmt: skip
+    quadrant = pd.DataFrame(
+        {
+            "agent_id": [f"A{k:03d}" for k in range(20)],
+            "team": [f"T{k % 4}" for k in range(20)],
+            "n_interactions": 100,
+            "qa_mean": [80.0 + k for k in range(20)],
+            "n_responses": 25,
+            "observed": 4.0,
+            "outcome_effect": [(-1) ** k * 0.1 * k for k in range(20)],
+            "prob_better_than_average": 0.5,
+            "quadrant": [QUADRANTS[(k >= 10, k % 2 == 0)] for k in range(20)],
+        }
+    )
+    root_causes = pd.DataFrame(
+        [
+            {"outcome": "csat", "factor": "contact_reason", "value": "billing", "n": 600, "observed": 3.6,
+             "overall": 4.0, "observed_text": "average 3.60 vs 4.00 overall", "effect": -0.4, "hdi_low": -0.6,
+             "hdi_high": -0.2, "prob_worse": 0.99, "worse_effect": 0.4}
+        ]
+    )  # fmt: skip
+    variance = pd.DataFrame(
+        [
+            ["csat", "agent", 0.05, 0.03, 0.07, 0.4],
+            ["csat", "contact_reason", 0.06, 0.04, 0.08, 0.5],
+            ["csat", "channel", 0.01, 0.0, 0.02, 0.1],
+            ["csat", "interaction", 0.88, 0.85, 0.9, float("nan")],
+        ],
+        columns=VARIANCE_COLUMNS,
+    )
+    meta = {"name": name, "client": "Northwind Telecom", "created": dt.datetime.now().isoformat(timespec="seconds"),
+            "n_interactions": 2000, "n_agents": 20, "period_label": "baseline period", "headline": "csat",
+            "headline_label": "CSAT", "hdi_prob": 0.94}  # fmt: skip
+    return Diagnosis(r2, items, quadrant, root_causes, variance, diagnostics={}, meta=meta)
+
+
+@pytest.fixture
+def diagnosis_folder(tmp_path) -> Path:
+    """A `qmsprint diagnose` folder (made by hand, no sampling) in a runs folder of its own."""
+    paths = make_diagnosis().save(tmp_path / "runs" / "northwind-diagnosis-20261124-090000")
+    return paths[0].parent
+
+
+@pytest.fixture
+def diagnosis_maker():
+    """:func:`make_diagnosis`, for tests that write diagnosis folders of their own."""
+    return make_diagnosis

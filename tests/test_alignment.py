@@ -11,6 +11,7 @@ from scipy.special import expit
 
 from qmsprint.alignment import PRACTICAL_EFFECT, Diagnosis, _prepare, diagnose
 from qmsprint.errors import BundleError, DataError
+from qmsprint.results import Diagnostics
 from qmsprint.spec import parse_spec
 
 ITEM_EFFECTS = {"greeting": 0.6, "empathy": 0.35, "name_x3": 0.0, "upsell_attempt": 0.0, "script_read": -0.45}
@@ -152,6 +153,61 @@ def test_invalid_values_are_all_reported():
     assert {"qa_score", "csat", "item_greeting"} <= wheres
 
 
+def _diag(bad: bool) -> Diagnostics:
+    return Diagnostics(
+        rhat_max=1.03 if bad else 1.002, ess_bulk_min=900, ess_tail_min=800, divergences=0, bfmi_min=0.9,
+        draws=1000, chains=4, sampler="nutpie",
+    )  # fmt: skip
+
+
+def test_a_fit_that_misses_the_bars_is_tried_with_the_other_parametrization(monkeypatch):
+    from qmsprint import alignment
+    from qmsprint.models import sampling
+
+    df, _ = make_frame(n_agents=12, per_agent=100)
+    block = next(b for b in alignment._blocks(_prepare(df, make_spec(), None)) if b.key == "csat/qa_score")
+    tried: list[bool] = []
+    monkeypatch.setattr(alignment, "_model", lambda b, centered: (tried.append(centered) or "model", {}))
+    monkeypatch.setattr(sampling, "sample_model", lambda model, **kw: (f"idata{len(tried)}", "nutpie"))
+    results = iter([_diag(bad=True), _diag(bad=False)])
+    monkeypatch.setattr(sampling, "diagnostics_of", lambda idata, names, **kw: next(results))
+    idata, diag = alignment._fit(block, make_spec(), 1000, 300, 1, lambda *a: None, 0.5)
+    assert tried == [tried[0], not tried[0]] and idata == "idata2" and diag.converged
+    # centred first when agents carry much information; both tries missing keeps the better one
+    tried.clear()
+    results = iter([_diag(bad=False)])
+    big = alignment._information(block) * 100
+    monkeypatch.setattr(alignment, "_information", lambda b: big)
+    assert alignment._fit(block, make_spec(), 1000, 300, 1, lambda *a: None, 0.5)[0] == "idata1" and tried == [True]
+
+
+def test_a_diagnosis_that_missed_the_bars_says_so():
+    empty = pd.DataFrame()
+    d = Diagnosis(empty, empty, empty, empty, empty, diagnostics={"csat/items": _diag(bad=True)}, meta={})
+    assert not d.converged
+    assert "Caution: some fits missed the convergence bars (csat/items: R-hat 1.030 > 1.01)" in d.summary_text()
+    assert Diagnosis(empty, empty, empty, empty, empty, diagnostics={"csat/items": _diag(bad=False)}).converged
+
+
+@pytest.mark.slow
+def test_centred_and_non_centred_agent_effects_give_the_same_posterior():
+    from qmsprint.alignment import _blocks, _model
+    from qmsprint.models.sampling import sample_model
+
+    df, _ = make_frame(n_agents=20, per_agent=200, seed=3)
+    p = _prepare(df, make_spec(), None)
+    block = next(b for b in _blocks(p) if b.key == "repeat_contact/qa_score")
+    means = []
+    for centered in (True, False):
+        model, init = _model(block, centered)
+        idata, _ = sample_model(model, draws=1000, tune=500, chains=2, seed=5, initial_points=init)
+        post = idata.posterior
+        beta = post["beta"].mean(("chain", "draw")).to_numpy()  # within, between
+        means.append([*beta, float(post["sd_agent"].mean()), float(post["intercept"].mean())])
+    assert abs(means[0][1]) > 0.1  # the between slope is there to agree on
+    np.testing.assert_allclose(means[0], means[1], atol=0.03)
+
+
 # ------------------------------------------------------------------------------------ recovery (slow)
 
 
@@ -211,8 +267,8 @@ def test_outputs_summary_dict_figures_and_save(fitted, tmp_path):
     text = d.summary_text()
     assert "CSAT" in text and "behavior score explains" in text and "100 for whom?" in text
     assert set(d.diagnostics) >= {"csat/qa_score", "csat/items", "repeat_contact/root_causes"}
-    for diag in d.diagnostics.values():
-        assert diag.rhat_max < 1.05 and diag.divergences == 0
+    for diag in d.diagnostics.values():  # cheap settings (2 chains x 500): the strict bars are the product's
+        assert diag.rhat_max < 1.05 and diag.divergences == 0 and diag.chains == 2
     payload = json.loads(json.dumps(d.to_dict()))
     assert payload["r2"] and payload["items"] and payload["diagnostics"]["csat/items"]["chains"] == 2
     figs = d.figures()
@@ -250,10 +306,15 @@ def test_cli_diagnose_prints_the_summary_and_writes_the_folder(tmp_path):
         '[data]\nsource = "interactions.parquet"\n[[metrics]]\nname = "csat"\n'
         "[sampler]\ndraws = 100\ntune = 100\nchains = 1\n"
     )
-    out = tmp_path / "diagnosis"
-    result = CliRunner().invoke(app, ["diagnose", str(tmp_path / "spec.toml"), "--out", str(out), "--quiet"])
+    result = CliRunner().invoke(app, ["diagnose", str(tmp_path / "spec.toml"), "--quiet"])
     assert result.exit_code == 0, result.output
     assert "Diagnosis of cli-diag" in result.output and "CSAT" in result.output
+    (out,) = (tmp_path / "runs").iterdir()  # a new folder in the spec's runs folder, which the app lists
+    assert out.name.startswith("cli-diag-diagnosis-") and f"qmsprint app {out}" in result.output
     assert (out / "diagnosis.json").exists() and (out / "items.csv").exists()
+    from qmsprint.bundle import list_runs, load_diagnosis
+
+    assert list_runs(tmp_path / "runs", diagnoses=True) == [out] and list_runs(tmp_path / "runs") == []
+    assert load_diagnosis(out).spec["name"] == "cli-diag"
     again = CliRunner().invoke(app, ["diagnose", str(tmp_path / "spec.toml"), "--out", str(out), "--quiet"])
     assert again.exit_code == 5 and "already exists" in again.output

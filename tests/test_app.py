@@ -371,3 +371,68 @@ def test_login_methods_are_recognised():
     assert login_method({"password": "p"}) == "password"
     assert login_method({"share": {"password": "p"}}) == "password"
     assert login_method({"password": ""}) is None
+
+
+# ------------------------------------------------------------------------------ diagnosis folders
+
+
+def test_a_diagnosis_folder_opens_on_the_diagnosis_page(monkeypatch, diagnosis_folder):
+    at = _app(monkeypatch, diagnosis_folder).run()
+    _no_exception(at)
+    assert at.title[0].value.startswith("Diagnosis")
+    text = _texts(at)
+    assert "Northwind Telecom" in text and "2,000 interactions from 20 agents" in text
+    assert [t.label for t in at.tabs] == ["Checklist vs behavior score", "Checklist items", "100 for whom?",
+                                          "Agents or the system?"]  # fmt: skip
+    assert "the checklist QA score explains 3%" in text  # the summary for a slide
+    assert [b.label for b in at.sidebar.get("download_button")] == ["Diagnosis (zip)"]
+    for page in ("recommendation", "metrics", "compare"):  # no pilot results in a diagnosis
+        with pytest.raises(ValueError, match="navigation page"):
+            _goto(at, page)
+
+
+def test_the_workbench_lists_diagnoses_with_runs_and_opens_the_newest(
+    monkeypatch, small_run, tmp_path, diagnosis_maker
+):
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(small_run, runs / small_run.name)
+    diagnosis_maker().save(runs / "baseline-diagnosis")  # made now: newer than the run
+    monkeypatch.setenv(ENV_MODE, "workbench")
+    monkeypatch.delenv(ENV_RUN, raising=False)
+    monkeypatch.setenv(ENV_RUNS_DIR, str(runs))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    _no_exception(at)
+    picker = next(s for s in at.sidebar.selectbox if s.label == "Run")
+    assert [Path(o).name for o in picker.options] == ["baseline-diagnosis", small_run.name]
+    assert at.title[0].value.startswith("Diagnosis")
+    picker.select(str(runs / small_run.name)).run()  # a run brings its result pages back
+    _no_exception(at)
+    _goto(at, "recommendation")
+    _no_exception(at)
+    assert load_run(runs / small_run.name).recommendation.headline in _texts(at)
+
+
+def test_share_mode_serves_a_diagnosis_without_agent_ids(monkeypatch, diagnosis_folder):
+    at = _share(monkeypatch, diagnosis_folder, password="pw")
+    assert "the checklist QA score explains" not in _texts(at)
+    _log_in(at, "pw")
+    _no_exception(at)
+    assert at.title[0].value.startswith("Diagnosis") and "one checklist diagnosis" in _texts(at)
+    for frame in at.dataframe:
+        assert "agent_id" not in frame.value.columns
+    assert not at.file_uploader and not [s for s in at.sidebar.selectbox if s.label == "Run"]
+
+
+def test_serve_shares_a_diagnosis_folder_and_refuses_a_damaged_one(tmp_path, diagnosis_folder, no_streamlit):
+    from qmsprint.errors import BundleError
+    from qmsprint.serve import serve
+
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('password = "pw"\n')
+    assert serve(run_folder=diagnosis_folder, share=True, secrets=secrets, headless=True) == 0
+    (diagnosis_folder / "diagnosis.json").write_text("{not json")
+    with pytest.raises(BundleError, match="damaged: diagnosis.json"):
+        serve(run_folder=diagnosis_folder, share=True, secrets=secrets, headless=True)
+    assert len(no_streamlit) == 1

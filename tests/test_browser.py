@@ -161,3 +161,24 @@ def test_share_mode_in_a_real_browser(small_run, browser, tmp_path):
         assert page.locator("[data-testid='stFileUploader']").count() == 0
         assert page.get_by_text("Acme Care").count() >= 1
         page.screenshot(path=str(SHOTS / "share-recommendation.png"), full_page=True)
+
+
+def test_a_diagnosis_folder_opens_on_the_diagnosis_in_a_real_browser(diagnosis_folder, browser, tmp_path):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with _streamlit(diagnosis_folder, "workbench", tmp_path / "diagnosis.log") as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url, wait_until="domcontentloaded")
+        _settle(page)
+        # a sprint starts here: the first page is the diagnosis, with its charts drawn
+        page.get_by_role("heading", name="Diagnosis: does the checklist score measure what customers feel?").wait_for(
+            timeout=30_000
+        )
+        page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+        assert page.locator("[data-testid='stException']").count() == 0
+        nav = page.locator("[data-testid='stSidebarNav']")
+        assert nav.get_by_role("link", name="Diagnosis").count() == 1
+        assert nav.get_by_role("link", name="Recommendation").count() == 0
+        page.screenshot(path=str(SHOTS / "diagnosis-folder.png"), full_page=True)
+        assert not errors, errors

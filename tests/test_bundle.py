@@ -398,3 +398,26 @@ def test_write_new_folder_is_atomic_and_refuses_an_existing_folder(tmp_path):
     with pytest.raises(BundleError, match="could not create"):
         write_new_folder(tmp_path / "third", unwritable, "things")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no half folder, no hidden temp left
+
+
+# ------------------------------------------------------------------------------------ diagnosis folders
+
+
+def test_diagnosis_folders_load_list_and_fail_clearly(diagnosis_folder, tmp_path):
+    from qmsprint.bundle import DiagnosisFolder, is_diagnosis_folder, list_runs, load_diagnosis, open_folder
+
+    d = open_folder(diagnosis_folder)
+    assert isinstance(d, DiagnosisFolder) and is_diagnosis_folder(diagnosis_folder)
+    assert d.spec == {"name": "northwind-baseline", "client": "Northwind Telecom"}
+    assert d.diagnosis["r2"] and d.created == d.diagnosis["meta"]["created"]
+    runs = diagnosis_folder.parent
+    assert list_runs(runs) == [] and list_runs(runs, diagnoses=True) == [diagnosis_folder]
+    with pytest.raises(BundleError, match="holds no diagnosis.json"):
+        load_diagnosis(tmp_path)
+    with pytest.raises(BundleError, match="diagnosis folder not found"):
+        load_diagnosis(tmp_path / "gone")
+    (diagnosis_folder / "diagnosis.json").write_text('{"meta": {}, "r2": []}')
+    with pytest.raises(BundleError, match="lacks items, quadrant, root_causes, variance"):
+        load_diagnosis(diagnosis_folder)
+    with pytest.raises(BundleError, match="not a qmsprint run folder"):
+        open_folder(tmp_path)  # neither kind: the run loader's message

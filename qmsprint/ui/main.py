@@ -34,8 +34,17 @@ def _page(spec: tuple[str, str, str, str], default: bool = False) -> st.Page:
     return st.Page(PAGES / file, title=title, icon=icon, url_path=url, default=default)
 
 
-def pages(share: bool) -> dict[str, list[st.Page]]:
-    """The navigation sections for a mode (share mode: no upload, no run, no comparison of folders)."""
+def pages(share: bool, diagnosis_only: bool = False) -> dict[str, list[st.Page]]:
+    """The navigation sections for a mode (share mode: no upload, no run, no comparison of folders).
+
+    A diagnosis folder (``qmsprint diagnose``, before any pilot) opens on the Diagnosis page, its
+    only result page.
+    """
+    if diagnosis_only:
+        nav = {"Diagnosis": [_page(EVIDENCE_PAGES[0], default=True)]}
+        if not share:
+            nav["Workbench"] = [_page(p) for p in WORKBENCH_PAGES if _exists(p)]
+        return nav
     results = [_page(RESULT_PAGES[0], default=True)] + [_page(p) for p in RESULT_PAGES[1:] if _exists(p)]
     evidence = [_page(p) for p in EVIDENCE_PAGES if _exists(p) and not (share and p[0] == "compare.py")]
     nav = {"Results": results, "Evidence": evidence}
@@ -53,7 +62,7 @@ def _run_picker() -> None:
     pending = st.session_state.pop(state.PENDING_KEY, None)  # a run just made on the New run page
     if pending:
         st.session_state[state.RUN_KEY] = pending
-    runs = state.list_run_paths(str(cfg.runs_dir))
+    runs = state.list_run_paths(str(cfg.runs_dir), diagnoses=True)
     current = state.selected_path()
     options = list(runs)
     if current is not None and str(current) not in options:
@@ -68,7 +77,7 @@ def _run_picker() -> None:
         options,
         format_func=lambda p: Path(p).name,
         key=state.RUN_KEY,
-        help=f"Run folders in {cfg.runs_dir}, newest first.",
+        help=f"Run and diagnosis folders in {cfg.runs_dir}, newest first.",
     )
 
 
@@ -80,28 +89,30 @@ def _downloads(run: object) -> None:
     stamp = state.stamp(path)
     name = Path(path).name
     st.sidebar.subheader("Downloads")
-    st.sidebar.download_button(
-        "HTML report",
-        data=lambda: state.report_html(path, stamp) or b"",
-        file_name=f"{name}-report.html",
-        mime="text/html",
-        icon=":material/description:",
-        on_click="ignore",
-        width="stretch",
-    )
-    effects = state.get(run, "effects")
-    if effects is not None and hasattr(effects, "to_csv"):
+    diagnosis_only = state.is_diagnosis(run)
+    if not diagnosis_only:
         st.sidebar.download_button(
-            "Effects (CSV)",
-            data=effects.to_csv(index=False).encode("utf-8"),
-            file_name=f"{name}-effects.csv",
-            mime="text/csv",
-            icon=":material/table:",
+            "HTML report",
+            data=lambda: state.report_html(path, stamp) or b"",
+            file_name=f"{name}-report.html",
+            mime="text/html",
+            icon=":material/description:",
             on_click="ignore",
             width="stretch",
         )
+        effects = state.get(run, "effects")
+        if effects is not None and hasattr(effects, "to_csv"):
+            st.sidebar.download_button(
+                "Effects (CSV)",
+                data=effects.to_csv(index=False).encode("utf-8"),
+                file_name=f"{name}-effects.csv",
+                mime="text/csv",
+                icon=":material/table:",
+                on_click="ignore",
+                width="stretch",
+            )
     st.sidebar.download_button(
-        "Run bundle (zip)",
+        "Diagnosis (zip)" if diagnosis_only else "Run bundle (zip)",
         data=lambda: state.bundle_zip(path, stamp),
         file_name=f"{name}.zip",
         mime="application/zip",
@@ -119,7 +130,6 @@ def main() -> None:
         client = state.client_name()
         if not auth.gate(f"{client} pilot results" if client else "Pilot results"):
             st.stop()
-    nav = st.navigation(pages(cfg.share))
     head = st.sidebar.container()
     if not cfg.share:
         _run_picker()
@@ -134,12 +144,16 @@ def main() -> None:
     with head:
         st.markdown(f"### {client}" if client else "### qmsprint")
         if cfg.share:
-            st.caption("Read-only share of one pilot run.")
+            st.caption(
+                "Read-only share of one checklist diagnosis."
+                if state.is_diagnosis(run)
+                else "Read-only share of one pilot run."
+            )
     if run is not None:
         _downloads(run)
     if cfg.share:
         auth.logout_button()
-    nav.run()
+    st.navigation(pages(cfg.share, diagnosis_only=state.is_diagnosis(run))).run()
 
 
 if __name__ == "__main__":

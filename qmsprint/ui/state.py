@@ -36,6 +36,8 @@ def config() -> AppConfig:
 
 def _stamp(path: Path) -> float:
     manifest = path / "manifest.json"
+    if not manifest.exists():
+        manifest = path / "diagnosis.json"
     try:
         return (manifest if manifest.exists() else path).stat().st_mtime
     except OSError:
@@ -44,23 +46,33 @@ def _stamp(path: Path) -> float:
 
 @st.cache_resource(show_spinner="Loading the run…", max_entries=16)
 def _load(path: str, stamp: float) -> Any:  # noqa: ARG001 - stamp invalidates the cache
-    from qmsprint.bundle import load_run
+    from qmsprint.bundle import open_folder
 
-    return load_run(Path(path))
+    return open_folder(Path(path))
 
 
 def load(path: str | Path) -> Any:
-    """The run bundle at ``path`` (cached; reloaded only when the folder is rewritten)."""
+    """The run bundle (or diagnosis folder) at ``path`` (cached; reloaded when the folder is rewritten)."""
     p = Path(path).resolve()
     return _load(str(p), _stamp(p))
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def list_run_paths(runs_dir: str) -> list[str]:
-    """Run folders under ``runs_dir``, newest first (cached for a few seconds)."""
+def list_run_paths(runs_dir: str, diagnoses: bool = False) -> list[str]:
+    """Run folders (with ``diagnoses``, also diagnosis folders) under ``runs_dir``, newest first.
+
+    Cached for a few seconds.
+    """
     from qmsprint.serve import run_paths
 
-    return [str(p) for p in run_paths(Path(runs_dir))]
+    return [str(p) for p in run_paths(Path(runs_dir), diagnoses=diagnoses)]
+
+
+def is_diagnosis(run: Any) -> bool:
+    """True when ``run`` is a diagnosis folder from ``qmsprint diagnose`` (no pilot results)."""
+    from qmsprint.bundle import DiagnosisFolder
+
+    return isinstance(run, DiagnosisFolder)
 
 
 def selected_path() -> Path | None:
@@ -73,7 +85,7 @@ def selected_path() -> Path | None:
         return Path(chosen)
     if cfg.run_folder is not None:
         return cfg.run_folder
-    runs = list_run_paths(str(cfg.runs_dir))
+    runs = list_run_paths(str(cfg.runs_dir), diagnoses=True)
     return Path(runs[0]) if runs else None
 
 

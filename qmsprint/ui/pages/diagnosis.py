@@ -30,8 +30,16 @@ def render() -> None:
     run = state.current_run()
     if run is None:
         return
-    widgets.header(run, "Diagnosis")
     d = state.get(run, "diagnosis")
+    if state.is_diagnosis(run):  # a `qmsprint diagnose` folder: the start of a sprint, no pilot yet
+        st.title("Diagnosis: does the checklist score measure what customers feel?")
+        meta = d.get("meta") or {}
+        bits = [state.client_name(run), state.run_title(run), meta.get("period_label", "")]
+        if meta.get("n_interactions"):
+            bits.append(f"{meta['n_interactions']:,} interactions from {meta.get('n_agents', '?')} agents")
+        st.caption(" · ".join(str(b) for b in bits if b))
+    else:
+        widgets.header(run, "Diagnosis")
     if not d:
         widgets.missing(
             "diagnosis",
@@ -63,7 +71,9 @@ def render() -> None:
                 with st.expander("Table"):
                     st.dataframe(table, hide_index=True, width="stretch")
     if d.get("summary"):
-        with st.expander("In short: the diagnosis as text (for a slide)", expanded=not present):
+        # opened on a diagnosis folder: there it is the sprint's starting point, to paste into a slide
+        expanded = not present or state.is_diagnosis(run)
+        with st.expander("In short: the diagnosis as text (for a slide)", expanded=expanded):
             st.markdown("\n\n".join(fmt.md(x) for x in d["summary"].splitlines()))
     for note in d.get("notes") or []:
         st.caption(f"Note: {note}")
