@@ -422,6 +422,7 @@ def test_share_mode_serves_a_diagnosis_without_agent_ids(monkeypatch, diagnosis_
     assert at.title[0].value.startswith("Diagnosis") and "one checklist diagnosis" in _texts(at)
     for frame in at.dataframe:
         assert "agent_id" not in frame.value.columns
+    assert not at.sidebar.get("download_button")  # its files hold real agent ids
     assert not at.file_uploader and not [s for s in at.sidebar.selectbox if s.label == "Run"]
 
 

@@ -88,8 +88,10 @@ def _downloads(run: object) -> None:
     path = str(Path(path).resolve())
     stamp = state.stamp(path)
     name = Path(path).name
-    st.sidebar.subheader("Downloads")
     diagnosis_only = state.is_diagnosis(run)
+    if diagnosis_only and state.config().share:
+        return  # a diagnosis folder keeps real agent ids (quadrant): never handed out in a share
+    st.sidebar.subheader("Downloads")
     if not diagnosis_only:
         st.sidebar.download_button(
             "HTML report",
