@@ -67,6 +67,11 @@ def make_frame(n_agents=60, per_agent=400, seed=1, response=0.25, extra_items=No
             s: float(np.corrcoef(x, eta)[0, 1] ** 2 * ve / (ve + LOGISTIC_VAR))
             for s, x in (("qa_score", qa), ("behavior_score", beh))
         },  # fmt: skip
+        # agent level: share of the variance of agents' mean latent CSAT that their mean score explains
+        "r2_agent": {
+            s: float(np.corrcoef(pd.Series(x).groupby(agent).mean(), pd.Series(eta).groupby(agent).mean())[0, 1] ** 2)
+            for s, x in (("qa_score", qa), ("behavior_score", beh))
+        },
         "worst_reason": "billing",
     }
     return df, truth
@@ -241,6 +246,9 @@ def test_r2_recovers_the_known_latent_scale_values(fitted):
         assert lo - 0.02 <= true <= hi + 0.02, (score, true, lo, hi)
     assert r2.loc["behavior_score", "mean"] > 10 * r2.loc["qa_score", "mean"]
     agent = d.r2[(d.r2["outcome"] == "csat") & (d.r2["level"] == "agent")].set_index("score")
+    for score, true in truth["r2_agent"].items():
+        lo, hi = agent.loc[score, "hdi_low"], agent.loc[score, "hdi_high"]
+        assert lo - 0.05 <= true <= hi + 0.05, (score, true, lo, hi)
     assert agent.loc["behavior_score", "hdi_low"] > 0.3  # behavior tracks agents' true skill
     assert ((d.r2["hdi_low"] <= d.r2["mean"]) & (d.r2["mean"] <= d.r2["hdi_high"])).all()
 
