@@ -416,7 +416,7 @@ def test_the_workbench_lists_diagnoses_with_runs_and_opens_the_newest(
 
 def test_share_mode_serves_a_diagnosis_without_agent_ids(monkeypatch, diagnosis_folder):
     at = _share(monkeypatch, diagnosis_folder, password="pw")
-    assert "the checklist QA score explains" not in _texts(at)
+    assert "the checklist QA score explains" not in _texts(at) and "Checklist diagnosis" in _texts(at)
     _log_in(at, "pw")
     _no_exception(at)
     assert at.title[0].value.startswith("Diagnosis") and "one checklist diagnosis" in _texts(at)

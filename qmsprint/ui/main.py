@@ -10,6 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from qmsprint.bundle import is_diagnosis_folder
 from qmsprint.ui import auth, state
 
 PAGES = Path(__file__).resolve().parent / "pages"
@@ -130,7 +131,8 @@ def main() -> None:
     st.set_page_config(page_title="Pilot results · qmsprint", page_icon=":material/insights:", layout="wide")
     if cfg.share:
         client = state.client_name()
-        if not auth.gate(f"{client} pilot results" if client else "Pilot results"):
+        what = "checklist diagnosis" if cfg.run_folder and is_diagnosis_folder(cfg.run_folder) else "pilot results"
+        if not auth.gate(f"{client} {what}" if client else what.capitalize()):
             st.stop()
     head = st.sidebar.container()
     if not cfg.share:
