@@ -197,19 +197,28 @@ class Diagnosis:
             label = METRICS[m["headline"]].label if m.get("headline") else "outcomes"
             lines.append(
                 f"100 for whom? {hp} of {n} agents ({_pct(hp / n)}) are above the median QA score but below the "
-                f"median agent on {label} (adjusted for contact mix); {lg} ({_pct(lg / n)}) are the reverse."
+                f"median agent on {label}{' (adjusted for contact mix)' if m.get('mix_factors', True) else ''}; "
+                f"{lg} ({_pct(lg / n)}) are the reverse."
             )
         # Root causes
         if len(self.variance):
             for outcome in self.variance["outcome"].unique():
                 v = self.variance[self.variance["outcome"] == outcome].set_index("component")
                 label = METRICS[outcome].label
+                mix = m.get("mix_factors", ["contact_reason", "channel"])
+                if not mix:
+                    lines.append(
+                        f"Root causes of {label}: agents account for {_pct(v.loc['agent', 'share'])} of its variance; "
+                        "without channel or contact-reason data the system's share cannot be estimated."
+                    )
+                    continue
                 agent = v.loc["agent", "systematic_share"]
-                system = 1 - agent
+                names = {"contact_reason": "contact reasons", "channel": "channels"}
+                parts = ", ".join(f"{names[f]} {_pct(v.loc[f, 'systematic_share'])}" for f in mix)
                 text = (
-                    f"Root causes of {label}: of the variation between agents, contact reasons and channels, "
-                    f"{_pct(agent)} is agents and {_pct(system)} is the system (contact reasons {_pct(v.loc['contact_reason', 'systematic_share'])}, "  # noqa: E501
-                    f"channels {_pct(v.loc['channel', 'systematic_share'])})"
+                    f"Root causes of {label}: of the variation between agents, "
+                    f"{' and '.join(names[f] for f in mix)}, {_pct(agent)} is agents and {_pct(1 - agent)} is the "
+                    f"system ({parts})"
                 )
                 rc = self.root_causes[
                     (self.root_causes["outcome"] == outcome)
@@ -1089,6 +1098,7 @@ def diagnose(
         "seconds": round(seconds, 1),
         "n_cells": n_cells,
         "blocks": {b.key: {"cells": len(b.n), "observations": int(b.n.sum())} for b in blocks},
+        "mix_factors": [f for f in ("contact_reason", "channel") if p.df[f].nunique() > 1],
         "practical_effect": PRACTICAL_EFFECT,
         "uninformative_pass_rate": UNINFORMATIVE_PASS_RATE,
     }

@@ -289,6 +289,17 @@ def test_outputs_summary_dict_figures_and_save(fitted, tmp_path):
         d.save(tmp_path / "diag")
 
 
+@pytest.mark.slow
+def test_the_bare_minimum_of_columns_still_diagnoses_and_says_what_it_cannot_tell():
+    df, _ = make_frame(n_agents=12, per_agent=100)
+    d = diagnose(make_spec(chains=1, draws=100, tune=100), frame=df[["agent_id", "qa_score", "csat"]])
+    assert set(d.r2["score"]) == {"qa_score"} and d.items.empty and len(d.quadrant) == 12
+    text = d.summary_text()
+    assert "without channel or contact-reason data the system's share cannot be estimated" in text
+    assert "adjusted for contact mix" not in text and "no checklist item columns" in text
+    assert "Caution: some fits missed the convergence bars" in text  # 1 chain: R-hat cannot be checked
+
+
 # ------------------------------------------------------------------------------------ CLI
 
 
