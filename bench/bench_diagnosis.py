@@ -41,8 +41,9 @@ def main() -> None:
             f"{platform.python_version()}; load average at the end {os.getloadavg()[0]:.1f}. Data: the baseline "
             f"of the bundled A/B sample ({m['n_interactions']:,} interactions, {m['n_agents']} agents). Sampler: "
             f"{m['chains']} chains x {m['draws']} draws (+{m['tune']} tuning) per part, one model per part. "
-            "Seconds = the kept fit's compile + sampling (a part that misses the bars is fitted once more with "
-            "the other parametrization of its agent effects; the total includes both).",
+            "Seconds = the kept fit's compile + its sampling's wall time, while the next part compiles (a part "
+            "that misses the bars is fitted once more with the other parametrization of its agent effects; the "
+            "total includes both).",
             "",
             "| part | cells | seconds | R-hat | bulk ESS | tail ESS | divergences | converged |",
             "|---|---:|---:|---:|---:|---:|---:|---|",

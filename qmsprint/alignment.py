@@ -50,7 +50,7 @@ from __future__ import annotations
 import datetime
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -772,42 +772,60 @@ def _model(b: _Block, centered: bool) -> tuple[Any, dict[str, np.ndarray]]:
     return model, initial
 
 
-def _fit(
-    b: _Block, spec: Spec, draws: int, tune: int, seed: int, progress: Progress, fraction: float
-) -> tuple[Any, Diagnostics]:
-    """Sample one block; when it misses the convergence bars, try the other agent parametrization.
+def _fits(
+    blocks: list[_Block], spec: Spec, draws: int, tune: int, progress: Progress
+) -> Iterator[tuple[_Block, Any, Diagnostics]]:
+    """Fit every block in turn, yielding (block, posterior, diagnostics).
 
-    The first try is centred when agents carry enough information (:data:`CENTERED_INFORMATION`,
-    median per agent), else non-centred; the better-converged of the two tries is kept.
+    The next block compiles while this one samples. A block's agent effects are centred when its
+    agents carry enough information (:data:`CENTERED_INFORMATION`, median per agent), else
+    non-centred; a fit that misses the convergence bars is repeated with the other
+    parametrization, and the better-converged of the two is kept. ``seconds`` in the diagnostics
+    is the block's compile time plus its sampling's wall time.
     """
-    from qmsprint.models.sampling import diagnostics_of, sample_model
+    from qmsprint.models.sampling import (
+        Prepared,
+        diagnostics_of,
+        finish_sampling,
+        one_blas_thread,
+        prepare_model,
+        start_sampling,
+    )
 
-    first = bool(np.median(_information(b)) >= CENTERED_INFORMATION)
-    best: tuple[Any, Diagnostics] | None = None
-    for centered in (first, not first):
+    s = spec.sampler
+    names = ["beta", "sd_agent", "intercept", "cut"]
+    centred = [bool(np.median(_information(b)) >= CENTERED_INFORMATION) for b in blocks]
+
+    def prepare(k: int, centered: bool) -> Prepared:
+        model, initial = _model(blocks[k], centered)
+        return prepare_model(model, initial, s.backend)
+
+    def sample(k: int, ready: Prepared, fraction: float, after: Callable[[], Any] = lambda: None) -> tuple:
         t0 = time.perf_counter()
-        model, initial = _model(b, centered)
-        idata, sampler = sample_model(
-            model,
-            draws=draws,
-            tune=tune,
-            chains=spec.sampler.chains,
-            seed=seed,
-            target_accept=spec.sampler.target_accept,
-            backend=spec.sampler.backend,
-            progress=progress,
-            label=b.key,
-            fraction=fraction,
-            initial_points=initial,
+        run = start_sampling(
+            ready, draws=draws, tune=tune, chains=s.chains, seed=s.seed + k, target_accept=s.target_accept
         )
-        names = ["beta", "sd_agent", "intercept", "cut"]
-        diag = diagnostics_of(idata, names, sampler=sampler, seconds=time.perf_counter() - t0)
-        if best is None or len(diag.problems) < len(best[1].problems):
-            best = (idata, diag)
-        if diag.converged:
-            break
-    assert best is not None
-    return best
+        extra = after()  # e.g. compile the next block while this one samples
+        idata, sampler = finish_sampling(run, blocks[k].key, progress, fraction)
+        seconds = ready.compile_seconds + time.perf_counter() - t0
+        return idata, diagnostics_of(idata, names, sampler=sampler, seconds=seconds), extra
+
+    with one_blas_thread():
+        ready: Prepared | None = prepare(0, centred[0]) if blocks else None
+        for k, b in enumerate(blocks):
+            frac = 0.15 + 0.75 * k / len(blocks)
+            size = f"{len(b.n):,} cells, {s.chains} chains x {draws}"
+            progress(f"fitting {b.key} ({k + 1} of {len(blocks)}: {size})", frac)
+            nxt = (lambda k=k: prepare(k + 1, centred[k + 1])) if k + 1 < len(blocks) else (lambda: None)
+            idata, diag, following = sample(k, ready, frac, nxt)
+            if not diag.converged:
+                missed = ", ".join(diag.problems)
+                progress(f"{b.key} missed the bars ({missed}): trying the other parametrization", frac)
+                idata2, diag2, _ = sample(k, prepare(k, not centred[k]), frac)
+                if diag2.converged or len(diag2.problems) < len(diag.problems):
+                    idata, diag = idata2, diag2
+            ready = following
+            yield b, idata, diag
 
 
 # --------------------------------------------------------------------------------------------
@@ -1025,13 +1043,8 @@ def diagnose(
     rc_rows: list[dict] = []
     var_rows: list[dict] = []
     agent_draws: dict[str, np.ndarray] = {}
-    for k, b in enumerate(blocks):
-        frac = 0.15 + 0.75 * k / len(blocks)
-        prog(
-            f"fitting {b.key} ({k + 1} of {len(blocks)}: {len(b.n):,} cells, {spec.sampler.chains} chains x {draws})",
-            frac,
-        )
-        idata, diagnostics[b.key] = _fit(b, spec, draws, tune, spec.sampler.seed + k, prog, frac)
+    for b, idata, diag in _fits(blocks, spec, draws, tune, prog):
+        diagnostics[b.key] = diag
         post = idata.posterior
         beta = _flat(post, "beta") if "beta" in post else np.zeros((post.sizes["chain"] * post.sizes["draw"], 0))
         sd, u = _flat(post, "sd_agent"), _flat(post, "u_agent")

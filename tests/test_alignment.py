@@ -170,20 +170,35 @@ def test_a_fit_that_misses_the_bars_is_tried_with_the_other_parametrization(monk
     from qmsprint.models import sampling
 
     df, _ = make_frame(n_agents=12, per_agent=100)
-    block = next(b for b in alignment._blocks(_prepare(df, make_spec(), None)) if b.key == "csat/qa_score")
-    tried: list[bool] = []
-    monkeypatch.setattr(alignment, "_model", lambda b, centered: (tried.append(centered) or "model", {}))
-    monkeypatch.setattr(sampling, "sample_model", lambda model, **kw: (f"idata{len(tried)}", "nutpie"))
-    results = iter([_diag(bad=True), _diag(bad=False)])
-    monkeypatch.setattr(sampling, "diagnostics_of", lambda idata, names, **kw: next(results))
-    idata, diag = alignment._fit(block, make_spec(), 1000, 300, 1, lambda *a: None, 0.5)
-    assert tried == [tried[0], not tried[0]] and idata == "idata2" and diag.converged
-    # centred first when agents carry much information; both tries missing keeps the better one
-    tried.clear()
-    results = iter([_diag(bad=False)])
-    big = alignment._information(block) * 100
-    monkeypatch.setattr(alignment, "_information", lambda b: big)
-    assert alignment._fit(block, make_spec(), 1000, 300, 1, lambda *a: None, 0.5)[0] == "idata1" and tried == [True]
+    blocks = [b for b in alignment._blocks(_prepare(df, make_spec(), None)) if b.kind == "r2"]
+    events: list[tuple] = []  # what ran, in order
+    monkeypatch.setattr(alignment, "_model", lambda b, centered: ((b.key, centered), {}))
+    monkeypatch.setattr(
+        sampling,
+        "prepare_model",
+        lambda model, init, backend: events.append(("compile", *model)) or sampling.Prepared(model, None, init, 0.0),
+    )
+    monkeypatch.setattr(sampling, "start_sampling", lambda run, **kw: events.append(("sample", *run.model)) or run)
+    monkeypatch.setattr(sampling, "finish_sampling", lambda run, *a: (run.model, "nutpie"))
+    outcome = iter([_diag(bad=True), _diag(bad=False), _diag(bad=False), _diag(bad=True), _diag(bad=True)])
+    monkeypatch.setattr(sampling, "diagnostics_of", lambda idata, names, **kw: next(outcome))
+    fits = list(alignment._fits(blocks[:3], make_spec(), 1000, 300, lambda *a: None))
+    k0, k1, k2 = (b.key for b in blocks[:3])
+    c0, c1, c2 = (bool(np.median(alignment._information(b)) >= alignment.CENTERED_INFORMATION) for b in blocks[:3])
+    assert events == [
+        ("compile", k0, c0),
+        ("sample", k0, c0),
+        ("compile", k1, c1),  # the next part compiles while this one samples
+        ("compile", k0, not c0),  # part 0 missed the bars: the other parametrization
+        ("sample", k0, not c0),
+        ("sample", k1, c1),
+        ("compile", k2, c2),
+        ("sample", k2, c2),
+        ("compile", k2, not c2),  # missed again: tried, and the first (as good) is kept
+        ("sample", k2, not c2),
+    ]
+    assert [f[1] for f in fits] == [(k0, not c0), (k1, c1), (k2, c2)]
+    assert [f[2].converged for f in fits] == [True, True, False]
 
 
 def test_a_diagnosis_that_missed_the_bars_says_so():

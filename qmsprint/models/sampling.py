@@ -254,6 +254,64 @@ def _wait(sampler: Any, label: str, progress: Any, fraction: float) -> Any:
     return sampler.wait()
 
 
+@dataclass
+class Prepared:
+    """A PyMC model ready to sample: compiled for nutpie, or left to PyMC (``compiled`` is None)."""
+
+    model: Any
+    compiled: Any
+    initial_points: dict[str, np.ndarray] | None
+    compile_seconds: float
+
+
+@dataclass
+class Started:
+    """A sampling under way (nutpie, in the background) or done (PyMC)."""
+
+    handle: Any  # nutpie's background sampler, or PyMC's InferenceData
+    sampler: str  # nutpie | pymc
+
+
+def prepare_model(model: Any, initial_points: dict[str, np.ndarray] | None = None, backend: str = "nutpie") -> Prepared:
+    """Compile ``model`` for nutpie (data frozen in); with PyMC (or no nutpie) there is nothing to do."""
+    t0 = time.perf_counter()
+    compiled = compile_nutpie(model, initial_points) if backend == "nutpie" and nutpie_available() else None
+    return Prepared(model, compiled, initial_points, time.perf_counter() - t0)
+
+
+def start_sampling(
+    prepared: Prepared, *, draws: int, tune: int, chains: int, seed: int, target_accept: float = 0.9
+) -> Started:
+    """Start sampling: nutpie in the background (call :func:`finish_sampling`), PyMC right away.
+
+    Run it under :func:`one_blas_thread` until :func:`finish_sampling` returns.
+    """
+    if prepared.compiled is not None:
+        handle = _start_nutpie(
+            prepared.compiled, draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept
+        )
+        return Started(handle, "nutpie")
+    idata = _sample_pymc(
+        prepared.model,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        target_accept=target_accept,
+        initvals=prepared.initial_points,
+    )
+    return Started(idata, "pymc")
+
+
+def finish_sampling(
+    started: Started, label: str = "the model", progress: Any = None, fraction: float = 0.0
+) -> tuple[Any, str]:
+    """Wait for a sampling (reporting that it still runs) and return (InferenceData, sampler)."""
+    if started.sampler == "nutpie":
+        return _wait(started.handle, label, progress, fraction), "nutpie"
+    return started.handle, started.sampler
+
+
 def sample_model(
     model: Any,
     *,
@@ -276,17 +334,10 @@ def sample_model(
         The posterior and the sampler used (``nutpie`` or ``pymc``).
 
     """
-    if backend == "nutpie" and nutpie_available():
-        compiled = compile_nutpie(model, initial_points)
-        with one_blas_thread():
-            sampler = _start_nutpie(
-                compiled, draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept
-            )
-            return _wait(sampler, label, progress, fraction), "nutpie"
-    idata = _sample_pymc(
-        model, draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept, initvals=initial_points
-    )
-    return idata, "pymc"
+    prepared = prepare_model(model, initial_points, backend)
+    with one_blas_thread():
+        run = start_sampling(prepared, draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept)
+        return finish_sampling(run, label, progress, fraction)
 
 
 def _sample_pymc(
