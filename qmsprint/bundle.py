@@ -806,10 +806,15 @@ def is_diagnosis_folder(path: str | Path) -> bool:
     return (p / DIAGNOSIS_FILE).is_file() and not (p / MANIFEST).exists()
 
 
-def _diagnosis_created(path: Path) -> str:
-    """When a diagnosis was made (ISO text): its ``meta.created``, else the file's time."""
+def _diagnosis_created(path: Path, diagnosis: dict[str, Any] | None = None) -> str:
+    """When a diagnosis was made (ISO text): its ``meta.created``, else the file's time.
+
+    ``diagnosis`` is the folder's ``diagnosis.json`` when already read.
+    """
     try:
-        created = json.loads((path / DIAGNOSIS_FILE).read_text(encoding="utf-8")).get("meta", {}).get("created")
+        if diagnosis is None:
+            diagnosis = json.loads((path / DIAGNOSIS_FILE).read_text(encoding="utf-8"))
+        created = diagnosis.get("meta", {}).get("created")
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
         created = None
     if created:
@@ -849,7 +854,7 @@ class DiagnosisFolder:
     @property
     def created(self) -> str:
         """When the diagnosis was made (ISO text)."""
-        return _diagnosis_created(self.path)
+        return _diagnosis_created(self.path, self.diagnosis)
 
     @property
     def spec(self) -> dict[str, Any]:

@@ -167,7 +167,7 @@ def _diag(bad: bool) -> Diagnostics:
 
 def test_a_fit_that_misses_the_bars_is_tried_with_the_other_parametrization(monkeypatch):
     from qmsprint import alignment
-    from qmsprint.models import sampling
+    from qmsprint.models import choose_centred, sampling
 
     df, _ = make_frame(n_agents=12, per_agent=100)
     blocks = [b for b in alignment._blocks(_prepare(df, make_spec(), None)) if b.kind == "r2"]
@@ -184,7 +184,9 @@ def test_a_fit_that_misses_the_bars_is_tried_with_the_other_parametrization(monk
     monkeypatch.setattr(sampling, "diagnostics_of", lambda idata, names, **kw: next(outcome))
     fits = list(alignment._fits(blocks[:3], make_spec(), 1000, 300, lambda *a: None))
     k0, k1, k2 = (b.key for b in blocks[:3])
-    c0, c1, c2 = (bool(np.median(alignment._information(b)) >= alignment.CENTERED_INFORMATION) for b in blocks[:3])
+    c0, c1, c2 = (
+        choose_centred(b.outcome.family, alignment._information(b), alignment.CENTRED_RATIO) for b in blocks[:3]
+    )
     assert events == [
         ("compile", k0, c0),
         ("sample", k0, c0),

@@ -212,19 +212,19 @@ class Design:
         return codes
 
 
-def choose_centred(family: Family, info_per_unit: np.ndarray) -> bool:
+def choose_centred(family: Family, info_per_unit: np.ndarray, ratio: float = CENTRED_RATIO) -> bool:
     """Centred agent effects when each agent's data dominate the prior, else non-centred.
 
     ``info_per_unit`` is the Fisher information about each agent's latent level (e.g.
     ``n p (1 - p)`` for a binomial). With information ``I`` and a typical agent sd ``s``, the
-    data pin an agent down when ``I s^2`` is large: then the non-centred form mixes badly
-    (a ridge between the effect, the intercept and all agent effects); with little data per
-    agent the centred form has a funnel. See STACK.md for the measurements.
+    data pin an agent down when the median ``I s^2`` reaches ``ratio``: then the non-centred form
+    mixes badly (a ridge between the effect, the intercept and all agent effects); with little
+    data per agent the centred form has a funnel. See STACK.md for the measurements.
     """
     info = np.asarray(info_per_unit, float)
     if info.size == 0:
         return False
-    return bool(np.median(info) * TYPICAL_UNIT_SD[family] ** 2 >= CENTRED_RATIO)
+    return bool(np.median(info) * TYPICAL_UNIT_SD[family] ** 2 >= ratio)
 
 
 def linear_predictor(
