@@ -4,12 +4,11 @@ The public API is re-exported here; see ARCHITECTURE.md for the layers behind it
 """
 
 from qmsprint.errors import BundleError, ConvergenceError, DataError, DesignError, Problem, QmsprintError, SpecError
-from qmsprint.spec import METRICS, Spec, load_spec, parse_spec
+from qmsprint.spec import Spec, load_spec, parse_spec
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "METRICS",
     "BundleError",
     "ConvergenceError",
     "DataError",

@@ -59,10 +59,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from qmsprint import metrics as metric_registry
 from qmsprint.errors import DataError, Problem
 from qmsprint.progress import Progress, silent
 from qmsprint.results import Diagnostics
-from qmsprint.spec import ITEM_PREFIX, METRICS, Spec
+from qmsprint.spec import ITEM_PREFIX, Spec
+from qmsprint.stats import hdi
 
 if TYPE_CHECKING:  # pragma: no cover
     import plotly.graph_objects as go
@@ -162,7 +164,7 @@ class Diagnosis:
         # Alignment
         for outcome in self.r2["outcome"].unique() if len(self.r2) else []:
             sub = self.r2[self.r2["outcome"] == outcome]
-            label = METRICS[outcome].label
+            label = metric_registry.get(outcome).label
             parts = []
             for score in SCORES:
                 rows = sub[sub["score"] == score].set_index("level")
@@ -181,7 +183,7 @@ class Diagnosis:
         if len(self.items):
             for outcome in self.items["outcome"].unique():
                 sub = self.items[self.items["outcome"] == outcome]
-                label = METRICS[outcome].label
+                label = metric_registry.get(outcome).label
                 bits = []
                 for lab in ("matters", "hurts", "noise", "no information", "constant"):
                     names = sub.loc[sub["label"] == lab, "item"].tolist()
@@ -198,7 +200,7 @@ class Diagnosis:
             n = len(q)
             hp = int((q["quadrant"] == QUADRANTS[(True, False)]).sum())
             lg = int((q["quadrant"] == QUADRANTS[(False, True)]).sum())
-            label = METRICS[m["headline"]].label if m.get("headline") else "outcomes"
+            label = metric_registry.get(m["headline"]).label if m.get("headline") else "outcomes"
             lines.append(
                 f"100 for whom? {hp} of {n} agents ({_pct(hp / n)}) are above the median QA score but below the "
                 f"median agent on {label}{' (adjusted for contact mix)' if m.get('mix_factors', True) else ''}; "
@@ -208,7 +210,7 @@ class Diagnosis:
         if len(self.variance):
             for outcome in self.variance["outcome"].unique():
                 v = self.variance[self.variance["outcome"] == outcome].set_index("component")
-                label = METRICS[outcome].label
+                label = metric_registry.get(outcome).label
                 mix = m.get("mix_factors", ["contact_reason", "channel"])
                 if not mix:
                     lines.append(
@@ -290,7 +292,7 @@ class Diagnosis:
         figs: dict[str, go.Figure] = {}
         if len(self.r2):
             d = self.r2.assign(
-                outcome_label=self.r2["outcome"].map(lambda o: METRICS[o].label),
+                outcome_label=self.r2["outcome"].map(lambda o: metric_registry.get(o).label),
                 score_label=self.r2["score"].map(SCORES),
                 pct=100 * self.r2["mean"],
                 err_hi=100 * (self.r2["hdi_high"] - self.r2["mean"]),
@@ -312,7 +314,7 @@ class Diagnosis:
         fitted = self.items.dropna(subset=["effect"]) if len(self.items) else self.items
         if len(fitted):
             d = fitted.assign(
-                outcome_label=fitted["outcome"].map(lambda o: METRICS[o].label),
+                outcome_label=fitted["outcome"].map(lambda o: metric_registry.get(o).label),
                 err_hi=fitted["good_hdi_high"] - fitted["good_effect"],
                 err_lo=fitted["good_effect"] - fitted["good_hdi_low"],
             )
@@ -351,7 +353,7 @@ class Diagnosis:
             figs["quadrant"] = fig
         if len(self.variance):
             d = self.variance.assign(
-                outcome_label=self.variance["outcome"].map(lambda o: METRICS[o].label),
+                outcome_label=self.variance["outcome"].map(lambda o: metric_registry.get(o).label),
                 pct=100 * self.variance["systematic_share"],
             )
             d = d[d["component"] != "interaction"]
@@ -842,13 +844,6 @@ def _fits(
 # --------------------------------------------------------------------------------------------
 
 
-def _hdi(draws: np.ndarray, prob: float) -> tuple[float, float]:
-    import arviz as az
-
-    lo, hi = az.hdi(np.asarray(draws, float), hdi_prob=prob)
-    return float(lo), float(hi)
-
-
 def _read_r2(b: _Block, beta: np.ndarray, sd: np.ndarray, prob: float) -> list[dict[str, Any]]:
     i = b.info
     bw, bb = beta[:, 0], beta[:, 1]
@@ -858,7 +853,7 @@ def _read_r2(b: _Block, beta: np.ndarray, sd: np.ndarray, prob: float) -> list[d
     r2_agent = vb / (vb + sd**2)
     rows = []
     for level, draws in (("interaction", r2_int), ("agent", r2_agent)):
-        lo, hi = _hdi(draws, prob)
+        lo, hi = hdi(draws, prob)
         rows.append(
             {
                 "outcome": b.outcome.name,
@@ -888,8 +883,8 @@ def _read_items(part: _Block, g: np.ndarray, prob: float, table: pd.DataFrame) -
     for k, name in enumerate(part.info["items"]):
         d = g[:, k]
         good = part.outcome.sign * d
-        lo, hi = _hdi(d, prob)
-        glo, ghi = _hdi(good, prob)
+        lo, hi = hdi(d, prob)
+        glo, ghi = hdi(good, prob)
         rows.append(
             {
                 "outcome": part.outcome.name,
@@ -936,7 +931,7 @@ def _read_rc(
     for comp, v in (("agent", va), ("contact_reason", vr), ("channel", vc), ("interaction", None)):
         share = (LOGISTIC_VAR / total) if v is None else v / total
         sshare = np.full_like(share, np.nan) if v is None else v / sysv
-        lo, hi = _hdi(share, prob)
+        lo, hi = hdi(share, prob)
         var_rows.append(
             {
                 "outcome": o.name,
@@ -957,7 +952,7 @@ def _read_rc(
         avg = float(d[o.name].astype(float).mean())
         for k, val in enumerate(values):
             worse = -o.sign * dev[:, k]
-            lo, hi = _hdi(dev[:, k], prob)
+            lo, hi = hdi(dev[:, k], prob)
             ob = float(obs.get(val, np.nan))
             if o.family == "binomial":
                 text = f"{100 * ob:.1f}% vs {100 * avg:.1f}% overall"
@@ -1107,7 +1102,7 @@ def diagnose(
         "scores": p.scores,
         "items": p.item_table["item"].tolist(),
         "headline": headline.name,
-        "headline_label": METRICS[headline.name].label,
+        "headline_label": metric_registry.get(headline.name).label,
         "hdi_prob": prob,
         "draws": draws,
         "tune": tune,

@@ -84,8 +84,10 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
+from qmsprint import metrics as metric_registry
 from qmsprint.results import HealthCheck, MetricResult
-from qmsprint.spec import METRICS, Spec
+from qmsprint.spec import Spec
+from qmsprint.stats import hdi
 
 Action = Literal["scale_up", "extend", "iterate", "stop", "none"]
 VerdictName = Literal["improved", "no_change", "worse", "inconclusive"]
@@ -156,27 +158,12 @@ def fmt_money(x: float, currency: str) -> str:
 
 
 def _label(metric: str) -> str:
-    return METRICS[metric].label if metric in METRICS else metric
+    return metric_registry.get(metric).label if metric in metric_registry.names() else metric
 
 
 def _lower_label(metric: str) -> str:
     label = _label(metric)
     return label if label.isupper() or label[:3].isupper() else label[0].lower() + label[1:]
-
-
-def hdi(draws: np.ndarray, prob: float) -> tuple[float, float]:
-    """Highest-density interval of 1-d draws: the shortest interval holding ``prob`` of them."""
-    x = np.sort(np.asarray(draws, dtype=float).ravel())
-    x = x[np.isfinite(x)]
-    n = len(x)
-    if n == 0:
-        return float("nan"), float("nan")
-    k = max(1, min(n - 1, int(math.floor(prob * n)))) if n > 1 else 0
-    if n == 1:
-        return float(x[0]), float(x[0])
-    widths = x[k:] - x[: n - k]
-    i = int(np.argmin(widths))
-    return float(x[i]), float(x[i + k])
 
 
 # --------------------------------------------------------------------------------------------

@@ -65,10 +65,11 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from qmsprint import metrics as metric_registry
 from qmsprint.errors import BundleError, DataError, DesignError, Problem
 from qmsprint.health import BALANCE_VARIABLES, standardized_differences
 from qmsprint.progress import Progress, silent
-from qmsprint.spec import METRICS, BaselineRates, Metric, Spec
+from qmsprint.spec import BaselineRates, Metric, Spec
 
 if TYPE_CHECKING:  # pragma: no cover
     import plotly.graph_objects as go
@@ -744,8 +745,8 @@ class PlanResult:
             per = per[(per["agents_per_arm"] == at["agents_per_arm"]) & (per["weeks"] == at["weeks"])]
             for _, r in per.iterrows():
                 lines.append(
-                    f"  {METRICS[r['metric']].label} ({r['role']}): {r['assurance']:.0%} to detect "
-                    f"{r['min_effect']:g} {METRICS[r['metric']].unit} "
+                    f"  {metric_registry.get(r['metric']).label} ({r['role']}): {r['assurance']:.0%} to detect "
+                    f"{r['min_effect']:g} {metric_registry.get(r['metric']).unit} "
                     f"(ICC {r['icc']:.3f}, design effect {r['deff']:.1f})"
                 )
         for note in self.notes:
@@ -768,7 +769,7 @@ class PlanResult:
         import plotly.express as px
 
         d = self.table.copy()
-        d["panel"] = d["metric"].map(lambda x: "Overall (primary)" if x == "overall" else METRICS[x].label)
+        d["panel"] = d["metric"].map(lambda x: "Overall (primary)" if x == "overall" else metric_registry.get(x).label)
         d["weeks_label"] = d["weeks"].astype(str) + " weeks"
         d["pct"] = 100 * d["assurance"]
         fig = px.line(
@@ -937,7 +938,7 @@ def plan_pilot(
                 row["assurance"], row["assurance_se"] = sim["assurance"], sim["assurance_se"]
             rows.append(row)
             done += 1
-            progress(f"simulated {METRICS[m.name].label}: {k} agents per arm x {w} weeks", done / total)
+            progress(f"simulated {metric_registry.get(m.name).label}: {k} agents per arm x {w} weeks", done / total)
     table = pd.DataFrame(rows)
     if table["assurance"].isna().all():
         raise DesignError(

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from qmsprint.results import Effect
+from qmsprint.stats import hdi
 
 CHUNK = 256  # posterior draws per chunk when evaluating cells (bounds memory)
 
@@ -49,17 +50,6 @@ UNITS = {
     ("handle_time", "mean"): "seconds",
     ("handle_time", "relative"): "%",
 }
-
-
-def hdi(draws: np.ndarray, prob: float) -> tuple[float, float]:
-    """Highest-density interval of a 1-d sample (ArviZ)."""
-    import arviz as az
-
-    x = np.asarray(draws, float).ravel()
-    if x.size < 2 or not np.all(np.isfinite(x)):
-        return float("nan"), float("nan")
-    lo, hi = az.hdi(x, hdi_prob=prob)
-    return float(lo), float(hi)
 
 
 def summarize(

@@ -62,8 +62,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from qmsprint import metrics as metric_registry
 from qmsprint.results import HealthCheck
-from qmsprint.spec import METRICS, Spec
+from qmsprint.spec import Spec
 
 SRM_ALERT_P = 0.001
 SRM_WARN_P = 0.01
@@ -355,7 +356,7 @@ def check_response_rates(cells: pd.DataFrame, spec: Spec) -> HealthCheck:
             elif p < SRM_WARN_P and abs(rel) >= RESPONSE_WARN_REL:
                 st = "warn"
         statuses.append(st)
-        label = METRICS[metric].label
+        label = metric_registry.get(metric).label
         sentences.append(
             f"{label} response rate {100 * rt:.1f}% on the new program vs {100 * rc:.1f}% on the current one "
             f"({100 * diff:+.1f} pp, {100 * rel:+.0f}% relative, {_fmt_p(p)})"
@@ -816,10 +817,11 @@ def check_aa(cells: pd.DataFrame, weekly: pd.DataFrame | None, spec: Spec) -> He
         r["min_effect"] = spec.metric(name).threshold
     worst = max(res, key=lambda k: (STATUS_ORDER[statuses[k]], -res[k]["p"]))
     r = res[worst]
-    unit = METRICS[worst].unit
+    unit = metric_registry.get(worst).unit
     status = _worst(statuses.values())
     msg = (
-        f"A/A on the baseline ({r['method']}): {METRICS[worst].label} 'effect' {r['difference']:+.3g} {unit} "
+        f"A/A on the baseline ({r['method']}): {metric_registry.get(worst).label} 'effect' "
+        f"{r['difference']:+.3g} {unit} "
         f"(95% interval {r['low']:+.3g} to {r['high']:+.3g}, {_fmt_p(r['p'])})"
     )
     if status == "ok":
@@ -869,7 +871,8 @@ def check_aa_full(spec: Spec, cells: pd.DataFrame) -> HealthCheck:
     status = _worst(statuses)
     flagged = [k for k, v in details.items() if v["status"] != "ok"]
     sizes = "; ".join(
-        f"{METRICS[k].label} {v['mean']:+.3g} {METRICS[k].unit} (HDI {v['hdi_low']:+.3g} to {v['hdi_high']:+.3g})"
+        f"{metric_registry.get(k).label} {v['mean']:+.3g} {metric_registry.get(k).unit} "
+        f"(HDI {v['hdi_low']:+.3g} to {v['hdi_high']:+.3g})"
         for k, v in details.items()
     )
     msg = (

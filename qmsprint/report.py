@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from qmsprint import metrics as metric_registry
 from qmsprint.bundle import Run, load_run
 from qmsprint.decide import ACTION_LABELS, VERDICT_LABELS, fmt_money, fmt_prob, fmt_value
 from qmsprint.errors import BundleError
-from qmsprint.spec import METRICS
 
 ACTION_COLOURS = {
     "scale_up": "#2a9d8f",
@@ -185,7 +185,7 @@ def _interval(lo: float, hi: float, unit: str) -> str:
 
 
 def _label(metric: str) -> str:
-    return METRICS[metric].label if metric in METRICS else metric
+    return metric_registry.get(metric).label if metric in metric_registry.names() else metric
 
 
 def _num(x: Any, fmt: str = "{:.3f}") -> str:

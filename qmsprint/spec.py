@@ -8,57 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from qmsprint import metrics as metric_registry
 from qmsprint.errors import Problem, SpecError
-
-# --------------------------------------------------------------------------------------------
-# Metric registry: one place that says what each outcome is and how it is read.
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MetricInfo:
-    """What qmsprint knows about a metric.
-
-    Parameters
-    ----------
-    family
-        Model family: ``ordinal``, ``binomial`` or ``continuous``.
-    direction
-        Default direction: ``higher`` or ``lower`` is better.
-    unit
-        Unit of effects and of ``min_effect`` (``points``, ``NPS points``, ``pp``, ``seconds``).
-    default_min_effect
-        Default smallest effect worth acting on, in ``unit``.
-    label
-        Human label.
-
-    """
-
-    family: Literal["ordinal", "binomial", "continuous"]
-    direction: Literal["higher", "lower"]
-    unit: str
-    default_min_effect: float
-    label: str
-
-
-METRICS: dict[str, MetricInfo] = {
-    "csat": MetricInfo("ordinal", "higher", "points", 0.1, "CSAT"),
-    "nps": MetricInfo("ordinal", "higher", "NPS points", 5.0, "NPS"),
-    "fcr": MetricInfo("binomial", "higher", "pp", 2.0, "First contact resolution"),
-    "repeat_contact": MetricInfo("binomial", "lower", "pp", 1.0, "Repeat contacts"),
-    "handle_time": MetricInfo("continuous", "lower", "seconds", 15.0, "Handle time"),
-}
+from qmsprint.metrics import MetricDef
 
 SEGMENT_COLUMNS = ("channel", "contact_reason", "team", "site")
 
-# Canonical column names of the interaction table (see qmsprint.data.schema for types).
-CANONICAL_COLUMNS = (
+# Canonical non-metric columns of the interaction table (see qmsprint.data.schema for types).
+BASE_COLUMNS = (
     "interaction_id",
     "timestamp",
     "customer_id",
@@ -70,13 +32,15 @@ CANONICAL_COLUMNS = (
     "arm",
     "qa_score",
     "behavior_score",
-    "csat",
-    "nps",
-    "fcr",
-    "handle_time",
     "tenure_months",
 )
 ITEM_PREFIX = "item_"
+
+
+def canonical_columns() -> tuple[str, ...]:
+    """Canonical column names: the base columns plus each registered metric's input column."""
+    extra = [m.column for m in metric_registry.registry().values() if m.column]
+    return BASE_COLUMNS + tuple(c for c in dict.fromkeys(extra) if c not in BASE_COLUMNS)
 
 
 class _Strict(BaseModel):
@@ -145,14 +109,14 @@ class Metric(_Strict):
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
-        if v not in METRICS:
-            raise ValueError(f"unknown metric {v!r}; expected one of {', '.join(METRICS)}")
+        if v not in metric_registry.names():
+            raise ValueError(f"unknown metric {v!r}; expected one of {', '.join(metric_registry.names())}")
         return v
 
     @property
-    def info(self) -> MetricInfo:
-        """Registry entry of this metric."""
-        return METRICS[self.name]
+    def info(self) -> MetricDef:
+        """Registry entry of this metric (:mod:`qmsprint.metrics`)."""
+        return metric_registry.get(self.name)
 
     @property
     def better(self) -> Literal["higher", "lower"]:
@@ -392,12 +356,12 @@ def _semantic_problems(raw: dict[str, Any]) -> list[Problem]:
         cols = data.get("columns")
         if isinstance(cols, dict):
             for canon in cols:
-                if canon not in CANONICAL_COLUMNS and not str(canon).startswith(ITEM_PREFIX):
+                if canon not in canonical_columns() and not str(canon).startswith(ITEM_PREFIX):
                     problems.append(
                         Problem(
                             f"data.columns.{canon}",
                             "unknown qmsprint column; expected one of "
-                            + ", ".join(CANONICAL_COLUMNS)
+                            + ", ".join(canonical_columns())
                             + f" or a checklist item '{ITEM_PREFIX}<name>'",
                         )
                     )

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from qmsprint import metrics
 from qmsprint.decide import (
     Recommendation,
     _more_data_factor,
@@ -24,7 +25,7 @@ from qmsprint.decide import (
     verdict_for,
 )
 from qmsprint.results import Diagnostics, Effect, HealthCheck, MetricResult
-from qmsprint.spec import METRICS, parse_spec
+from qmsprint.spec import parse_spec
 
 N = 4000
 GOOD = Diagnostics(1.0, 2000.0, 2000.0, 0, 1.0, 1000, 4, "nutpie")
@@ -37,10 +38,10 @@ def normal_draws(mu: float, sd: float, n: int = N) -> np.ndarray:
 
 def make_result(metric, mu, sd, *, diag=GOOD, n_units=None, segments=(), notes=()):
     d = normal_draws(mu, sd)
-    unit = METRICS[metric].unit
+    unit = metrics.get(metric).unit
     scale = {"csat": "mean", "nps": "nps", "handle_time": "mean"}.get(metric, "rate")
     lo, hi = hdi(d, 0.94)
-    sign = 1 if METRICS[metric].direction == "higher" else -1
+    sign = 1 if metrics.get(metric).direction == "higher" else -1
     head = Effect(metric, scale, unit, float(d.mean()), lo, hi, 0.94, float(np.mean(sign * d > 0)), 0.5, 0.0, 0, 0)
     segs = [
         Effect(metric, scale, unit, m, m - 1, m + 1, 0.94, p, 0.5, 0.0, 0, 0, segment=dim, segment_value=val)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from qmsprint import metrics
 from qmsprint.errors import SpecError
-from qmsprint.spec import METRICS, load_spec, parse_spec, spec_to_dict
+from qmsprint.spec import load_spec, parse_spec, spec_to_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "experiments").glob("*.toml"))
@@ -52,7 +53,7 @@ def test_defaults_filled_in():
     assert spec.decision.prob_improve == 0.95
     assert spec.sampler.chains == 4 and spec.sampler.backend == "nutpie"
     assert spec.metric("csat").better == "higher"
-    assert spec.metric("csat").threshold == METRICS["csat"].default_min_effect
+    assert spec.metric("csat").threshold == metrics.get("csat").default_min_effect
     assert spec.arms.planned_split == 0.5
 
 
@@ -103,7 +104,7 @@ def test_metric_named_twice():
 def test_unknown_metric_lists_valid_ones():
     probs = problems_of(minimal(metrics=[{"name": "happiness"}]))
     assert "unknown metric 'happiness'" in probs["metrics[0].name"]
-    for name in METRICS:
+    for name in metrics.names():
         assert name in probs["metrics[0].name"]
 
 

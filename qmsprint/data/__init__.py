@@ -17,11 +17,12 @@ from typing import Any
 import ibis.expr.types as ir
 import pandas as pd
 
-from qmsprint.data.cells import CELL_KEYS, cells_expr, fcr_source, weekly_expr
+from qmsprint import metrics as metric_registry
+from qmsprint.data.cells import CELL_KEYS, cells_expr, weekly_expr
 from qmsprint.data.load import (
-    CANON_TYPES,
     ROW,
     Source,
+    canon_types,
     canonical_expr,
     open_source,
     parsed_expr,
@@ -58,17 +59,11 @@ _counter = itertools.count()
 
 def required_columns(spec: Spec, *, need_arm: bool = True) -> list[str]:
     """Canonical columns the spec needs in the data (depends on metrics, unit, segments)."""
-    names = {m.name for m in spec.metrics}
     req = ["interaction_id", "timestamp", "agent_id"]
     if need_arm:
         req.append("arm")
-    if "repeat_contact" in names or ("fcr" in names and fcr_source(spec) == "no_repeat"):
-        req.append("customer_id")
-    for m in ("csat", "nps", "handle_time"):
-        if m in names:
-            req.append(m)
-    if "fcr" in names and fcr_source(spec) == "column":
-        req.append("fcr")
+    for m in spec.metrics:
+        req += [c for c in m.info.inputs(m) if c not in req]
     wanted = set(spec.segments) | set(spec.model.adjust_for) | set(spec.model.reweight_by)
     if spec.unit in ("team", "site"):
         wanted.add(spec.unit)
@@ -171,8 +166,10 @@ def _materialize(con: Any, expr: ir.Table, name: str, label: str) -> ir.Table:
         ) from None
 
 
-_CELL_INPUTS = ("timestamp", "customer_id", "csat", "nps", "fcr", "handle_time", "qa_score", "behavior_score",
-                "tenure_months")  # fmt: skip
+def _cell_inputs() -> tuple[str, ...]:
+    """Columns the reduction to cells reads (besides the cell keys)."""
+    metric_cols = [m.column for m in metric_registry.registry().values() if m.column]
+    return ("timestamp", "customer_id", *dict.fromkeys(metric_cols), "qa_score", "behavior_score", "tenure_months")
 
 
 def _load(
@@ -230,7 +227,7 @@ def _load(
     last = run(con, canon.timestamp.max(), "read the data", src.label)
     derived = derive(canon, spec, None if last is None or pd.isna(last) else pd.Timestamp(last).to_pydatetime())
     if narrow:  # only what the reduction needs
-        derived = derived.select(*CELL_KEYS, *_CELL_INPUTS, "repeat_contact")
+        derived = derived.select(*CELL_KEYS, *_cell_inputs(), "repeat_contact")
     rows = _materialize(con, derived, f"_qms_rows_{k}", src.label)
     try:
         con.drop_table(f"_qms_parsed_{k}", force=True)
@@ -362,9 +359,10 @@ def load_frame(spec: Spec, *, period: str | None = None, history: bool = False) 
         raise ValueError(f"period must be 'baseline', 'pilot' or None (got {period!r})")
     ld = _load(spec, need_arm=period != "baseline" and not history, arms_in_data=not history)
     t = ld.used if period is None else ld.used.filter(ld.used.period == period)
-    cols = list(CANON_TYPES) + ld.items + ["period", "repeat_contact"]
+    types = canon_types()
+    cols = list(types) + ld.items + ["period", "repeat_contact"]
     df = run(ld.con, t.order_by(ROW).select(*cols), "read the data", ld.src.label)
-    for c, typ in CANON_TYPES.items():
+    for c, typ in types.items():
         if typ == "string":
             df[c] = df[c].astype("string")
         elif typ == "int64":

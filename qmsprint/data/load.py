@@ -18,16 +18,16 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from qmsprint import metrics as metric_registry
 from qmsprint.errors import DataError, Problem
-from qmsprint.spec import CANONICAL_COLUMNS, ITEM_PREFIX, Spec
+from qmsprint.spec import ITEM_PREFIX, Spec, canonical_columns
 
 ROW = "_row"  # 1-based row number in the source (files concatenated in sorted path order)
 RAW = "_raw_"  # prefix of the raw text of parsed columns, kept for error messages
 
 ID_COLUMNS = ("interaction_id", "customer_id", "agent_id")
 CATEGORY_COLUMNS = ("team", "site", "channel", "contact_reason")
-NUMBER_COLUMNS = ("qa_score", "behavior_score", "handle_time", "tenure_months")
-LEVEL_COLUMNS = ("csat", "nps")
+NUMBER_COLUMNS = ("qa_score", "behavior_score", "tenure_months")  # non-metric numbers
 MISSING_CATEGORY = "(missing)"
 ABSENT_CATEGORY = "(none)"
 
@@ -291,11 +291,12 @@ def rename_map(spec: Spec, columns: list[str]) -> tuple[dict[str, str], list[Pro
                     f"the mapped column {src!r} is not in the data; the data has: " + ", ".join(columns[:40]),
                 )
             )
+    canonical = canonical_columns()
     for c in columns:
         if c in mapping.values() or c in mapped_sources:
             continue
-        key = c if c in CANONICAL_COLUMNS or c.startswith(ITEM_PREFIX) else c.strip().lower()
-        if (key in CANONICAL_COLUMNS or key.startswith(ITEM_PREFIX)) and key not in mapping and key != "repeat_contact":
+        key = c if c in canonical or c.startswith(ITEM_PREFIX) else c.strip().lower()
+        if (key in canonical or key.startswith(ITEM_PREFIX)) and key not in mapping and key != "repeat_contact":
             mapping[key] = c
     return mapping, problems
 
@@ -373,12 +374,16 @@ def parsers(spec: Spec) -> dict[str, Callable[[ir.Value], ir.Value]]:
     """Parser per canonical column."""
     p: dict[str, Callable[[ir.Value], ir.Value]] = {
         "timestamp": lambda c: parse_timestamp(c, spec.data.dayfirst),
-        "fcr": parse_bool,
-        "csat": lambda c: parse_number(c, leading=True),
-        "nps": lambda c: parse_number(c, leading=True),
     }
     for c in NUMBER_COLUMNS:
         p[c] = parse_number
+    for m in metric_registry.registry().values():
+        if m.column and m.column not in p:
+            p[m.column] = {
+                "level": lambda c: parse_number(c, leading=True),
+                "bool": parse_bool,
+                "number": parse_number,
+            }[m.column_kind or "number"]
     for c in ID_COLUMNS + CATEGORY_COLUMNS + ("arm",):
         p[c] = lambda c: _text(c).nullif("")
     return p
@@ -415,7 +420,7 @@ def parsed_expr(
     return raw.select(**cols, **raws)
 
 
-CANON_TYPES = {
+_BASE_TYPES = {
     "interaction_id": "string",
     "timestamp": "timestamp",
     "customer_id": "string",
@@ -427,18 +432,23 @@ CANON_TYPES = {
     "arm": "string",
     "qa_score": "float64",
     "behavior_score": "float64",
-    "csat": "int64",
-    "nps": "int64",
-    "fcr": "boolean",
-    "handle_time": "float64",
     "tenure_months": "float64",
 }
+
+
+def canon_types() -> dict[str, str]:
+    """Canonical column -> Ibis type: the base columns and every registered metric's input column."""
+    out = dict(_BASE_TYPES)
+    for m in metric_registry.registry().values():
+        if m.column:
+            out.setdefault(m.column, m.column_type())
+    return out
 
 
 def canonical_expr(t: ir.Table, items: list[str]) -> ir.Table:
     """The canonical table (typed, absent columns filled) from a validated parsed table."""
     out: dict[str, ir.Value] = {ROW: t[ROW]}
-    for c, typ in CANON_TYPES.items():
+    for c, typ in canon_types().items():
         if c in t.columns:
             v = t[c]
             if c in CATEGORY_COLUMNS:

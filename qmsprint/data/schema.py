@@ -20,6 +20,7 @@ import ibis
 import ibis.expr.types as ir
 import pandera.ibis as pa
 
+from qmsprint import metrics as metric_registry
 from qmsprint.data.load import RAW, ROW, run
 from qmsprint.errors import Problem
 from qmsprint.spec import Spec
@@ -75,20 +76,26 @@ def _missing(col: str) -> Callable[[ir.Table], ir.BooleanValue]:
 
 def rules(spec: Spec, columns: list[str], required: set[str]) -> list[Rule]:
     """Row-level rules for the columns present in the parsed table."""
-    lo, hi = spec.csat_scale
     out: list[Rule] = []
     parse_expect = {
         "timestamp": "a date/time (ISO like 2026-03-02 14:05:00, or "
         + ("day-first 02/03/2026 14:05" if spec.data.dayfirst else "month-first 03/02/2026 14:05; set data.dayfirst")
         + ")",
-        "csat": f"a whole number {lo}-{hi} (labels like '4 - Satisfied' are fine) or empty",
-        "nps": "a whole number 0-10 or empty",
-        "fcr": "yes/no, true/false or 1/0, or empty",
         "qa_score": "a number 0-100",
         "behavior_score": "a number 0-100",
-        "handle_time": "a number of seconds",
         "tenure_months": "a number of months",
     }
+    ranges = {
+        "qa_score": (0, 100, False, "a QA score between 0 and 100"),
+        "behavior_score": (0, 100, False, "a behavior score between 0 and 100"),
+        "tenure_months": (0, 1200, False, "a tenure between 0 and 1200 months"),
+    }
+    for metric in metric_registry.registry().values():
+        if metric.column:
+            parse_expect.setdefault(metric.column, metric.column_expect(spec))
+            rng = metric.column_range(spec)
+            if rng is not None:
+                ranges.setdefault(metric.column, rng)
     for col in columns:
         if RAW + col in columns:
             expect = parse_expect.get(col, "pass/fail, yes/no, 1/0 or points")
@@ -99,14 +106,6 @@ def rules(spec: Spec, columns: list[str], required: set[str]) -> list[Rule]:
             out.append(
                 Rule(col, "missing", f"every row needs {what} in this column (empty cells found)", _missing(col))
             )
-    ranges = {
-        "csat": (lo, hi, True, f"whole numbers on the CSAT scale {lo}-{hi} (csat_scale in the spec)"),
-        "nps": (0, 10, True, "whole numbers 0-10"),
-        "qa_score": (0, 100, False, "a QA score between 0 and 100"),
-        "behavior_score": (0, 100, False, "a behavior score between 0 and 100"),
-        "handle_time": (1e-9, math.inf, False, "a handle time above 0 seconds"),
-        "tenure_months": (0, 1200, False, "a tenure between 0 and 1200 months"),
-    }
     for col, (a, b, integer, expect) in ranges.items():
         if col in columns:
             out.append(

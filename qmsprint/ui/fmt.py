@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from qmsprint.spec import METRICS
+from qmsprint import metrics as metric_registry
 
 UNIT_WORDS = {"points": "points", "pp": "percentage points", "NPS points": "NPS points", "seconds": "seconds", "%": "%"}
 UNIT_SHORT = {"points": "pts", "pp": "pp", "NPS points": "NPS pts", "seconds": "s", "%": "%"}
@@ -48,7 +48,7 @@ def is_num(x: Any) -> bool:
 
 def metric_label(name: str) -> str:
     """Human label of a metric (``csat`` -> ``CSAT``)."""
-    info = METRICS.get(name)
+    info = metric_registry.registry().get(name)
     return info.label if info else name.replace("_", " ").capitalize()
 
 

@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from qmsprint import metrics as metric_registry
 from qmsprint.errors import QmsprintError
-from qmsprint.spec import METRICS
 from qmsprint.ui.config import AppConfig, from_env
 
 RUN_KEY = "qmsprint_run"
@@ -150,7 +150,7 @@ def arm_names(run: Any) -> dict[str, str]:
 
 def metric_setting(run: Any, metric: str) -> dict[str, Any]:
     """Role, better direction and smallest effect worth acting on for ``metric`` in this run."""
-    info = METRICS.get(metric)
+    info = metric_registry.registry().get(metric)
     out = {
         "role": "primary",
         "better": info.direction if info else "higher",
