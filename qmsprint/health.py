@@ -896,7 +896,7 @@ def check_health(spec: Spec, prepared: Any, *, full_aa: bool = False) -> list[He
     spec
         The pilot's spec.
     prepared
-        A :class:`qmsprint.data.Prepared` (uses ``cells`` and ``weekly``).
+        A :class:`qmsprint.data.PreparedData` (uses ``cells`` and ``weekly``).
     full_aa
         Also run the A/A with the full models (slow). Default False: the fast cluster-level A/A.
 

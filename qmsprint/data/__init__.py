@@ -1,6 +1,6 @@
 """Data layer: load, validate, derive repeat contacts and periods, reduce to cells.
 
-Public API (see ARCHITECTURE.md "Interfaces"): :func:`prepare` -> :class:`Prepared`,
+Public API (see ARCHITECTURE.md "Interfaces"): :func:`prepare` -> :class:`PreparedData`,
 :func:`load_frame`, :func:`cells_expr`, :func:`weekly_expr`.
 
 Everything runs inside DuckDB (in-process) through Ibis: files and globs are read by DuckDB
@@ -24,10 +24,10 @@ from qmsprint.data.load import (
     Source,
     canon_types,
     canonical_expr,
+    execute,
     open_source,
     parsed_expr,
     rename_map,
-    run,
 )
 from qmsprint.data.repeat import derive
 from qmsprint.data.schema import (
@@ -45,7 +45,7 @@ from qmsprint.spec import ITEM_PREFIX, Spec
 
 __all__ = [
     "CELL_KEYS",
-    "Prepared",
+    "PreparedData",
     "cells_expr",
     "load_frame",
     "load_history",
@@ -74,7 +74,7 @@ def required_columns(spec: Spec, *, need_arm: bool = True) -> list[str]:
 
 
 @dataclass
-class Prepared:
+class PreparedData:
     """Validated, reduced data ready for the models.
 
     Attributes
@@ -160,7 +160,7 @@ def _materialize(con: Any, expr: ir.Table, name: str, label: str) -> ir.Table:
     try:
         return con.create_table(name, expr, temp=True)
     except Exception as err:  # noqa: BLE001
-        run(con, expr.limit(0), "read the data", label)  # re-raise a read error as DataError
+        execute(con, expr.limit(0), "read the data", label)  # re-raise a read error as DataError
         raise DataError(
             "cannot read the data", [Problem(label, f"could not read the data: {str(err).splitlines()[0]}")]
         ) from None
@@ -203,7 +203,7 @@ def _load(
     parsed = parsed_expr(spec, raw, mapping, src.row_offsets)
     if src.row_offsets is None:  # text sources are parsed once; typed Parquet is re-read cheaply
         parsed = _materialize(con, parsed, f"_qms_parsed_{k}", src.label)
-    rows_read = int(run(con, parsed.count(), "count rows", src.label))
+    rows_read = int(execute(con, parsed.count(), "count rows", src.label))
     if rows_read == 0:
         raise DataError(f"invalid data in {src.label}", [Problem(src.label, "the data has no rows")])
     progress("validating", 0.2)
@@ -224,7 +224,7 @@ def _load(
         raise DataError(f"invalid data in {src.label}", problems)
     progress("repeat contacts and periods", 0.45)
     canon = canonical_expr(parsed, items)
-    last = run(con, canon.timestamp.max(), "read the data", src.label)
+    last = execute(con, canon.timestamp.max(), "read the data", src.label)
     derived = derive(canon, spec, None if last is None or pd.isna(last) else pd.Timestamp(last).to_pydatetime())
     if narrow:  # only what the reduction needs
         derived = derived.select(*CELL_KEYS, *_cell_inputs(), "repeat_contact")
@@ -233,7 +233,7 @@ def _load(
         con.drop_table(f"_qms_parsed_{k}", force=True)
     except Exception:  # noqa: BLE001 # pragma: no cover - only frees memory
         pass
-    cnt = run(con, rows.group_by(["period", "arm"]).aggregate(n=rows.count()), "count rows", src.label)
+    cnt = execute(con, rows.group_by(["period", "arm"]).aggregate(n=rows.count()), "count rows", src.label)
     counts = {
         (p if isinstance(p, str) else None, a if isinstance(a, str) else None): int(n)
         for p, a, n in zip(cnt["period"], cnt["arm"], cnt["n"], strict=True)
@@ -254,7 +254,7 @@ def _load(
     return _Loaded(src, con, rows, used, items, rows_read, rows_read - rows_outside, rows_outside, counts, notes)
 
 
-def prepare(spec: Spec, *, progress: Progress | None = None) -> Prepared:
+def prepare(spec: Spec, *, progress: Progress | None = None) -> PreparedData:
     """Load, validate, derive periods and repeat contacts, and reduce to cells.
 
     Parameters
@@ -266,7 +266,7 @@ def prepare(spec: Spec, *, progress: Progress | None = None) -> Prepared:
 
     Returns
     -------
-    Prepared
+    PreparedData
 
     Raises
     ------
@@ -278,10 +278,10 @@ def prepare(spec: Spec, *, progress: Progress | None = None) -> Prepared:
     ld = _load(spec, narrow=True, progress=progress)
     con, label = ld.con, ld.src.label
     progress("reducing to cells", 0.7)
-    cells = run(con, cells_expr(ld.used, spec), "reduce the data", label)
-    weekly = run(con, weekly_expr(ld.used, spec), "reduce the data", label)
+    cells = execute(con, cells_expr(ld.used, spec), "reduce the data", label)
+    weekly = execute(con, weekly_expr(ld.used, spec), "reduce the data", label)
     censored = int(
-        run(
+        execute(
             con,
             ld.used.filter(ld.used.repeat_contact.isnull() & ld.used.customer_id.notnull()).count(),
             "count rows",
@@ -304,7 +304,7 @@ def prepare(spec: Spec, *, progress: Progress | None = None) -> Prepared:
     warnings += response_warnings(stats, spec)
     warnings += few_interactions_warning(cells.groupby("agent_id", as_index=False)["n"].sum())
     progress("data ready", 1.0)
-    return Prepared(
+    return PreparedData(
         cells=cells,
         weekly=weekly,
         warnings=warnings,
@@ -361,7 +361,7 @@ def load_frame(spec: Spec, *, period: str | None = None, history: bool = False) 
     t = ld.used if period is None else ld.used.filter(ld.used.period == period)
     types = canon_types()
     cols = list(types) + ld.items + ["period", "repeat_contact"]
-    df = run(ld.con, t.order_by(ROW).select(*cols), "read the data", ld.src.label)
+    df = execute(ld.con, t.order_by(ROW).select(*cols), "read the data", ld.src.label)
     for c, typ in types.items():
         if typ == "string":
             df[c] = df[c].astype("string")

@@ -250,7 +250,7 @@ def _table_fingerprint(backend: Any, table: ir.Table) -> str:
     return h.hexdigest()
 
 
-def run(con: Any, expr: ir.Expr, what: str, label: str) -> Any:
+def execute(con: Any, expr: ir.Expr, what: str, label: str) -> Any:
     """Execute ``expr``; a read error becomes a :class:`DataError` instead of a traceback."""
     try:
         return con.execute(expr)

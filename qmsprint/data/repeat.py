@@ -10,7 +10,7 @@ window later (a contact exactly 7 days later counts; one second more does not).
 
 Censoring: when ``t + window`` is after the last timestamp in the data, the window is not fully
 observed; ``repeat_contact`` is null for those rows (whether or not a repeat was seen, so censoring
-does not depend on the outcome) and they are counted in ``Prepared.repeat_censored``. Rows
+does not depend on the outcome) and they are counted in ``PreparedData.repeat_censored``. Rows
 without a customer id have a null ``repeat_contact`` too. Repeats are computed on all rows before
 rows outside the periods are dropped, so a baseline contact followed by a pilot contact counts.
 """

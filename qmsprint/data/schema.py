@@ -21,7 +21,7 @@ import ibis.expr.types as ir
 import pandera.ibis as pa
 
 from qmsprint import metrics as metric_registry
-from qmsprint.data.load import RAW, ROW, run
+from qmsprint.data.load import RAW, ROW, execute
 from qmsprint.errors import Problem
 from qmsprint.spec import Spec
 
@@ -151,7 +151,7 @@ def check_rows(con: Any, table: ir.Table, rs: list[Rule], label: str) -> list[Pr
     todo = [r for r in rs if r.key in failed]
     if not todo:
         return []
-    counts = run(
+    counts = execute(
         con,
         table.aggregate(**{f"n{i}": r.bad(table).fill_null(False).cast("int64").sum() for i, r in enumerate(todo)}),
         "validate the data",
@@ -164,7 +164,7 @@ def check_rows(con: Any, table: ir.Table, rs: list[Rule], label: str) -> list[Pr
         if n == 0:
             continue
         shown = RAW + r.column if RAW + r.column in table.columns else r.column
-        ex = run(
+        ex = execute(
             con,
             table.filter(r.bad(table).fill_null(False)).order_by(ROW).select(ROW, shown).limit(N_EXAMPLES),
             "validate the data",
@@ -188,11 +188,11 @@ def check_duplicates(con: Any, t: ir.Table, label: str) -> list[Problem]:
         return []
     g = t.filter(t.interaction_id.notnull()).group_by("interaction_id").aggregate(k=ibis._.count(), r=t[ROW].min())
     dup = g.filter(g.k > 1)
-    stats = run(con, dup.aggregate(ids=dup.count(), rows=dup.k.sum()), "validate the data", label)
+    stats = execute(con, dup.aggregate(ids=dup.count(), rows=dup.k.sum()), "validate the data", label)
     n_ids = int(stats["ids"].iloc[0] or 0)
     if not n_ids:
         return []
-    ex = run(con, dup.order_by("r").limit(N_EXAMPLES), "validate the data", label)
+    ex = execute(con, dup.order_by("r").limit(N_EXAMPLES), "validate the data", label)
     return [
         Problem(
             "interaction_id",
@@ -212,7 +212,7 @@ def check_arms(con: Any, t: ir.Table, spec: Spec, label: str) -> list[Problem]:
     known = [spec.arms.control, spec.arms.treatment]
     other = t.filter(t.arm.notnull() & ~t.arm.isin(known))
     g = other.group_by("arm").aggregate(k=ibis._.count(), r=other[ROW].min()).order_by("r")
-    df = run(con, g, "validate the data", label)
+    df = execute(con, g, "validate the data", label)
     if len(df):
         problems.append(
             Problem(
@@ -231,7 +231,7 @@ def check_arms(con: Any, t: ir.Table, spec: Spec, label: str) -> list[Problem]:
         s = t.filter(t.arm.isin(known) & t[col].notnull())
         g = s.group_by(col).aggregate(arms=s.arm.nunique(), k=ibis._.count(), r=s[ROW].min())
         multi = g.filter(g.arms > 1)
-        df = run(con, multi.order_by("r"), "validate the data", label)
+        df = execute(con, multi.order_by("r"), "validate the data", label)
         if len(df):
             word = {"agent_id": "agent", "team": "team", "site": "site"}[col]
             problems.append(
