@@ -81,6 +81,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from qmsprint.stats import ordinal_exceedance
+
 CHANNELS = ("voice", "chat", "email", "messaging")
 REASONS = ("billing", "technical", "account", "moving", "cancellation", "other")
 
@@ -225,11 +227,6 @@ _RS_EFF = np.array([-0.30, -0.20, 0.15, 0.0, -0.45, 0.20])
 _RS_REP = np.array([0.10, 0.35, -0.20, -0.10, 0.25, -0.30])
 _RS_HT = np.log(np.array([1.0, 1.3, 0.8, 1.1, 1.2, 0.85]))
 _DAY_W = np.array([1.15, 1.1, 1.05, 1.0, 0.95, 0.45, 0.3])
-
-
-def _ordinal_probs(eta: np.ndarray, cuts: np.ndarray) -> np.ndarray:
-    """P(y >= level k+1) for k over cutpoints: shape (n, K)."""
-    return expit(eta[:, None] - cuts[None, :])
 
 
 def _ordinal_draw(eta: np.ndarray, cuts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -455,7 +452,7 @@ def simulate(cfg: SimConfig | None = None) -> Simulation:
     e0 = core[pop]
 
     def ord_stats(eta, cuts):
-        ge = _ordinal_probs(eta, cuts)
+        ge = ordinal_exceedance(eta, cuts)
         return ge
 
     g0c, g1c = ord_stats(e0, csat_cuts), ord_stats(e0 + cfg.csat_effect, csat_cuts)
