@@ -158,6 +158,14 @@ class MetricDef:
         """Ordered response levels (ordinal metrics)."""
         return ()
 
+    def cumulative_form(self, key: str, spec: Spec) -> tuple[float, dict[int, float]]:
+        """An ordinal scale as ``a + sum_j w_j P(Y <= level_j)`` (cutpoint index j -> w_j).
+
+        Every ordinal level key is linear in the cumulative probabilities, so effects evaluate
+        only the cutpoints a scale needs (two of ten for NPS). Ordinal metrics override this.
+        """
+        raise NotImplementedError(f"{self.name} is not ordinal")
+
     # ---- data ----------------------------------------------------------------------------
 
     value_range: ClassVar[tuple[float, float]] = (-math.inf, math.inf)  # ``number`` columns: allowed values

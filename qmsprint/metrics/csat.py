@@ -38,6 +38,14 @@ class CSAT(MetricDef):
         lo, hi = spec.csat_scale
         return tuple(range(lo, hi + 1))
 
+    def cumulative_form(self, key: str, spec: Spec) -> tuple[float, dict[int, float]]:
+        lv = np.asarray(self.levels(spec), dtype=float)
+        if key == "mean":  # mean = l_max - sum_j (l_j+1 - l_j) P(Y <= l_j)
+            return float(lv[-1]), {j: -float(step) for j, step in enumerate(np.diff(lv))}
+        if key == "top2box":  # P(Y >= second-highest level) = 1 - P(Y <= third-highest)
+            return 100.0, ({len(lv) - 3: -100.0} if len(lv) >= 3 else {})
+        raise KeyError(key)
+
     def column_range(self, spec: Spec) -> tuple[float, float, bool, str] | None:
         lo, hi = spec.csat_scale
         return lo, hi, True, f"whole numbers on the CSAT scale {lo}-{hi} (csat_scale in the spec)"

@@ -42,6 +42,16 @@ class NPS(MetricDef):
     def levels(self, spec: Spec) -> tuple[int, ...]:
         return tuple(range(11))
 
+    def cumulative_form(self, key: str, spec: Spec) -> tuple[float, dict[int, float]]:
+        # P(Y <= 6) are detractors, P(Y <= 8) - P(Y <= 6) passives, 1 - P(Y <= 8) promoters
+        forms = {
+            "nps": (100.0, {6: -100.0, 8: -100.0}),
+            "promoters": (100.0, {8: -100.0}),
+            "passives": (0.0, {6: -100.0, 8: 100.0}),
+            "detractors": (0.0, {6: 100.0}),
+        }
+        return forms[key]
+
     def cell_columns(self, spec: Spec) -> tuple[str, list[str]]:
         return "nps_n", [f"nps_{k}" for k in range(11)]
 
