@@ -6,5 +6,32 @@ live in :mod:`qmsprint.stats.tests`.
 """
 
 from qmsprint.stats.intervals import discretized_normal_shares, hdi, ordinal_exceedance, ordinal_probs
+from qmsprint.stats.tests import (
+    cluster_share_test,
+    ratio_difference_test,
+    ratio_estimate,
+    srm_test,
+    standardized_difference,
+    student_t,
+    trend_slope,
+    two_proportion_test,
+    welch,
+    welch_rows,
+)
 
-__all__ = ["discretized_normal_shares", "hdi", "ordinal_exceedance", "ordinal_probs"]
+__all__ = [
+    "cluster_share_test",
+    "discretized_normal_shares",
+    "hdi",
+    "ordinal_exceedance",
+    "ordinal_probs",
+    "ratio_difference_test",
+    "ratio_estimate",
+    "srm_test",
+    "standardized_difference",
+    "student_t",
+    "trend_slope",
+    "two_proportion_test",
+    "welch",
+    "welch_rows",
+]
