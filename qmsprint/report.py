@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from qmsprint import metrics as metric_registry
-from qmsprint.bundle import Run, load_run
 from qmsprint.decide import ACTION_LABELS, VERDICT_LABELS, fmt_money, fmt_prob, fmt_value
 from qmsprint.errors import BundleError
+from qmsprint.store import RunBundle, load_run, write_file_atomic
 
 ACTION_COLOURS = {
     "scale_up": "#2a9d8f",
@@ -208,7 +206,7 @@ class _Figures:
         return out
 
 
-def _effects_figure(run: Run) -> Any | None:
+def _effects_figure(run: RunBundle) -> Any | None:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -275,7 +273,7 @@ def _segments_figure(segments: pd.DataFrame) -> Any | None:
     return fig
 
 
-def _impact_figure(run: Run, impact: dict[str, Any]) -> Any | None:
+def _impact_figure(run: RunBundle, impact: dict[str, Any]) -> Any | None:
     import plotly.graph_objects as go
 
     d = run.draws.get("repeat_contact")
@@ -290,7 +288,7 @@ def _impact_figure(run: Run, impact: dict[str, Any]) -> Any | None:
     return fig
 
 
-def render_report(run: Run) -> str:
+def render_report(run: RunBundle) -> str:
     """The report of a loaded run as one HTML string."""
     import jinja2
 
@@ -501,15 +499,7 @@ def write_report(run_folder: str | Path, out: str | Path | None = None) -> Path:
     target = Path(out) if out is not None else Path(run_folder) / "report.html"
     text = render_report(run)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_file_atomic(target, text)
     except OSError as err:
         raise BundleError(f"cannot write the report to {target}: {err}") from None
     return target

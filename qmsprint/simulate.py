@@ -71,8 +71,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -609,7 +607,8 @@ def _json_default(o: Any) -> Any:
 def write_simulation(sim: Simulation, path: str | Path) -> list[Path]:
     """Write the data (``.parquet`` or ``.csv``) and ``<stem>.truth.json`` beside it.
 
-    Both files are written to temporary names in the same folder and renamed into place.
+    Both files are written to temporary names in the same folder and moved into place only
+    when both are complete (:func:`qmsprint.store.write_files_atomic`).
 
     Returns
     -------
@@ -617,28 +616,21 @@ def write_simulation(sim: Simulation, path: str | Path) -> list[Path]:
         The data file and the truth file.
 
     """
+    from qmsprint.store import write_csv, write_files_atomic, write_parquet
+
     path = Path(path)
     if path.suffix.lower() not in (".parquet", ".csv"):
         raise ValueError(f"expected a .parquet or .csv path (got {path.name})")
-    path.parent.mkdir(parents=True, exist_ok=True)
     truth_path = path.with_name(path.stem + ".truth.json")
     cfg = asdict(sim.config)
     cfg["items"] = [asdict(i) if not isinstance(i, dict) else i for i in sim.config.items]
     payload = {**sim.truth, "config": cfg}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    os.close(fd)
-    fd2, tmp2 = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    os.close(fd2)
-    try:
+
+    def data(tmp: Path) -> None:
         if path.suffix.lower() == ".parquet":
-            sim.frame.to_parquet(tmp, index=False, compression="zstd")
+            write_parquet(sim.frame, tmp, compression="zstd")
         else:
-            sim.frame.to_csv(tmp, index=False)
-        Path(tmp2).write_text(json.dumps(payload, indent=2, default=_json_default) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-        os.replace(tmp2, truth_path)
-    finally:
-        for t in (tmp, tmp2):
-            if os.path.exists(t):
-                os.unlink(t)
-    return [path, truth_path]
+            write_csv(sim.frame, tmp)
+
+    truth = json.dumps(payload, indent=2, default=_json_default) + "\n"
+    return write_files_atomic({path: data, truth_path: truth})

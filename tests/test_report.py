@@ -7,11 +7,11 @@ import re
 import shutil
 
 import pytest
-from test_bundle import write
+from test_store import write
 
-from qmsprint.bundle import load_run
 from qmsprint.errors import BundleError
 from qmsprint.report import render_report, write_report
+from qmsprint.store import load_run
 
 
 @pytest.fixture(scope="module")

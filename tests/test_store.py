@@ -1,4 +1,4 @@
-"""Run bundles (qmsprint.bundle): round trip, atomic writes, integrity errors, no personal data, compare."""
+"""Run folders (qmsprint.store): round trip, atomic writes, integrity errors, no personal data, compare."""
 
 from __future__ import annotations
 
@@ -15,21 +15,23 @@ import pandas as pd
 import pytest
 from test_decide import SPEC, make_result, make_spec
 
-from qmsprint import bundle as bundle_mod
-from qmsprint.bundle import (
+from qmsprint.decide import decide
+from qmsprint.errors import BundleError, Problem
+from qmsprint.results import HealthCheck
+from qmsprint.spec import parse_spec
+from qmsprint.store import (
+    COMPARE_COLUMNS,
     FORMAT_VERSION,
+    REQUIRED_FILES,
     agent_pseudonyms,
     compare_runs,
     list_runs,
     load_run,
     prior_from_run,
+    runs_write,
     save_run,
     spec_to_toml,
 )
-from qmsprint.decide import decide
-from qmsprint.errors import BundleError, Problem
-from qmsprint.results import HealthCheck
-from qmsprint.spec import parse_spec
 
 AGENTS = [f"A{i:03d}" for i in (7, 3, 11, 42, 5, 19)]
 CUSTOMERS = [f"CUST-{i:06d}" for i in range(20)]
@@ -127,7 +129,7 @@ def test_layout_and_manifest(run_path):
     assert run_path.name == "decide-test-20260601-093000"
     m = json.loads((run_path / "manifest.json").read_text())
     assert m["format"] == "qmsprint-run" and m["format_version"] == FORMAT_VERSION
-    for name in bundle_mod.REQUIRED_FILES + ("posterior/csat.nc", "diagnosis.json"):
+    for name in REQUIRED_FILES + ("posterior/csat.nc", "diagnosis.json"):
         assert name in m["files"], name
         assert (run_path / name).is_file()
     assert "design.json" not in m["files"]
@@ -213,13 +215,13 @@ def test_refuses_to_overwrite_and_adds_a_suffix(tmp_path):
 def test_interrupted_write_leaves_nothing_and_keeps_earlier_runs(tmp_path, monkeypatch):
     earlier = write(tmp_path, now=T0 - dt.timedelta(days=1))
     before = tree_digest(earlier)
-    real = bundle_mod._write_posterior
+    real = runs_write._write_posterior
 
     def boom(*args, **kwargs):
         real(*args, **kwargs)  # half the files are written by now
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(bundle_mod, "_write_posterior", boom)
+    monkeypatch.setattr(runs_write, "_write_posterior", boom)
     with pytest.raises(KeyboardInterrupt):
         write(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [earlier.name]  # no new folder, no hidden temp folder
@@ -228,7 +230,7 @@ def test_interrupted_write_leaves_nothing_and_keeps_earlier_runs(tmp_path, monke
     def oserr(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(bundle_mod, "_write_posterior", oserr)
+    monkeypatch.setattr(runs_write, "_write_posterior", oserr)
     with pytest.raises(BundleError, match="No space left on device"):
         write(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [earlier.name]
@@ -341,7 +343,7 @@ def test_compare_two_runs(tmp_path):
     a = write(tmp_path, now=T0)
     b = write(tmp_path, now=T0 + dt.timedelta(days=31), csat=(0.02, 0.1))
     table = compare_runs([a, b])
-    assert list(table.columns) == bundle_mod.COMPARE_COLUMNS
+    assert list(table.columns) == COMPARE_COLUMNS
     assert len(table) == 6
     csat = table[table["metric"] == "csat"].set_index("run")
     assert csat.loc[a.name, "verdict"] == "improved"
@@ -372,52 +374,3 @@ def test_list_runs_ignores_hidden_temp_folders(tmp_path):
     assert list_runs(tmp_path) == [a]
     assert list_runs(tmp_path / "none") == []
     os.chmod(a, 0o755)
-
-
-def test_write_new_folder_is_atomic_and_refuses_an_existing_folder(tmp_path):
-    from qmsprint.bundle import write_new_folder
-
-    def good(folder):
-        (folder / "a.txt").write_text("a")
-        return ["a.txt"]
-
-    assert write_new_folder(tmp_path / "out", good, "things") == [tmp_path / "out" / "a.txt"]
-    with pytest.raises(BundleError, match="already exists.*things are never overwritten"):
-        write_new_folder(tmp_path / "out", good, "things")
-
-    def broken(folder):
-        (folder / "half.txt").write_text("half")
-        raise ValueError("disk on fire")
-
-    with pytest.raises(ValueError, match="disk on fire"):
-        write_new_folder(tmp_path / "other", broken, "things")
-
-    def unwritable(folder):
-        raise PermissionError("read-only")
-
-    with pytest.raises(BundleError, match="could not create"):
-        write_new_folder(tmp_path / "third", unwritable, "things")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no half folder, no hidden temp left
-
-
-# ------------------------------------------------------------------------------------ diagnosis folders
-
-
-def test_diagnosis_folders_load_list_and_fail_clearly(diagnosis_folder, tmp_path):
-    from qmsprint.bundle import DiagnosisFolder, is_diagnosis_folder, list_runs, load_diagnosis, open_folder
-
-    d = open_folder(diagnosis_folder)
-    assert isinstance(d, DiagnosisFolder) and is_diagnosis_folder(diagnosis_folder)
-    assert d.spec == {"name": "northwind-baseline", "client": "Northwind Telecom"}
-    assert d.diagnosis["r2"] and d.created == d.diagnosis["meta"]["created"]
-    runs = diagnosis_folder.parent
-    assert list_runs(runs) == [] and list_runs(runs, diagnoses=True) == [diagnosis_folder]
-    with pytest.raises(BundleError, match="holds no diagnosis.json"):
-        load_diagnosis(tmp_path)
-    with pytest.raises(BundleError, match="diagnosis folder not found"):
-        load_diagnosis(tmp_path / "gone")
-    (diagnosis_folder / "diagnosis.json").write_text('{"meta": {}, "r2": []}')
-    with pytest.raises(BundleError, match="lacks items, quadrant, root_causes, variance"):
-        load_diagnosis(diagnosis_folder)
-    with pytest.raises(BundleError, match="not a qmsprint run folder"):
-        open_folder(tmp_path)  # neither kind: the run loader's message

@@ -1,0 +1,273 @@
+"""Writing run folders: :func:`save_run`, one self-contained folder per run, with no personal data.
+
+Layout of ``runs/<name>-<YYYYmmdd-HHMMSS>[-k]/`` (see ARCHITECTURE.md)::
+
+    manifest.json        format "qmsprint-run", format version, qmsprint version, sha256 of every file
+    spec.toml            the experiment file as given (regenerated from the spec when there is no file)
+    spec.json            the spec as run, defaults filled in
+    provenance.json      data fingerprint, row counts, versions, seed, timestamps, prior used
+    warnings.json        data warnings (list of Problem dicts)
+    health.json          health checks (list of HealthCheck dicts)
+    cells.parquet        sufficient statistics, agent ids pseudonymised, no customer ids
+    weekly.parquet       weekly counts by arm and period
+    results.json         every MetricResult.to_dict()
+    effects.csv          every effect (overall and per segment), one row each
+    diagnostics.csv      sampler diagnostics per metric
+    draws.npz            headline effect draws per metric
+    posterior/<metric>.nc  ArviZ InferenceData (NetCDF, flat attributes)
+    recommendation.json  the Recommendation
+    diagnosis.json       (when computed) checklist diagnosis on the baseline period
+    design.json          (when computed) balance by arm
+
+The folder is written by :func:`qmsprint.store.atomic.create_folder`: a hidden temporary folder
+beside the final one, renamed into place only when every file and the manifest are written; any
+failure (including ``KeyboardInterrupt``) removes it, and an existing run is never overwritten (a
+``-2``, ``-3`` ... suffix is added).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from qmsprint.decide import Recommendation
+from qmsprint.errors import Problem
+from qmsprint.results import Diagnostics, Effect, HealthCheck, MetricResult
+from qmsprint.spec import Spec, spec_to_dict
+from qmsprint.store.atomic import create_folder
+from qmsprint.store.common import FORMAT, FORMAT_VERSION, MANIFEST, dumps, jsonable, sha256, slug
+from qmsprint.store.csvfile import write_csv, write_parquet
+from qmsprint.store.pseudonyms import agent_pseudonyms, extend_pseudonyms, scrub, scrub_frame
+from qmsprint.store.spec_toml import spec_to_toml
+
+
+def effects_table(results: Sequence[MetricResult]) -> pd.DataFrame:
+    """Every effect of every metric (overall and per segment), one row each, headline flagged."""
+    rows = []
+    for r in results:
+        for e in r.effects:
+            rows.append({**e.to_dict(), "headline": e == r.headline})
+        for e in r.segments:
+            rows.append({**e.to_dict(), "headline": False})
+    cols = [f.name for f in dataclasses.fields(Effect)] + ["headline"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def diagnostics_table(results: Sequence[MetricResult]) -> pd.DataFrame:
+    """Sampler diagnostics per metric, one row each."""
+    rows = []
+    for r in results:
+        d = r.diagnostics.to_dict()
+        d["problems"] = "; ".join(d["problems"])
+        rows.append({"metric": r.metric, **d})
+    cols = ["metric"] + [f.name for f in dataclasses.fields(Diagnostics)] + ["converged", "problems"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries behind a run (those that are installed)."""
+    import importlib.metadata as md
+    import platform
+
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for name in ("qmsprint", "numpy", "pandas", "pymc", "pytensor", "arviz", "nutpie", "duckdb", "ibis-framework"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def save_run(
+    spec: Spec,
+    *,
+    results: Sequence[MetricResult],
+    recommendation: Recommendation,
+    health: Sequence[HealthCheck] = (),
+    cells: pd.DataFrame | None = None,
+    weekly: pd.DataFrame | None = None,
+    warnings: Sequence[Problem] = (),
+    provenance: Mapping[str, Any] | None = None,
+    diagnosis: Mapping[str, Any] | None = None,
+    design: Mapping[str, Any] | None = None,
+    runs_dir: str | Path | None = None,
+    now: dt.datetime | None = None,
+) -> Path:
+    """Write a new run folder atomically and return it.
+
+    Parameters
+    ----------
+    spec
+        The spec as run.
+    results, recommendation, health, warnings
+        What the run computed.
+    cells, weekly
+        Sufficient statistics and weekly counts (agent ids are pseudonymised here).
+    provenance
+        Extra provenance (data fingerprint, row counts, timings, prior used, ...).
+    diagnosis, design
+        Optional JSON-able dicts (``Diagnosis.to_dict()``, balance table).
+    runs_dir
+        Parent folder (default: the spec's ``output.runs_dir``).
+    now
+        Timestamp of the run name (default: now, local time).
+
+    Raises
+    ------
+    BundleError
+        If the folder cannot be written; nothing is left behind.
+
+    """
+    import qmsprint
+
+    runs_dir = Path(runs_dir) if runs_dir is not None else spec.runs_dir
+    now = now or dt.datetime.now()
+    cells_df = cells if cells is not None else pd.DataFrame()
+
+    def write(tmp: Path) -> None:
+        mapping = agent_pseudonyms(cells_df["agent_id"].dropna().unique() if "agent_id" in cells_df else [])
+        _write_all(
+            tmp,
+            spec=spec,
+            results=results,
+            recommendation=recommendation,
+            health=health,
+            cells=cells_df,
+            weekly=weekly if weekly is not None else pd.DataFrame(),
+            warnings=warnings,
+            provenance=dict(provenance or {}),
+            diagnosis=diagnosis,
+            design=design,
+            mapping=mapping,
+            version=qmsprint.__version__,
+            created=now,
+        )
+
+    base = f"{slug(spec.name)}-{now:%Y%m%d-%H%M%S}"
+    folder, _ = create_folder(runs_dir / base, write, "runs", number_if_taken=True)
+    return folder
+
+
+def _write_all(
+    tmp: Path,
+    *,
+    spec: Spec,
+    results: Sequence[MetricResult],
+    recommendation: Recommendation,
+    health: Sequence[HealthCheck],
+    cells: pd.DataFrame,
+    weekly: pd.DataFrame,
+    warnings: Sequence[Problem],
+    provenance: dict[str, Any],
+    diagnosis: Mapping[str, Any] | None,
+    design: Mapping[str, Any] | None,
+    mapping: dict[str, str],
+    version: str,
+    created: dt.datetime,
+) -> None:
+    def text(name: str, content: str) -> None:
+        (tmp / name).write_text(content, encoding="utf-8")
+
+    def js(name: str, obj: Any) -> None:
+        text(name, dumps(scrub(json.loads(dumps(obj)), mapping)))
+
+    # spec
+    src = spec.source_path
+    if src is not None and Path(src).is_file():
+        (tmp / "spec.toml").write_bytes(Path(src).read_bytes())
+    else:
+        text("spec.toml", spec_to_toml(spec))
+    js("spec.json", spec_to_dict(spec))
+    # tables (the agent mapping grows as frames are scrubbed, so cells go first)
+    write_parquet(scrub_frame(cells, mapping), tmp / "cells.parquet", compression=None)
+    write_parquet(scrub_frame(weekly, mapping), tmp / "weekly.parquet", compression=None)
+    js("warnings.json", [dataclasses.asdict(w) for w in warnings])
+    js("health.json", [h.to_dict() for h in health])
+    js("results.json", [r.to_dict() for r in results])
+    write_csv(scrub_frame(effects_table(results), mapping), tmp / "effects.csv")
+    write_csv(diagnostics_table(results), tmp / "diagnostics.csv")
+    with open(tmp / "draws.npz", "wb") as f:
+        np.savez(f, **{r.metric: np.asarray(r.draws, dtype=float).ravel() for r in results})
+    posterior = [r for r in results if r.idata is not None]
+    if posterior:
+        (tmp / "posterior").mkdir()
+        for r in posterior:
+            _write_posterior(
+                r.idata, tmp / "posterior" / f"{r.metric}.nc", mapping, {"qmsprint_metric": r.metric, "run": spec.name}
+            )
+    js("recommendation.json", recommendation.to_dict())
+    if diagnosis is not None:
+        d = dict(diagnosis)
+        if isinstance(d.get("quadrant"), list):
+            agents = [row.get("agent_id") for row in d["quadrant"] if row.get("agent_id") is not None]
+            extend_pseudonyms(mapping, agents)
+        js("diagnosis.json", d)
+    if design is not None:
+        js("design.json", design)
+    prov = {
+        "run": spec.name,
+        "created": created.isoformat(timespec="seconds"),
+        "written": dt.datetime.now().isoformat(timespec="seconds"),
+        "qmsprint_version": version,
+        "spec_file": spec.source_path.name if spec.source_path is not None else None,
+        "seed": spec.sampler.seed,
+        "sampler": spec.sampler.model_dump(),
+        "versions": library_versions(),
+        "agents_pseudonymised": len(mapping),
+        **provenance,
+    }
+    js("provenance.json", prov)
+    # manifest last: its presence marks a complete run folder
+    files = sorted(p for p in tmp.rglob("*") if p.is_file())
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "qmsprint_version": version,
+        "created": created.isoformat(timespec="seconds"),
+        "run": spec.name,
+        "files": {p.relative_to(tmp).as_posix(): sha256(p) for p in files},
+    }
+    text(MANIFEST, dumps(manifest))
+
+
+def _flat_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in attrs.items():
+        if isinstance(v, str | int | float | np.integer | np.floating) and not isinstance(v, bool):
+            out[str(k)] = v
+        elif isinstance(v, bool | np.bool_):
+            out[str(k)] = int(v)
+        else:
+            out[str(k)] = json.dumps(v, default=jsonable)
+    return out
+
+
+def _write_posterior(idata: Any, path: Path, mapping: dict[str, str], attrs: Mapping[str, Any]) -> None:
+    """Write an InferenceData as NetCDF with flat attributes and pseudonymised string coordinates."""
+    import arviz as az
+
+    groups = {}
+    for g in idata.groups():
+        ds = idata[g]
+        for name, coord in ds.coords.items():
+            if coord.dtype.kind in ("U", "S", "O"):
+                vals = [str(v) for v in coord.values.tolist()]
+                if any(v in mapping for v in vals):
+                    ds = ds.assign_coords({name: [mapping.get(v, v) for v in vals]})
+        ds = ds.copy()
+        ds.attrs = _flat_attrs(ds.attrs)
+        for v in ds.variables.values():
+            v.attrs = _flat_attrs(v.attrs)
+        groups[g] = ds
+    if "posterior" in groups:
+        groups["posterior"].attrs.update(_flat_attrs(attrs))
+    top = getattr(idata, "attrs", None) or {}
+    out = az.InferenceData(attrs=_flat_attrs(top) if top else None, **groups)
+    out.to_netcdf(str(path), compress=False)
