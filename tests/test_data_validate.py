@@ -8,6 +8,7 @@ from _data_helpers import base_rows, make_spec
 
 from qmsprint.data import load_frame, prepare
 from qmsprint.errors import DataError
+from qmsprint.health import check_health
 
 
 def _fail(tmp_path, df, **spec_over):
@@ -152,7 +153,7 @@ def test_baseline_load_tolerates_a_missing_arm_column(tmp_path):
         prepare(spec)
 
 
-def test_warnings_low_and_unequal_response_and_few_interactions(tmp_path):
+def test_few_interactions_warn_and_survey_response_is_left_to_the_health_check(tmp_path):
     n = 4000
     rng = np.random.default_rng(0)
     agents = np.array([f"a{i % 20}" for i in range(n)], dtype=object)
@@ -164,19 +165,25 @@ def test_warnings_low_and_unequal_response_and_few_interactions(tmp_path):
     df["agent_id"], df["arm"] = agents, arm
     df["csat"] = np.where(resp, "4", "")
     df.to_csv(tmp_path / "data.csv", index=False)
-    p = prepare(make_spec(tmp_path))
-    text = "\n".join(str(w) for w in p.warnings)
-    assert "low survey response" in text
-    assert "CSAT response rate differs between arms" in text
+    spec = make_spec(tmp_path)
+    p = prepare(spec)
     few = [w for w in p.warnings if "fewer than 30 interactions" in w.message]
     assert few and few[0].examples == ("rare (5)",)
+    # one response-rate test: the cluster-aware health check, which also reports a low response
+    assert not [w for w in p.warnings if "response" in w.message]
+    (rr,) = [c for c in check_health(spec, p) if c.name == "response_rate"]
+    assert rr.status == "alert", rr.message
+    assert "CSAT response rate" in rr.message and "low survey response (CSAT " in rr.message
 
 
 def test_no_warning_when_response_is_fine(tmp_path):
     df = base_rows(2000)
     df.to_csv(tmp_path / "data.csv", index=False)
-    p = prepare(make_spec(tmp_path))
+    spec = make_spec(tmp_path)
+    p = prepare(spec)
     assert not [w for w in p.warnings if w.where == "csat"]
+    (rr,) = [c for c in check_health(spec, p) if c.name == "response_rate"]
+    assert rr.status == "ok" and "low survey response" not in rr.message, rr.message
 
 
 def test_row_numbers_run_across_the_files_of_a_glob(tmp_path):

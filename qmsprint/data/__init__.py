@@ -36,7 +36,6 @@ from qmsprint.data.schema import (
     check_periods,
     check_rows,
     few_interactions_warning,
-    response_warnings,
     rules,
 )
 from qmsprint.errors import DataError, Problem
@@ -85,7 +84,7 @@ class PreparedData:
     weekly
         One row per arm x period x week (``week`` = Monday).
     warnings
-        Things to know that do not stop the run (low/unequal response, few interactions, dropped rows).
+        Things to know that do not stop the run (few interactions, dropped rows; survey response is a health check).
     rows_read, rows_used, rows_outside_periods
         Rows in the source; rows in the periods (used); rows dropped as outside both periods.
     repeat_censored
@@ -300,8 +299,6 @@ def prepare(spec: Spec, *, progress: Progress | None = None) -> PreparedData:
                 count=censored,
             )
         )
-    stats = cells.groupby(["period", "arm"], as_index=False)[["n", "csat_n", "nps_n"]].sum()
-    warnings += response_warnings(stats, spec)
     warnings += few_interactions_warning(cells.groupby("agent_id", as_index=False)["n"].sum())
     progress("data ready", 1.0)
     return PreparedData(

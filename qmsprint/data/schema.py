@@ -5,8 +5,8 @@ Row-level rules (unparseable values, values outside their scale, missing ids) ar
 (``validate(lazy=True)`` collects every failing check). For each failing check one query counts
 the bad rows and fetches example row numbers (1-based, in file order) and raw values.
 Table-level rules (duplicate ids, a unit in two arms, unknown or empty arms, periods without data)
-are aggregate queries. Warnings (low or unequal survey response, agents with few interactions)
-never stop a run.
+are aggregate queries. Warnings (agents with few interactions) never stop a run; survey response
+(low, or unequal between arms) is a health check (:mod:`qmsprint.health.response`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from qmsprint.errors import Problem
 from qmsprint.spec import Spec
 
 N_EXAMPLES = 5
-LOW_RESPONSE = 0.10
 FEW_INTERACTIONS = 30
 
 
@@ -282,50 +281,6 @@ def check_periods(counts: dict[tuple[str, str | None], int], spec: Spec, arm_kno
                         )
                     )
     return problems
-
-
-def _two_prop_p(k1: float, n1: float, k2: float, n2: float) -> float:
-    p = (k1 + k2) / (n1 + n2)
-    se = math.sqrt(p * (1 - p) * (1 / n1 + 1 / n2)) if 0 < p < 1 else 0.0
-    if se == 0:
-        return 1.0
-    z = abs(k1 / n1 - k2 / n2) / se
-    return math.erfc(z / math.sqrt(2))
-
-
-def response_warnings(stats: Any, spec: Spec) -> list[Problem]:
-    """Low survey response and response that differs between arms (pilot period).
-
-    ``stats`` is a frame with ``arm``, ``period``, ``n``, ``csat_n``, ``nps_n``.
-    """
-    out = []
-    names = [m.name for m in spec.metrics]
-    for metric, col in (("csat", "csat_n"), ("nps", "nps_n")):
-        if metric not in names or not len(stats):
-            continue
-        n, k = float(stats["n"].sum()), float(stats[col].sum())
-        if n and k / n < LOW_RESPONSE:
-            out.append(
-                Problem(
-                    metric,
-                    f"low survey response: {k / n:.1%} of interactions have a {metric.upper()} answer "
-                    f"(below {LOW_RESPONSE:.0%}); estimates rest on few customers and on who chooses to answer",
-                )
-            )
-        pil = stats[stats["period"] == "pilot"].groupby("arm")[["n", col]].sum()
-        c, tr = spec.arms.control, spec.arms.treatment
-        if c in pil.index and tr in pil.index and pil.loc[c, "n"] and pil.loc[tr, "n"]:
-            r1, r2 = pil.loc[c, col] / pil.loc[c, "n"], pil.loc[tr, col] / pil.loc[tr, "n"]
-            p = _two_prop_p(pil.loc[c, col], pil.loc[c, "n"], pil.loc[tr, col], pil.loc[tr, "n"])
-            if abs(r1 - r2) >= 0.02 and p < 0.01:
-                out.append(
-                    Problem(
-                        metric,
-                        f"{metric.upper()} response rate differs between arms in the pilot: {c} {r1:.1%} vs "
-                        f"{tr} {r2:.1%} (p={p:.2g}); respondents may not represent the same customers",
-                    )
-                )
-    return out
 
 
 def few_interactions_warning(per_agent: Any) -> list[Problem]:
