@@ -98,10 +98,10 @@ def check_response_rates(cells: pd.DataFrame, spec: Spec) -> HealthCheck:
     if gap_status != "ok":
         msg += ": a response gap between arms can bias survey results"
     if lows:
-        low = (
+        low_text = (
             f"low survey response ({', '.join(lows)} of interactions answered, below {LOW_RESPONSE:.0%}): "
             "estimates rest on few customers and on who chooses to answer"
         )
-        msg = f"{msg}; {low}" if msg else low[0].upper() + low[1:]
+        msg = f"{msg}; {low_text}" if msg else low_text[0].upper() + low_text[1:]
     msg += "."
     return HealthCheck("response_rate", worst([gap_status, "warn" if lows else "ok"]), msg, details)
