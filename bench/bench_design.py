@@ -46,7 +46,7 @@ def best_of(fn, repeats: int = REPEATS) -> tuple[float, object]:
 
 def main() -> int:
     from qmsprint.data import prepare
-    from qmsprint.design import _history, assign_units, plan_pilot
+    from qmsprint.design import assign_units, history_frame, plan_pilot
     from qmsprint.health import check_health
     from qmsprint.spec import load_spec
 
@@ -55,7 +55,7 @@ def main() -> int:
         spec = load_spec(ROOT / "experiments" / f"{name}.toml")
         t_prep, prepared = best_of(lambda spec=spec: prepare(spec), 1)
         t_health, checks = best_of(lambda spec=spec, prepared=prepared: check_health(spec, prepared))
-        frame = _history(spec)
+        frame = history_frame(spec)
         t_plan, plan = best_of(lambda spec=spec, frame=frame: plan_pilot(spec, baseline=frame), 1)
         t_assign, _ = best_of(lambda spec=spec, frame=frame: assign_units(spec, frame=frame))
         n = len(prepared.cells)
