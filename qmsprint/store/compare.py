@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from qmsprint.decide import ACTION_LABELS, VERDICT_LABELS
 from qmsprint.errors import BundleError, Problem
 from qmsprint.store.runs_read import load_run
 
@@ -30,12 +29,21 @@ COMPARE_COLUMNS = [
 ]
 
 
-def compare_runs(paths: Sequence[str | Path]) -> pd.DataFrame:
+def compare_runs(
+    paths: Sequence[str | Path],
+    *,
+    action_label: Callable[[str], str] | None = None,
+    verdict_label: Callable[[str], str] | None = None,
+) -> pd.DataFrame:
     """Pilots side by side: one row per run x metric with the headline effect and the calls.
 
     Columns: ``run``, ``date``, ``metric``, ``role``, ``scale``, ``effect`` (headline mean), ``unit``,
     ``hdi_low``, ``hdi_high``, ``hdi_prob``, ``prob_improve``, ``prob_meaningful``, ``verdict``,
-    ``recommendation`` (the run's action label), ``prior_from`` (earlier run used as prior, if any).
+    ``recommendation`` (the run's action), ``prior_from`` (earlier run used as prior, if any).
+
+    The store holds no wording: ``verdict`` and ``recommendation`` are the codes (``improved``,
+    ``scale_up`` ...) unless ``verdict_label`` / ``action_label`` turn them into words
+    (:mod:`qmsprint.api` passes :mod:`qmsprint.present.format`'s labels).
 
     Raises
     ------
@@ -53,6 +61,8 @@ def compare_runs(paths: Sequence[str | Path]) -> pd.DataFrame:
             problems.append(Problem(str(p), err.message if not err.problems else str(err)))
     if problems:
         raise BundleError("cannot compare: some run folders cannot be read", problems)
+    say_action = action_label or str
+    say_verdict = verdict_label or str
     rows = []
     for run in runs:
         rec = run.recommendation
@@ -75,8 +85,8 @@ def compare_runs(paths: Sequence[str | Path]) -> pd.DataFrame:
                     "hdi_prob": h.hdi_prob,
                     "prob_improve": v.prob_better if v else h.prob_improve,
                     "prob_meaningful": v.prob_meaningful if v else h.prob_meaningful,
-                    "verdict": VERDICT_LABELS.get(v.verdict, v.verdict) if v else "",
-                    "recommendation": ACTION_LABELS.get(rec.action, rec.action),
+                    "verdict": say_verdict(v.verdict) if v else "",
+                    "recommendation": say_action(rec.action),
                     "prior_from": prior or "",
                 }
             )
