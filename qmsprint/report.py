@@ -18,20 +18,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from qmsprint import metrics as metric_registry
-from qmsprint.decide import ACTION_LABELS, VERDICT_LABELS, fmt_money, fmt_prob, fmt_value
 from qmsprint.errors import BundleError
+from qmsprint.present import figures
+from qmsprint.present import format as fmt
+from qmsprint.present.text import explain
 from qmsprint.store import RunBundle, load_run, write_file_atomic
 
-ACTION_COLOURS = {
-    "scale_up": "#2a9d8f",
-    "extend": "#e9c46a",
-    "iterate": "#f4a261",
-    "stop": "#e63946",
-    "none": "#8d99ae",
-}
-STATUS_COLOURS = {"ok": "#2a9d8f", "warn": "#e9c46a", "alert": "#e63946"}
-VERDICT_COLOURS = {"improved": "#2a9d8f", "no_change": "#8d99ae", "worse": "#e63946", "inconclusive": "#e9c46a"}
+
+def _hex(tone: str) -> str:
+    return figures.TONE_HEX.get(tone, figures.NEUTRAL)
+
 
 TEMPLATE = """<!DOCTYPE html>
 <html lang="en">
@@ -179,19 +175,19 @@ and E-BFMI &ge; 0.3.</p>
 
 
 def _interval(lo: float, hi: float, unit: str) -> str:
-    return f"{fmt_value(lo, unit)} to {fmt_value(hi, unit)}"
+    return fmt.range_text(lo, hi, unit, style="plain")
 
 
-def _label(metric: str) -> str:
-    return metric_registry.get(metric).label if metric in metric_registry.names() else metric
+def _value(x: float, unit: str) -> str:
+    return fmt.num(x, unit, signed=True, style="plain")
 
 
-def _num(x: Any, fmt: str = "{:.3f}") -> str:
+def _num(x: Any, pattern: str = "{:.3f}") -> str:
     try:
         xf = float(x)
     except (TypeError, ValueError):
         return "n/a"
-    return fmt.format(xf) if np.isfinite(xf) else "n/a"
+    return pattern.format(xf) if np.isfinite(xf) else "n/a"
 
 
 class _Figures:
@@ -201,173 +197,144 @@ class _Figures:
         self.embedded = False
 
     def html(self, fig: Any) -> str:
+        if fig is None or not fig.data:
+            return ""
         out = fig.to_html(full_html=False, include_plotlyjs=not self.embedded, config={"displaylogo": False})
         self.embedded = True
         return out
 
 
-def _effects_figure(run: RunBundle) -> Any | None:
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    rec = run.recommendation
-    metrics = [r for r in run.results if len(run.draws.get(r.metric, [])) > 1]
-    if not metrics:
-        return None
-    fig = make_subplots(
-        rows=len(metrics),
-        cols=1,
-        subplot_titles=[f"{_label(r.metric)} ({r.headline.unit})" for r in metrics],
-        vertical_spacing=0.12 / max(1, len(metrics) - 1) if len(metrics) > 1 else 0.1,
-    )
-    for i, r in enumerate(metrics, start=1):
-        d = np.asarray(run.draws[r.metric], dtype=float)
-        v = rec.verdicts.get(r.metric)
-        colour = VERDICT_COLOURS.get(v.verdict if v else "", "#457b9d")
-        fig.add_trace(
-            go.Histogram(x=d, nbinsx=60, histnorm="probability density", marker_color=colour, showlegend=False),
-            row=i,
-            col=1,
-        )
-        if v is not None:
-            fig.add_vrect(x0=-v.rope, x1=v.rope, fillcolor="#8d99ae", opacity=0.15, line_width=0, row=i, col=1)
-            sign = 1.0 if v.better == "higher" else -1.0
-            fig.add_vline(x=sign * v.min_effect, line_dash="dash", line_color="#2a9d8f", row=i, col=1)
-        fig.add_vline(x=0, line_color="#1d3557", row=i, col=1)
-    fig.update_layout(
-        height=230 * len(metrics) + 80,
-        title="Posterior of each headline effect (grey band: no meaningful change; dashed: smallest effect worth "
-        "acting on)",
-        margin={"l": 40, "r": 20, "t": 80, "b": 40},
-    )
-    return fig
+def _effects_html(run: RunBundle, figs: _Figures) -> str:
+    """The posterior of each headline effect against its smallest effect worth acting on."""
+    parts = []
+    for r in run.results:
+        draws = run.draws.get(r.metric)
+        if draws is None or len(draws) < 2:
+            continue
+        m = run.spec.metric(r.metric)
+        h = r.headline
+        fig = figures.posterior_figure(draws, r.metric, h.unit, m.threshold, m.better, (h.hdi_low, h.hdi_high))
+        parts.append(figs.html(fig))
+    return "\n".join(parts)
 
 
-def _segments_figure(segments: pd.DataFrame) -> Any | None:
-    import plotly.graph_objects as go
-
-    if segments.empty:
-        return None
-    fig = go.Figure()
-    for metric, sub in segments.groupby("metric", sort=False):
-        fig.add_trace(
-            go.Scatter(
-                x=sub["mean"],
-                y=[f"{_label(metric)}: {s} = {v}" for s, v in zip(sub["segment"], sub["segment_value"], strict=True)],
-                mode="markers",
-                name=_label(metric),
-                error_x={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": sub["hdi_high"] - sub["mean"],
-                    "arrayminus": sub["mean"] - sub["hdi_low"],
-                },
-            )
-        )
-    fig.add_vline(x=0, line_dash="dot")
-    fig.update_layout(
-        title="Effects by segment (with interval; each metric in its own unit)",
-        height=120 + 28 * len(segments),
-        margin={"l": 260, "r": 20, "t": 60, "b": 40},
-    )
-    return fig
+def _segments_html(run: RunBundle, figs: _Figures) -> str:
+    """One forest plot per metric with segment effects."""
+    parts = []
+    for r in run.results:
+        if r.segments:
+            m = run.spec.metric(r.metric)
+            parts.append(figs.html(figures.forest_figure(r.segments, r.metric, r.headline.unit, m.threshold, m.better)))
+    return "\n".join(parts)
 
 
-def _impact_figure(run: RunBundle, impact: dict[str, Any]) -> Any | None:
-    import plotly.graph_objects as go
-
-    d = run.draws.get("repeat_contact")
-    if d is None or len(d) < 2:
-        return None
-    value = -(np.asarray(d) / 100.0) * impact["contacts_per_month"] * impact["cost_per_contact"]
-    fig = go.Figure(go.Histogram(x=value, nbinsx=60, histnorm="probability density", marker_color="#2a9d8f"))
-    fig.add_vline(x=0, line_color="#1d3557")
-    fig.update_layout(
-        title=f"Value per month ({impact['currency']}): posterior", height=320, margin={"l": 40, "r": 20, "t": 60}
-    )
-    return fig
-
-
-def render_report(run: RunBundle) -> str:
-    """The report of a loaded run as one HTML string."""
-    import jinja2
-
-    import qmsprint
-
-    spec = run.spec
-    rec = run.recommendation
-    prov = run.provenance
-    figs = _Figures()
-    hdi_pct = f"{100 * spec.model.hdi_prob:.0f}"
-
-    metrics = []
-    other = []
+def _metric_rows(run: RunBundle, rec: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(headline row per metric, row per metric x scale) of the effects tables."""
+    metrics, other = [], []
     for r in run.results:
         v = rec.verdicts.get(r.metric)
         h = r.headline
         metrics.append(
             {
-                "label": _label(r.metric),
-                "role": v.role if v else spec.metric(r.metric).role,
-                "verdict": VERDICT_LABELS.get(v.verdict, v.verdict) if v else "n/a",
-                "colour": VERDICT_COLOURS.get(v.verdict, "#8d99ae") if v else "#8d99ae",
-                "effect": fmt_value(v.mean if v else h.mean, h.unit),
+                "label": fmt.metric_label(r.metric),
+                "role": fmt.role_label(v.role if v else run.spec.metric(r.metric).role),
+                "verdict": fmt.verdict_label(v.verdict) if v else "n/a",
+                "colour": _hex(fmt.VERDICT_TONES.get(v.verdict, "gray")) if v else figures.NEUTRAL,
+                "effect": _value(v.mean if v else h.mean, h.unit),
                 "interval": _interval(v.hdi_low, v.hdi_high, h.unit) if v else _interval(h.hdi_low, h.hdi_high, h.unit),
-                "p_better": fmt_prob(v.prob_better if v else h.prob_improve),
-                "p_meaningful": fmt_prob(v.prob_meaningful if v else h.prob_meaningful),
-                "p_equivalent": fmt_prob(v.prob_equivalent) if v else "n/a",
+                "p_better": fmt.pct(v.prob_better if v else h.prob_improve),
+                "p_meaningful": fmt.pct(v.prob_meaningful if v else h.prob_meaningful),
+                "p_equivalent": fmt.pct(v.prob_equivalent) if v else "n/a",
                 "sentence": v.sentence if v else "",
             }
         )
         for e in r.effects:
             other.append(
                 {
-                    "label": _label(r.metric),
-                    "scale": e.scale,
-                    "control": "" if e.scale == "relative" else fmt_value(e.control, e.unit, sign=False),
-                    "treatment": "" if e.scale == "relative" else fmt_value(e.treatment, e.unit, sign=False),
-                    "effect": fmt_value(e.mean, e.unit),
+                    "label": fmt.metric_label(r.metric),
+                    "scale": fmt.scale_label(r.metric, e.scale),
+                    "control": fmt.level_text(e.control, r.metric, e.scale),
+                    "treatment": fmt.level_text(e.treatment, r.metric, e.scale),
+                    "effect": _value(e.mean, e.unit),
                     "interval": _interval(e.hdi_low, e.hdi_high, e.unit),
-                    "p_better": fmt_prob(e.prob_improve),
+                    "p_better": fmt.pct(e.prob_improve),
                 }
             )
-    fig = _effects_figure(run)
-    fig_effects = figs.html(fig) if fig is not None else ""
+    return metrics, other
+
+
+def _impact_rows(imp: dict[str, Any]) -> dict[str, Any]:
+    cur = imp["currency"]
+    av, val = imp["contacts_avoided_per_month"], imp["value_per_month"]
+    return {
+        "sentence": imp["sentence"],
+        "avoided": fmt.whole(av["mean"]),
+        "avoided_interval": f"{fmt.whole(av['hdi_low'])} to {fmt.whole(av['hdi_high'])}",
+        "value": fmt.money(val["mean"], cur),
+        "value_interval": f"{fmt.money(val['hdi_low'], cur)} to {fmt.money(val['hdi_high'], cur)}",
+        "p_save": fmt.pct(imp["prob_saves"]),
+        "inputs": f"{fmt.whole(imp['contacts_per_month'])} contacts a month, {cur} {imp['cost_per_contact']:,.2f} per "
+        "contact (experiment file, [business])",
+    }
+
+
+def _diagnostics_rows(run: RunBundle) -> list[dict[str, Any]]:
+    rows = []
+    for r in run.results:
+        d = r.diagnostics
+        rows.append(
+            {
+                "label": fmt.metric_label(r.metric),
+                "converged": "yes" if d.converged else "NO",
+                "rhat": _num(d.rhat_max),
+                "ess_bulk": _num(d.ess_bulk_min, "{:,.0f}"),
+                "ess_tail": _num(d.ess_tail_min, "{:,.0f}"),
+                "divergences": d.divergences,
+                "bfmi": _num(d.bfmi_min, "{:.2f}"),
+                "size": f"{d.chains} x {d.draws}",
+                "seconds": _num(d.seconds, "{:.1f}"),
+                "problems": "; ".join(d.problems),
+            }
+        )
+    return rows
+
+
+def render_report(run: RunBundle) -> str:
+    """The report of a loaded run as one HTML string.
+
+    The recommendation is worded from the run's numbers (:func:`qmsprint.present.text.explain`),
+    with the same words the run folder stores.
+    """
+    import jinja2
+
+    import qmsprint
+
+    spec = run.spec
+    rec = explain(run.recommendation, spec, run.results, run.health)
+    prov = run.provenance
+    figs = _Figures()
+    metrics, other = _metric_rows(run, rec)
+    fig_effects = _effects_html(run, figs)
 
     seg_rows = [e.to_dict() for r in run.results for e in r.segments]
-    seg_df = pd.DataFrame(seg_rows)
     segments = [
         {
-            "label": _label(s["metric"]),
+            "label": fmt.metric_label(s["metric"]),
             "segment": str(s["segment"]).replace("_", " "),
             "value": s["segment_value"],
-            "effect": fmt_value(s["mean"], s["unit"]),
+            "effect": _value(s["mean"], s["unit"]),
             "interval": _interval(s["hdi_low"], s["hdi_high"], s["unit"]),
-            "p_better": fmt_prob(s["prob_improve"]),
+            "p_better": fmt.pct(s["prob_improve"]),
         }
         for s in seg_rows
     ]
-    fig = _segments_figure(seg_df) if len(seg_df) else None
-    fig_segments = figs.html(fig) if fig is not None else ""
+    fig_segments = _segments_html(run, figs)
 
     impact = None
     fig_impact = ""
     if rec.impact:
-        imp = rec.impact
-        cur = imp["currency"]
-        av, val = imp["contacts_avoided_per_month"], imp["value_per_month"]
-        impact = {
-            "sentence": imp["sentence"],
-            "avoided": f"{av['mean']:,.0f}",
-            "avoided_interval": f"{av['hdi_low']:,.0f} to {av['hdi_high']:,.0f}",
-            "value": fmt_money(val["mean"], cur),
-            "value_interval": f"{fmt_money(val['hdi_low'], cur)} to {fmt_money(val['hdi_high'], cur)}",
-            "p_save": fmt_prob(imp["prob_saves"]),
-            "inputs": f"{imp['contacts_per_month']:,.0f} contacts a month, {cur} {imp['cost_per_contact']:,.2f} per "
-            "contact (experiment file, [business])",
-        }
-        fig = _impact_figure(run, imp)
-        fig_impact = figs.html(fig) if fig is not None else ""
+        impact = _impact_rows(rec.impact)
+        fig_impact = figs.html(figures.impact_figure(run.draws.get(rec.impact["metric"]), rec.impact))
 
     counts = [
         (label, f"{prov[key]:,}" if isinstance(prov.get(key), int | float) else "n/a")
@@ -380,34 +347,22 @@ def render_report(run: RunBundle) -> str:
     ]
     counts.append(("Agents (pseudonymised)", f"{prov.get('agents_pseudonymised', 'n/a')}"))
     health = [
-        {"name": h.name, "status": h.status, "message": h.message, "colour": STATUS_COLOURS.get(h.status, "#8d99ae")}
+        {
+            "name": h.name,
+            "status": fmt.status_label(h.status),
+            "message": h.message,
+            "colour": _hex(fmt.STATUS_TONES.get(h.status, "gray")),
+        }
         for h in sorted(run.health, key=lambda h: {"alert": 0, "warn": 1}.get(h.status, 2))
     ]
-    diagnostics = []
-    for r in run.results:
-        d = r.diagnostics
-        diagnostics.append(
-            {
-                "label": _label(r.metric),
-                "converged": "yes" if d.converged else "NO",
-                "rhat": _num(d.rhat_max),
-                "ess_bulk": _num(d.ess_bulk_min, "{:,.0f}"),
-                "ess_tail": _num(d.ess_tail_min, "{:,.0f}"),
-                "divergences": d.divergences,
-                "bfmi": _num(d.bfmi_min, "{:.2f}"),
-                "size": f"{d.chains} x {d.draws}",
-                "seconds": _num(d.seconds, "{:.1f}"),
-                "problems": "; ".join(d.problems),
-            }
-        )
     prior = prov.get("prior_from")
     prior_line = ""
     if prior:
         prior_line = (
             f"This run used the posterior of an earlier run, {prior['run']}"
             + (f" ({str(prior.get('created', ''))[:10]})" if prior.get("created") else "")
-            + f", as its prior for {', '.join(_label(m) for m in prior.get('metrics', {}))}: evidence accumulates "
-            "across pilots, so these results are not from this pilot's data alone."
+            + f", as its prior for {', '.join(fmt.metric_label(m) for m in prior.get('metrics', {}))}: evidence "
+            "accumulates across pilots, so these results are not from this pilot's data alone."
         )
     diagnosis = None
     if run.diagnosis:
@@ -446,15 +401,15 @@ def render_report(run: RunBundle) -> str:
         title=f"{spec.name}: pilot report",
         subtitle=subtitle,
         rec=rec,
-        action_label=ACTION_LABELS.get(rec.action, rec.action),
-        action_colour=ACTION_COLOURS.get(rec.action, "#8d99ae"),
+        action_label=rec.action_label,
+        action_colour=_hex(fmt.ACTION_TONES.get(rec.action, "gray")),
         prior_line=prior_line,
         metrics=metrics,
         other_effects=other,
         treatment=arms.treatment_display,
         control=arms.control_label,
         design=spec.design,
-        hdi_pct=hdi_pct,
+        hdi_pct=f"{100 * spec.model.hdi_prob:.0f}",
         fig_effects=fig_effects,
         segment_sentences=[s["sentence"] for s in rec.segments],
         segments=segments,
@@ -464,7 +419,7 @@ def render_report(run: RunBundle) -> str:
         counts=counts,
         health=health,
         warnings=[str(w) for w in run.warnings],
-        diagnostics=diagnostics,
+        diagnostics=_diagnostics_rows(run),
         diagnosis=diagnosis,
         design_html=design,
         provenance=provenance,
