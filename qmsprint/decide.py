@@ -53,13 +53,11 @@ differ). A factor above :data:`MAX_PRACTICAL_FACTOR` is said to be impractical.
 
 Caveats
 -------
-:func:`decide` returns numbers and codes only; :func:`qmsprint.present.text.explain` words the
-headline, reasons, caveats and notes from them (and from the results and health checks). Caveats are:
-fits that missed the convergence bars; every health check with status ``alert`` or ``warn``
-(sample ratio mismatch, unequal survey response, contamination, baseline imbalance, non-parallel
-trends, A/A) with its own message; fewer than ``min_units_per_arm`` agents in an arm; secondary
-metrics that got worse; primaries still inconclusive next to a scale-up. Notes from the
-estimation layer (parametrisation, prior used, reweighting) are kept apart in ``notes``.
+Words come from :func:`qmsprint.present.text.explain`; :func:`decide` returns codes and numbers.
+Caveats: fits that missed the convergence bars; every health check with status ``alert`` or
+``warn`` with its own message; fewer than ``min_units_per_arm`` agents in an arm; secondary metrics
+that got worse; primaries still inconclusive next to a scale-up. Notes from the estimation layer
+(parametrisation, prior used, reweighting) are kept apart in ``notes``.
 
 Business impact
 ---------------
