@@ -6,18 +6,11 @@ new program and under the old one, the natural-scale metric of each cell is aver
 cell's weight (interactions, or survey responses), and the effect is the difference of the two
 averages. Nothing is read off a single coefficient.
 
-Scales (``Effect.scale``) and units:
-
-========== ============================ ==============
-metric     scales (headline first)      unit
-========== ============================ ==============
-csat       ``mean``, ``top2box``        points, pp
-nps        ``nps``, ``promoters``,      NPS points, pp
-           ``passives``, ``detractors``
-fcr        ``rate``, ``relative``       pp, %
-repeat     ``rate``, ``relative``       pp, %
-handle     ``mean``, ``relative``       seconds, %
-========== ============================ ==============
+The scales, their units, level keys and directions come from the metric registry
+(``MetricDef.scales``, headline first); the natural-scale value of a cell comes from the metric's
+model family (``Family.cell_values``: an ordinal scale is ``a + sum_j w_j P(Y <= j)`` from
+``MetricDef.cumulative_form``, a binomial ``rate`` is ``100 expit(eta)``, a continuous ``mean``
+is ``exp(eta + sigma^2 / 2)``). Nothing here tests a metric's name.
 
 For a ``relative`` effect, ``control`` and ``treatment`` are the levels of the underlying scale
 (rate in % or seconds) and the effect is ``100 (treatment / control - 1)`` per draw.
@@ -25,31 +18,30 @@ For a ``relative`` effect, ``control`` and ``treatment`` are the levels of the u
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qmsprint import metrics
+from qmsprint.models import Family, get_family
+from qmsprint.models.base import CumulativeForm
 from qmsprint.results import Effect
 from qmsprint.stats import hdi
 
+if TYPE_CHECKING:  # pragma: no cover
+    from qmsprint.metrics import MetricDef
+    from qmsprint.spec import Spec
+
 CHUNK = 256  # posterior draws per chunk when evaluating cells (bounds memory)
 
-HEADLINE = {"csat": "mean", "nps": "nps", "fcr": "rate", "repeat_contact": "rate", "handle_time": "mean"}
-UNITS = {
-    ("csat", "mean"): "points",
-    ("csat", "top2box"): "pp",
-    ("nps", "nps"): "NPS points",
-    ("nps", "promoters"): "pp",
-    ("nps", "passives"): "pp",
-    ("nps", "detractors"): "pp",
-    ("fcr", "rate"): "pp",
-    ("fcr", "relative"): "%",
-    ("repeat_contact", "rate"): "pp",
-    ("repeat_contact", "relative"): "%",
-    ("handle_time", "mean"): "seconds",
-    ("handle_time", "relative"): "%",
-}
+
+def unit_of(metric: str, scale: str) -> str:
+    """Unit of a metric's scale from the registry (empty for an unknown metric or scale)."""
+    try:
+        return metrics.get(metric).scale(scale).unit
+    except KeyError:
+        return ""
 
 
 def summarize(
@@ -71,7 +63,7 @@ def summarize(
     Parameters
     ----------
     metric, scale
-        Names (see the module table).
+        Names (a registered metric and one of its scales).
     control, treatment
         Per-draw levels of the metric under each program, on the scale's unit.
     better
@@ -82,7 +74,7 @@ def summarize(
     hdi_prob
         HDI probability.
     unit
-        Display unit; default from the module table.
+        Display unit; default the scale's unit in the metric registry.
     relative
         Effect is ``100 (treatment / control - 1)`` instead of ``treatment - control``.
     segment, segment_value
@@ -104,7 +96,7 @@ def summarize(
     return Effect(
         metric=metric,
         scale=scale,
-        unit=unit or UNITS.get((metric, scale), ""),
+        unit=unit or unit_of(metric, scale),
         mean=float(np.mean(diff)),
         hdi_low=lo,
         hdi_high=hi,
@@ -192,74 +184,114 @@ def weighted_levels_by(
     return out
 
 
-def ordinal_cells(cut: np.ndarray, levels: np.ndarray, kind: str) -> CellFn:
-    """Cell values of an ordinal metric: CSAT ``mean``/``top2box`` or NPS ``nps`` and the shares.
+def family_cells(
+    family: str | Family,
+    params: Mapping[str, np.ndarray] | None = None,
+    keys: tuple[str, ...] = (),
+    form: Callable[[str], CumulativeForm] | None = None,
+) -> CellFn:
+    """Cell function of a model family: its natural-scale values per key (see :func:`weighted_levels`).
 
-    Computed from the cumulative probabilities ``P(Y <= j) = logistic(cut_j - eta)`` that each
-    value needs (two of ten for NPS), e.g. ``mean = l_max - sum_j (l_j+1 - l_j) P(Y <= j)``.
+    Parameters
+    ----------
+    family
+        Model family or its registered name.
+    params
+        Draws of the family's ``cell_parameters`` (first axis: draws), e.g. ``{"cut": ...}``.
+    keys
+        Level keys wanted (ordinal families evaluate any key with a cumulative form).
+    form
+        ``form(key)`` -> ``(a, {j: w_j})`` (ordinal families).
+
     """
-    from scipy.special import expit
+    fam = get_family(family) if isinstance(family, str) else family
+    params = dict(params or {})
 
-    levels = np.asarray(levels, float)
-    steps = np.diff(levels)
-
-    def cdf(eta: np.ndarray, sl: slice, j: int) -> np.ndarray:
-        return expit(cut[sl, j][:, None] - eta)
+    def no_form(key: str) -> CumulativeForm:
+        raise KeyError(f"no cumulative form for {key!r}")
 
     def fn(eta: np.ndarray, sl: slice) -> dict[str, np.ndarray]:
-        if kind == "nps":
-            det = cdf(eta, sl, 6)  # 0-6
-            up_to_8 = cdf(eta, sl, 8)  # 0-8
-            return {
-                "nps": 100.0 * (1.0 - up_to_8 - det),
-                "promoters": 100.0 * (1.0 - up_to_8),
-                "passives": 100.0 * (up_to_8 - det),
-                "detractors": 100.0 * det,
-            }
-        cdfs = [cdf(eta, sl, j) for j in range(len(steps))]
-        mean = levels[-1] - sum(step * c for step, c in zip(steps, cdfs, strict=True))
-        # top-2-box: P(Y >= second-highest level) = 1 - P(Y <= third-highest)
-        top2 = 100.0 * (1.0 - cdfs[-2]) if len(cdfs) >= 2 else np.full(eta.shape, 100.0)
-        return {"mean": mean, "top2box": top2}
+        return fam.cell_values(eta, {k: v[sl] for k, v in params.items()}, keys, form or no_form)
 
     return fn
 
 
-def binomial_cells() -> CellFn:
-    """Cell values of a binary metric: ``rate`` in percent."""
-    from scipy.special import expit
+def metric_cells(info: MetricDef, spec: Spec, params: Mapping[str, np.ndarray]) -> CellFn:
+    """Cell function of a metric: the level key of each of its scales, from its family.
 
-    def fn(eta: np.ndarray, sl: slice) -> dict[str, np.ndarray]:  # noqa: ARG001
-        return {"rate": 100.0 * expit(eta)}
+    Raises
+    ------
+    ValueError
+        When the metric's scales ask for a level key its family does not evaluate.
 
-    return fn
-
-
-def lognormal_cells(sigma: np.ndarray) -> CellFn:
-    """Cell values of handle time: ``mean`` seconds, ``exp(eta + sigma^2 / 2)``."""
-
-    def fn(eta: np.ndarray, sl: slice) -> dict[str, np.ndarray]:
-        return {"mean": np.exp(eta + 0.5 * sigma[sl, None] ** 2)}
-
-    return fn
-
-
-def scales_of(metric: str) -> list[tuple[str, str, bool]]:
-    """``(scale, level key, relative)`` of every reported scale of ``metric``, headline first."""
-    if metric == "csat":
-        return [("mean", "mean", False), ("top2box", "top2box", False)]
-    if metric == "nps":
-        return [(s, s, False) for s in ("nps", "promoters", "passives", "detractors")]
-    if metric in ("fcr", "repeat_contact"):
-        return [("rate", "rate", False), ("relative", "rate", True)]
-    return [("mean", "mean", False), ("relative", "mean", True)]
+    """
+    fam = get_family(info.family)
+    keys = tuple(dict.fromkeys(s.key for s in info.scales))
+    unknown = [k for k in keys if fam.keys and k not in fam.keys]
+    if unknown:
+        raise ValueError(
+            f"metric {info.name!r}: scales use level key(s) {', '.join(unknown)}, but the {fam.name} family "
+            f"evaluates {', '.join(fam.keys)}"
+        )
+    return family_cells(fam, params, keys, lambda key: info.cumulative_form(key, spec))
 
 
-def scale_direction(metric: str, scale: str, better: str) -> str | None:
-    """Direction of improvement of one scale, given the metric's direction."""
-    flip = {"higher": "lower", "lower": "higher"}
-    if metric == "nps" and scale == "passives":
-        return None
-    if metric == "nps" and scale == "detractors":
-        return flip[better]
-    return better
+def metric_effects(
+    info: MetricDef,
+    levels: dict[str, dict[Any, np.ndarray]],
+    *,
+    better: str,
+    threshold: float,
+    hdi_prob: float,
+) -> list[Effect]:
+    """One :class:`Effect` per scale of the metric (headline first; the threshold applies to it only).
+
+    ``levels`` is one result of :func:`weighted_levels_by` without groups.
+    """
+    return [
+        summarize(
+            info.name,
+            s.name,
+            levels["control"][s.key],
+            levels["treatment"][s.key],
+            better=info.scale_direction(s.name, better),
+            threshold=threshold if i == 0 else None,
+            hdi_prob=hdi_prob,
+            unit=s.unit,
+            relative=s.relative,
+        )
+        for i, s in enumerate(info.scales)
+    ]
+
+
+def segment_effects(
+    info: MetricDef,
+    by_segment: Sequence[dict[str, dict[Any, np.ndarray]]],
+    columns: Sequence[str],
+    labels: Sequence[Sequence[str]],
+    *,
+    better: str,
+    threshold: float,
+    hdi_prob: float,
+) -> list[Effect]:
+    """Headline effect per segment value, from :func:`weighted_levels_by` grouped by segment codes."""
+    head = info.headline
+    out = []
+    for j, (col, glv) in enumerate(zip(columns, by_segment, strict=True)):
+        for code in sorted({k[1] for k in glv["control"] if k[0] == head.key}):
+            out.append(
+                summarize(
+                    info.name,
+                    head.name,
+                    glv["control"][(head.key, code)],
+                    glv["treatment"][(head.key, code)],
+                    better=info.scale_direction(head.name, better),
+                    threshold=threshold,
+                    hdi_prob=hdi_prob,
+                    unit=head.unit,
+                    relative=head.relative,
+                    segment=col,
+                    segment_value=str(labels[j][code]),
+                )
+            )
+    return out

@@ -86,13 +86,12 @@ class Effect:
     Parameters
     ----------
     metric
-        Metric name (``csat``, ``nps``, ``fcr``, ``repeat_contact``, ``handle_time``).
+        Metric name (a registered metric: ``csat``, ``nps``, ``fcr``, ...).
     scale
-        What the number measures: ``mean`` (CSAT points / seconds), ``top2box`` (pp),
-        ``nps`` (NPS points), ``promoters``/``passives``/``detractors`` (pp), ``rate`` (pp),
-        ``relative`` (% change).
+        What the number measures: one of the metric's scales in the registry
+        (``MetricDef.scales``), e.g. ``mean``, ``top2box``, ``nps``, ``rate``, ``relative`` (% change).
     unit
-        Unit label for display: ``points``, ``pp``, ``NPS points``, ``seconds``, ``%``.
+        Unit label for display (the scale's unit): ``points``, ``pp``, ``NPS points``, ``seconds``, ``%``.
     mean, hdi_low, hdi_high, hdi_prob
         Posterior mean and highest-density interval.
     prob_improve
@@ -140,8 +139,8 @@ class MetricResult:
     design
         ``ab`` or ``did``.
     headline
-        The effect decisions are made on (CSAT/handle time: ``mean``; NPS: ``nps``;
-        FCR/repeat: ``rate``), in the metric's own unit (the unit of ``min_effect``).
+        The effect decisions are made on (the metric's headline scale, ``MetricDef.headline``),
+        in the metric's own unit (the unit of ``min_effect``).
     effects
         All overall effects, headline first (e.g. CSAT ``mean`` and ``top2box``).
     segments
@@ -152,7 +151,7 @@ class MetricResult:
     diagnostics
         Sampler diagnostics; decisions refuse to recommend from a fit that did not converge.
     response_rates
-        Survey response rate by arm value (CSAT/NPS), else empty.
+        Survey response rate by arm value (survey metrics), else empty.
     ppc
         Posterior predictive check: ``{"labels": [...], "observed": [...], "replicated_mean":
         [...], "replicated_low": [...], "replicated_high": [...]}``.

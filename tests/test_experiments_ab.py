@@ -131,8 +131,8 @@ def test_prior_argument_is_used_and_noted(small_cells, monkeypatch):
     captured = {}
     real = core.prepare_metric
 
-    def spy(spec, df, metric, mod, prior):
-        p = real(spec, df, metric, mod, prior)
+    def spy(spec, df, metric, design, prior):
+        p = real(spec, df, metric, design, prior)
         captured[metric] = p
         return p
 
@@ -147,14 +147,28 @@ def test_prior_argument_is_used_and_noted(small_cells, monkeypatch):
 
 
 def test_reweighting_adds_terms_and_note(small_cells):
-    import qmsprint.experiments.core as core
-    from qmsprint.experiments import ab
+    from qmsprint.experiments import DESIGNS
+    from qmsprint.experiments.prepare import prepare_metric
 
     cells, _ = small_cells
     spec = spec_for("ab", metrics=("csat", "fcr"), reweight_by=["channel"])
-    pc = core.prepare_metric(spec, cells, "csat", ab, None)
-    pf = core.prepare_metric(spec, cells, "fcr", ab, None)
+    pc = prepare_metric(spec, cells, "csat", DESIGNS["ab"], None)
+    pf = prepare_metric(spec, cells, "fcr", DESIGNS["ab"], None)
     assert pc.block.design.X.shape[1] == 1 and pf.block.design.X.shape[1] == 0
     assert any("post-stratified" in n for n in pc.notes)
     np.testing.assert_allclose(pc.weights.sum(), cells["n"].sum())
     assert isinstance(pc.eff, pd.DataFrame)
+
+
+def test_designs_are_typed_and_registered_by_name():
+    from qmsprint.experiments import DESIGNS, Design, get_design
+
+    assert set(DESIGNS) == {"ab", "did"}
+    for name, design in DESIGNS.items():
+        assert design.KIND == name and isinstance(design.PERIODS, tuple)
+        for attr in ("flags", "population", "untreated", "treated", "arm_groups"):
+            assert callable(getattr(design, attr))
+    assert get_design("did").PERIODS == ("baseline", "pilot")
+    assert Design is not None
+    with pytest.raises(KeyError, match="expected one of ab, did"):
+        get_design("rdd")

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from qmsprint.models import Block, Design, draws_of, fit, resolve_priors
+from qmsprint.models import CellDesign, ModelBlock, draws_of, fit, resolve_priors
 from qmsprint.models.binomial import rate
 
 
 def _two_arm_design():
-    return Design(
+    return CellDesign(
         kind="ab",
         unit=np.array([0, 1]),
         post=np.ones(2),
@@ -28,7 +28,7 @@ def test_flat_priors_match_the_conjugate_beta_posterior():
     # each arm's rate is Beta(y, n - y), independently.
     y, n = np.array([30, 45]), np.array([100, 100])
     pri = resolve_priors("binomial", "fcr", {"intercept_sd": np.inf, "effect_sd": np.inf})
-    block = Block("fcr", "binomial", _two_arm_design(), {"y": y, "n": n}, pri, centred=False)
+    block = ModelBlock("fcr", "binomial", _two_arm_design(), {"y": y, "n": n}, pri, centred=False)
     (f,) = fit(block, draws=1500, tune=1000, chains=4, seed=11)
     mu = draws_of(f.idata, "fcr_intercept")
     tau = draws_of(f.idata, "fcr_effect")

@@ -14,7 +14,7 @@ import pymc as pm
 import pytest
 from scipy.special import expit
 
-from qmsprint.models import Block, Design, fit, resolve_priors
+from qmsprint.models import CellDesign, ModelBlock, fit, resolve_priors
 from qmsprint.models.binomial import center as binomial_center
 
 N_AGENTS, PER_AGENT = 12, 40
@@ -36,7 +36,7 @@ def _rows(seed=4):
 
 def _design(cells):
     n = len(cells)
-    return Design(
+    return CellDesign(
         kind="ab",
         unit=cells["agent"].to_numpy(),
         post=np.ones(n),
@@ -93,15 +93,15 @@ def test_cell_models_agree_with_row_by_row_models():
     cells = cells.reset_index()
     design = _design(cells)
     blocks = [
-        Block(
+        ModelBlock(
             "fcr",
             "binomial",
             design,
             {"y": cells["fcr_yes"].to_numpy(), "n": cells["n"].to_numpy()},
             resolve_priors("binomial", "fcr", {}),
         ),
-        Block("csat", "ordinal", design, {"counts": counts.to_numpy()}, resolve_priors("ordinal", "csat", {})),
-        Block(
+        ModelBlock("csat", "ordinal", design, {"counts": counts.to_numpy()}, resolve_priors("ordinal", "csat", {})),
+        ModelBlock(
             "ht",
             "continuous",
             design,

@@ -1,10 +1,12 @@
-"""Waiting for a background sampler reports that it is still running."""
+"""The one sampling API: waiting reports that sampling still runs; block fits compile once per shape."""
 
 from __future__ import annotations
 
 import time
 
-from qmsprint.models import sampling
+import pytest
+
+from qmsprint.models import blocks, get_family, sampling
 
 
 class _FakeSampler:
@@ -40,8 +42,6 @@ def test_wait_on_a_real_nutpie_sampler():
     import pymc as pm
 
     if not sampling.nutpie_available():
-        import pytest
-
         pytest.skip("nutpie is not installed")
     with pm.Model() as model:
         pm.Normal("x", 0.0, 1.0, shape=2)
@@ -56,9 +56,8 @@ def test_wait_on_a_real_nutpie_sampler():
 def test_one_off_fits_are_frozen_and_a_returning_shape_is_reused_with_new_data(monkeypatch):
     """The first fits of a shape bake their data in; from REUSE_AFTER on, the data are swapped."""
     import numpy as np
-    import pytest
 
-    from qmsprint.models.terms import Design, resolve_priors
+    from qmsprint.models import CellDesign, resolve_priors
 
     if not sampling.nutpie_available():
         pytest.skip("nutpie is not installed")
@@ -69,12 +68,12 @@ def test_one_off_fits_are_frozen_and_a_returning_shape_is_reused_with_new_data(m
         calls.append(freeze)
         return real(model, initial_points, freeze=freeze)
 
-    monkeypatch.setattr(sampling, "compile_nutpie", spy)
-    sampling.clear_cache()
+    monkeypatch.setattr(blocks, "compile_nutpie", spy)
+    blocks.clear_cache()
 
-    def block(rate: float) -> sampling.Block:
+    def block(rate: float) -> blocks.ModelBlock:
         n = np.full(4, 400)
-        design = Design(
+        design = CellDesign(
             kind="ab",
             unit=np.arange(4),
             post=np.ones(4),
@@ -86,15 +85,22 @@ def test_one_off_fits_are_frozen_and_a_returning_shape_is_reused_with_new_data(m
             unit_effects=False,
         )
         y = np.round(n * np.array([0.3, 0.3, rate, rate])).astype(int)
-        return sampling.Block("fcr", "binomial", design, {"y": y, "n": n}, resolve_priors("binomial", "fcr", {}))
+        return blocks.ModelBlock("fcr", "binomial", design, {"y": y, "n": n}, resolve_priors("binomial", "fcr", {}))
 
     means, reused = [], []
     for rate in (0.3, 0.5, 0.7, 0.3):
-        (f,) = sampling.fit(block(rate), draws=200, tune=200, chains=2, seed=1)
+        (f,) = blocks.fit(block(rate), draws=200, tune=200, chains=2, seed=1)
         means.append(float(f.idata.posterior["fcr_effect"].mean()))
         reused.append(f.reused)
-    sampling.clear_cache()
-    assert calls == [True] * sampling.REUSE_AFTER + [False]
-    assert reused == [False] * (sampling.REUSE_AFTER + 1) + [True]
+    blocks.clear_cache()
+    assert calls == [True] * blocks.REUSE_AFTER + [False]
+    assert reused == [False] * (blocks.REUSE_AFTER + 1) + [True]
     # each fit saw its own data: log-odds effect 0, log(0.5/0.5 / (0.3/0.7)) = 0.85, 1.69, 0
     np.testing.assert_allclose(means, [0.0, 0.847, 1.695, 0.0], atol=0.12)
+
+
+def test_families_by_name_and_unknown_names_list_the_valid_ones():
+    assert get_family("ordinal").name == "ordinal" and not get_family("ordinal").intercept
+    assert get_family("binomial").keys == ("rate",) and get_family("continuous").keys == ("mean",)
+    with pytest.raises(KeyError, match="expected one of ordinal, binomial, continuous"):
+        get_family("poisson")

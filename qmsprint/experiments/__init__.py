@@ -2,19 +2,28 @@
 
 :func:`estimate` is the interface the pipeline uses: cells in, one
 :class:`~qmsprint.results.MetricResult` per metric of the spec out (in the spec's order).
+Designs implement the :class:`Design` protocol and are registered by name in :data:`DESIGNS`
+(``ab``, ``did``); metrics come from the metric registry and their model families from
+:mod:`qmsprint.models`, so a new metric module needs no change here.
+
+Modules: :mod:`.designs` (protocol and registry; :mod:`.ab`, :mod:`.did`), :mod:`.checks`
+(cells and priors), :mod:`.prepare` (cells -> model block), :mod:`.readout` (fit -> result),
+:mod:`.core` (the steps end to end).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
-from qmsprint.experiments import ab, did
-from qmsprint.experiments.core import prior_predictive, run
+from qmsprint.experiments.core import estimate_all, prior_predictive
+from qmsprint.experiments.designs import DESIGNS, Design, get_design
 from qmsprint.progress import Progress
 from qmsprint.results import MetricResult
 from qmsprint.spec import Spec
 
-__all__ = ["estimate", "prior_predictive_check"]
+__all__ = ["DESIGNS", "Design", "estimate", "get_design", "prior_predictive_check"]
 
 
 def estimate(
@@ -42,7 +51,7 @@ def estimate(
     Returns
     -------
     list[MetricResult]
-        One per metric, in the spec's order. All metrics are fitted in one joint model.
+        One per metric, in the spec's order. Each metric is fitted in its own model.
 
     Raises
     ------
@@ -52,15 +61,13 @@ def estimate(
         If ``prior`` or ``spec.model.priors`` name unknown metrics / priors or invalid values.
 
     """
-    mod = did if spec.design == "did" else ab
-    return run(spec, cells, mod, progress=progress, prior=prior)
+    return estimate_all(spec, cells, get_design(spec.design), progress=progress, prior=prior)
 
 
-def prior_predictive_check(spec: Spec, cells: pd.DataFrame, *, draws: int = 500) -> dict[str, dict[str, list]]:
+def prior_predictive_check(spec: Spec, cells: pd.DataFrame, *, draws: int = 500) -> dict[str, dict[str, Any]]:
     """Prior predictive check per metric: shares / rates by arm the priors alone predict.
 
     Returns ``{metric: {"labels", "observed", "replicated_mean", "replicated_low", "replicated_high"}}``
     (the layout of :attr:`MetricResult.ppc`).
     """
-    mod = did if spec.design == "did" else ab
-    return prior_predictive(spec, cells, mod, draws=draws)
+    return prior_predictive(spec, cells, get_design(spec.design), draws=draws)

@@ -8,19 +8,39 @@ on the treated).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Literal
+
 import numpy as np
 import pandas as pd
 
-KIND = "did"
-PERIODS = ("baseline", "pilot")
 
+class DiD:
+    """Difference-in-differences: group x period interaction (implements :class:`.designs.Design`)."""
 
-def flags(df: pd.DataFrame, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(post, active)`` per collapsed cell: pilot period, and treated unit x pilot period."""
-    post = (df["period"] == "pilot").to_numpy().astype(float)
-    return post, post * group
+    KIND: Literal["did"] = "did"
+    PERIODS = ("baseline", "pilot")
 
+    def flags(self, cells: pd.DataFrame, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(post, active)`` per collapsed cell: pilot period, and treated unit x pilot period."""
+        post = (cells["period"] == "pilot").to_numpy().astype(float)
+        return post, post * group
 
-def population(df: pd.DataFrame, group: np.ndarray) -> np.ndarray:
-    """Mask of the cells the effect is averaged over: treated units in the pilot period."""
-    return (df["period"] == "pilot").to_numpy() & (group == 1)
+    def population(self, cells: pd.DataFrame, group: np.ndarray) -> np.ndarray:
+        """Mask of the cells the effect is averaged over: treated units in the pilot period."""
+        return (cells["period"] == "pilot").to_numpy() & (group == 1)
+
+    def untreated(
+        self, base: np.ndarray, draws: Callable[[str], np.ndarray], group: np.ndarray, post: np.ndarray
+    ) -> np.ndarray:
+        """Agent effects hold the baseline group difference: add the period shock where ``post``."""
+        return base + draws("period")[:, None] * post[None, :]
+
+    def treated(self, group: np.ndarray, active: np.ndarray) -> np.ndarray:
+        """Treated units' pilot-period cells."""
+        return active
+
+    def arm_groups(self, cells: pd.DataFrame, control: str, treatment: str) -> tuple[np.ndarray, list[str]]:
+        """Cells grouped by arm and period."""
+        labels = (cells["arm"] + " " + cells["period"]).to_numpy()
+        return labels, [f"{a} {p}" for a in (control, treatment) for p in self.PERIODS]

@@ -6,11 +6,13 @@ constant binomial coefficient, which would otherwise be recomputed at every grad
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 from scipy.special import expit
 
+from qmsprint.models.base import CumulativeForm, Family, PPCRow
 from qmsprint.models.terms import linear_predictor
 
 
@@ -76,3 +78,74 @@ def information(y: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Fisher information about each unit's log-odds, ``n p (1 - p)`` at the pooled rate."""
     p = (np.sum(y) + 0.5) / (np.sum(n) + 1.0)
     return np.asarray(n, float) * p * (1 - p)
+
+
+class Binomial(Family):
+    """Logit link on successes / trials (statistic column: the successes)."""
+
+    name = "binomial"
+    default_priors = {
+        "effect_sd": 1.0,  # treatment effect, log-odds (1.0 ~ +-20 pp around 50%)
+        "intercept_sd": 2.5,  # around the observed overall log-odds
+        "unit_sd": 0.5,  # half-normal scale of the sd of agent effects
+        "team_sd": 0.3,  # sd of team effects (fixed scale)
+        "adjust_sd": 1.0,  # channel / contact-reason effects
+        "segment_sd": 0.25,  # sd of treatment x segment deviations (fixed scale)
+        "group_sd": 1.0,  # DiD baseline group difference
+        "period_sd": 1.0,  # DiD period shock
+    }
+    typical_unit_sd = 0.3
+    keys = ("rate",)
+
+    def observed(self, n: np.ndarray, stats: np.ndarray) -> dict[str, np.ndarray]:
+        """Observed sufficient statistics from the cell columns (see :class:`.base.Family`)."""
+        return {"y": np.asarray(stats)[:, 0], "n": np.asarray(n)}
+
+    def unit_information(self, obs: dict[str, np.ndarray], per_unit_n: np.ndarray) -> np.ndarray:
+        """Fisher information about each unit's latent level."""
+        return information(obs["y"], per_unit_n)
+
+    def block_data(self, prefix: str, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Data containers of the likelihood."""
+        return block_data(prefix, obs)
+
+    def center(self, obs: dict[str, np.ndarray]) -> float:
+        """Centre of the intercept prior."""
+        return center(obs)
+
+    def build(self, block: Any, data: dict[str, Any]) -> None:
+        """Add one block to the current PyMC model."""
+        build(block, data)
+
+    def parameters(self, prefix: str) -> list[str]:
+        """Family-specific parameters behind the effects."""
+        return parameters(prefix)
+
+    def cell_values(
+        self,
+        eta: np.ndarray,
+        params: Mapping[str, np.ndarray],
+        keys: tuple[str, ...],
+        form: Callable[[str], CumulativeForm],
+    ) -> dict[str, np.ndarray]:
+        """``rate``: the success probability in percent."""
+        return {"rate": 100.0 * rate(eta)}
+
+    def ppc(
+        self,
+        eta: np.ndarray,
+        params: Mapping[str, np.ndarray],
+        obs: dict[str, np.ndarray],
+        masks: list[np.ndarray],
+        rng: np.random.Generator,
+    ) -> list[list[PPCRow]]:
+        """Success rate (%) per group: observed, and from binomial replicates of every cell."""
+        y, n = obs["y"], obs["n"]
+        reps = rng.binomial(np.broadcast_to(n, eta.shape), rate(eta))
+        return [
+            [(None, float(100 * y[mask].sum() / n[mask].sum()), 100 * reps[:, mask].sum(1) / n[mask].sum())]
+            for mask in masks
+        ]
+
+
+FAMILY = Binomial()

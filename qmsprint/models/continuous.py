@@ -12,10 +12,12 @@ cell is ``exp(eta + sigma^2 / 2)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
+from qmsprint.models.base import CumulativeForm, Family, PPCRow
 from qmsprint.models.terms import linear_predictor
 
 
@@ -87,3 +89,79 @@ def information(n: np.ndarray, var: float) -> np.ndarray:
 def initial_point(block: Any) -> dict[str, np.ndarray]:
     """No special starting values."""
     return {}
+
+
+class Continuous(Family):
+    """Lognormal on per-cell sums (statistic columns: sum of log values, sum of their squares, sum of values)."""
+
+    name = "continuous"
+    default_priors = {
+        "effect_sd": 0.5,  # log-seconds: 0.5 ~ +-65%
+        "intercept_sd": 1.5,  # around the observed mean log value
+        "sigma_sd": 1.0,  # half-normal scale of the sd of log values
+        "unit_sd": 0.3,
+        "team_sd": 0.2,
+        "adjust_sd": 0.5,
+        "segment_sd": 0.1,
+        "group_sd": 0.5,
+        "period_sd": 0.5,
+    }
+    typical_unit_sd = 0.1
+    cell_parameters = ("sigma",)
+    keys = ("mean",)
+    signed_statistics = True
+
+    def observed(self, n: np.ndarray, stats: np.ndarray) -> dict[str, np.ndarray]:
+        """Observed sufficient statistics from the cell columns (see :class:`.base.Family`)."""
+        stats = np.asarray(stats)
+        s1, s2, total = (np.ascontiguousarray(stats[:, i]) for i in range(3))
+        return {"n": np.asarray(n), "s1": s1, "s2": s2, "sum": total}
+
+    def unit_information(self, obs: dict[str, np.ndarray], per_unit_n: np.ndarray) -> np.ndarray:
+        """Fisher information about each unit's latent level."""
+        return information(per_unit_n, pooled_var(obs))
+
+    def block_data(self, prefix: str, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Data containers of the likelihood."""
+        return block_data(prefix, obs)
+
+    def center(self, obs: dict[str, np.ndarray]) -> float:
+        """Centre of the intercept prior."""
+        return center(obs)
+
+    def build(self, block: Any, data: dict[str, Any]) -> None:
+        """Add one block to the current PyMC model."""
+        build(block, data)
+
+    def parameters(self, prefix: str) -> list[str]:
+        """Family-specific parameters behind the effects."""
+        return parameters(prefix)
+
+    def cell_values(
+        self,
+        eta: np.ndarray,
+        params: Mapping[str, np.ndarray],
+        keys: tuple[str, ...],
+        form: Callable[[str], CumulativeForm],
+    ) -> dict[str, np.ndarray]:
+        """``mean``: the mean value of each cell, ``exp(eta + sigma^2 / 2)``."""
+        return {"mean": mean_time(eta, params["sigma"][:, None])}
+
+    def ppc(
+        self,
+        eta: np.ndarray,
+        params: Mapping[str, np.ndarray],
+        obs: dict[str, np.ndarray],
+        masks: list[np.ndarray],
+        rng: np.random.Generator,
+    ) -> list[list[PPCRow]]:
+        """Mean value per group: observed, and from replicated cell totals."""
+        n = obs["n"].astype(float)
+        tot = replicate_mean(eta, params["sigma"][:, None], n[None, :], rng)
+        total = obs["sum"]
+        return [
+            [(None, float(total[mask].sum() / n[mask].sum()), tot[:, mask].sum(1) / n[mask].sum())] for mask in masks
+        ]
+
+
+FAMILY = Continuous()

@@ -17,11 +17,13 @@ where ``n_ck`` are the counts and ``N_k`` their column totals. Only the (cell, c
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 from scipy.special import expit
 
+from qmsprint.models.base import CumulativeForm, Family, PPCRow
 from qmsprint.models.terms import linear_predictor
 
 
@@ -134,3 +136,92 @@ def information(counts: np.ndarray) -> float:
         return 0.0
     pi = counts.sum(axis=0) / tot
     return float((1.0 - np.sum(pi**3)) / 3.0)
+
+
+class Ordinal(Family):
+    """Cumulative logit on level counts (statistic columns: one count per level, in level order)."""
+
+    name = "ordinal"
+    intercept = False
+    default_priors = {
+        "effect_sd": 1.0,  # treatment effect, log-odds
+        "cutpoint_sd": 3.0,
+        "unit_sd": 0.5,  # half-normal scale of the sd of agent effects
+        "team_sd": 0.3,  # sd of team effects (fixed scale)
+        "adjust_sd": 1.0,  # channel / contact-reason effects
+        "segment_sd": 0.25,  # sd of treatment x segment deviations (fixed scale)
+        "group_sd": 1.0,  # DiD baseline group difference
+        "period_sd": 1.0,  # DiD period shock
+    }
+    typical_unit_sd = 0.3
+    cell_parameters = ("cut",)
+
+    def observed(self, n: np.ndarray, stats: np.ndarray) -> dict[str, np.ndarray]:
+        """Observed sufficient statistics from the cell columns (see :class:`.base.Family`)."""
+        return {"counts": np.asarray(stats).astype("int64")}
+
+    def unit_information(self, obs: dict[str, np.ndarray], per_unit_n: np.ndarray) -> np.ndarray:
+        """Fisher information about each unit's latent level."""
+        return per_unit_n * information(obs["counts"])
+
+    def block_data(self, prefix: str, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Data containers of the likelihood."""
+        return block_data(prefix, obs)
+
+    def shape_key(self, obs: dict[str, np.ndarray]) -> int:
+        """Number of levels (fixes the compiled shape)."""
+        return int(obs["counts"].shape[1])
+
+    def build(self, block: Any, data: dict[str, Any]) -> None:
+        """Add one block to the current PyMC model."""
+        build(block, data)
+
+    def initial_point(self, block: Any) -> dict[str, np.ndarray]:
+        """Starting values of the sampler."""
+        return initial_point(block)
+
+    def parameters(self, prefix: str) -> list[str]:
+        """Family-specific parameters behind the effects."""
+        return parameters(prefix)
+
+    def cell_values(
+        self,
+        eta: np.ndarray,
+        params: Mapping[str, np.ndarray],
+        keys: tuple[str, ...],
+        form: Callable[[str], CumulativeForm],
+    ) -> dict[str, np.ndarray]:
+        """Each key as ``a + sum_j w_j P(Y <= j)``, evaluating only the cutpoints the keys need."""
+        cut = params["cut"]
+        forms = {k: form(k) for k in keys}
+        needed = sorted({j for _, w in forms.values() for j in w})
+        cdf = {j: expit(cut[:, j][:, None] - eta) for j in needed}
+        out = {}
+        for k, (a, w) in forms.items():
+            terms = [wj * cdf[j] for j, wj in w.items()]
+            out[k] = a + sum(terms) if terms else np.full(eta.shape, float(a))
+        return out
+
+    def ppc(
+        self,
+        eta: np.ndarray,
+        params: Mapping[str, np.ndarray],
+        obs: dict[str, np.ndarray],
+        masks: list[np.ndarray],
+        rng: np.random.Generator,
+    ) -> list[list[PPCRow]]:
+        """Level shares per group: observed, and from multinomial replicates of every cell."""
+        counts = obs["counts"]
+        probs = np.clip(level_probs(eta, params["cut"]), 0.0, 1.0)
+        probs = probs / probs.sum(-1, keepdims=True)
+        n = counts.sum(axis=1)
+        reps = rng.multinomial(np.broadcast_to(n, probs.shape[:2]), probs)
+        out = []
+        for mask in masks:
+            oc = counts[mask].sum(0)
+            rc = reps[:, mask].sum(1)
+            out.append([(k, float(oc[k] / oc.sum()), rc[:, k] / rc.sum(1)) for k in range(counts.shape[1])])
+        return out
+
+
+FAMILY = Ordinal()

@@ -1,4 +1,4 @@
-"""Shared model terms: design arrays, priors, parametrisation choice and the linear predictor.
+"""Shared model terms: the design arrays of a metric's cells and the linear predictor.
 
 Every family (:mod:`.ordinal`, :mod:`.binomial`, :mod:`.continuous`) builds its latent predictor
 per cell with :func:`linear_predictor`::
@@ -25,88 +25,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-Family = Literal["ordinal", "binomial", "continuous"]
-
-# Default prior scales per family, on the latent scale of each family's link: log-odds for the
-# ordinal and binomial models, log-seconds for the lognormal handle-time model.
-DEFAULT_PRIORS: dict[str, dict[str, float]] = {
-    "binomial": {
-        "effect_sd": 1.0,  # treatment effect, log-odds (1.0 ~ +-20 pp around 50%)
-        "intercept_sd": 2.5,  # around the observed overall log-odds
-        "unit_sd": 0.5,  # half-normal scale of the sd of agent effects
-        "team_sd": 0.3,  # sd of team effects (fixed scale)
-        "adjust_sd": 1.0,  # channel / contact-reason effects
-        "segment_sd": 0.25,  # sd of treatment x segment deviations (fixed scale)
-        "group_sd": 1.0,  # DiD baseline group difference
-        "period_sd": 1.0,  # DiD period shock
-    },
-    "ordinal": {
-        "effect_sd": 1.0,
-        "cutpoint_sd": 3.0,
-        "unit_sd": 0.5,
-        "team_sd": 0.3,
-        "adjust_sd": 1.0,
-        "segment_sd": 0.25,
-        "group_sd": 1.0,
-        "period_sd": 1.0,
-    },
-    "continuous": {
-        "effect_sd": 0.5,  # log-seconds: 0.5 ~ +-65%
-        "intercept_sd": 1.5,  # around the observed mean log handle time
-        "sigma_sd": 1.0,  # half-normal scale of the sd of log handle time
-        "unit_sd": 0.3,
-        "team_sd": 0.2,
-        "adjust_sd": 0.5,
-        "segment_sd": 0.1,
-        "group_sd": 0.5,
-        "period_sd": 0.5,
-    },
-}
-
-# Typical between-agent sd on the latent scale, used only to choose the parametrisation.
-TYPICAL_UNIT_SD = {"binomial": 0.3, "ordinal": 0.3, "continuous": 0.1}
-# Centre agent effects when the data precision per agent is this many times the prior precision.
-CENTRED_RATIO = 10.0
-
-
-def prior_keys() -> set[str]:
-    """Every prior name that ``spec.model.priors`` may override."""
-    return {k for d in DEFAULT_PRIORS.values() for k in d}
-
-
-def resolve_priors(family: Family, metric: str, overrides: dict[str, float]) -> dict[str, float]:
-    """Default prior scales of ``family`` with overrides applied.
-
-    ``overrides`` keys are either a prior name (``effect_sd``: every metric whose family has it)
-    or ``<metric>.<name>`` (one metric). ``inf`` makes a location prior flat.
-    """
-    out = dict(DEFAULT_PRIORS[family])
-    for key, value in overrides.items():
-        name = key.split(".", 1)[1] if key.startswith(metric + ".") else key
-        if "." in name:
-            continue
-        if name in out:
-            out[name] = float(value)
-    return out
-
-
-def check_prior_overrides(overrides: dict[str, float], metrics: list[str]) -> list[str]:
-    """Messages for override keys that name no prior or no metric of the spec (empty if fine)."""
-    bad = []
-    keys = prior_keys()
-    for key, value in overrides.items():
-        metric, _, name = key.rpartition(".")
-        if metric and metric not in metrics:
-            bad.append(f"{key!r}: {metric!r} is not a metric of this experiment ({', '.join(metrics)})")
-        elif name not in keys:
-            bad.append(f"{key!r}: unknown prior; expected one of {', '.join(sorted(keys))}")
-        elif not (value > 0):
-            bad.append(f"{key!r}: a prior scale must be > 0 (got {value})")
-    return bad
-
 
 @dataclass
-class Design:
+class CellDesign:
     """Design arrays of one metric's likelihood cells (all numpy).
 
     Parameters
@@ -212,24 +133,9 @@ class Design:
         return codes
 
 
-def choose_centred(family: Family, info_per_unit: np.ndarray, ratio: float = CENTRED_RATIO) -> bool:
-    """Centred agent effects when each agent's data dominate the prior, else non-centred.
-
-    ``info_per_unit`` is the Fisher information about each agent's latent level (e.g.
-    ``n p (1 - p)`` for a binomial). With information ``I`` and a typical agent sd ``s``, the
-    data pin an agent down when the median ``I s^2`` reaches ``ratio``: then the non-centred form
-    mixes badly (a ridge between the effect, the intercept and all agent effects); with little
-    data per agent the centred form has a funnel. See STACK.md for the measurements.
-    """
-    info = np.asarray(info_per_unit, float)
-    if info.size == 0:
-        return False
-    return bool(np.median(info) * TYPICAL_UNIT_SD[family] ** 2 >= ratio)
-
-
 def linear_predictor(
     prefix: str,
-    design: Design,
+    design: CellDesign,
     data: dict[str, Any],
     pri: dict[str, float],
     *,
@@ -246,11 +152,11 @@ def linear_predictor(
     prefix
         Metric name; every variable is named ``<prefix>_<what>``.
     design
-        Shapes (see :class:`Design`).
+        Shapes (see :class:`CellDesign`).
     data
-        ``pm.Data`` containers from :meth:`Design.data` (plus ``<prefix>__center``).
+        ``pm.Data`` containers from :meth:`CellDesign.data` (plus ``<prefix>__center``).
     pri
-        Prior scales (:func:`resolve_priors`).
+        Prior scales (:func:`.priors.resolve_priors`).
     centred
         Agent effects centred on their arm's mean (True) or non-centred.
     intercept
@@ -321,13 +227,13 @@ def linear_predictor(
         eta = eta + gamma * data[f"{p}__post"] + tau * data[f"{p}__active"]
     for i, levels in enumerate(design.seg_levels):
         # fixed prior scale (a hierarchical sd over a few channels would make a funnel); the
-        # deviation applies where the new program is active (codes >= levels, see Design.data)
+        # deviation applies where the new program is active (codes >= levels, see CellDesign.data)
         dev = pm.Normal(f"{p}_seg{i}", 0.0, pri["segment_sd"], shape=levels)
         eta = eta + pt.concatenate([pt.zeros(levels), dev])[data[f"{p}__seg{i}"]]
     return eta
 
 
-def core_parameters(prefix: str, design: Design) -> list[str]:
+def core_parameters(prefix: str, design: CellDesign) -> list[str]:
     """Names of the scalar/vector parameters behind the reported effects (for diagnostics)."""
     p = prefix
     names = [f"{p}_effect"]

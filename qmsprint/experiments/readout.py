@@ -1,0 +1,155 @@
+"""From a fitted block to its :class:`~qmsprint.results.MetricResult`: effects, segments, checks.
+
+The latent predictor of each cell with and without the new program comes from the block's
+design arrays and the :class:`.designs.Design`; natural-scale values, scales and units from the
+metric registry and the model family (:mod:`qmsprint.effects`); posterior predictive replicates
+from the model family (``Family.ppc``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from qmsprint import effects as fx
+from qmsprint.experiments.prepare import MetricBlock
+from qmsprint.models import Fit, diagnostics, draws_of, get_family
+from qmsprint.results import MetricResult
+from qmsprint.spec import Spec
+
+PPC_DRAWS = 200
+
+
+def latent(mb: MetricBlock, idata: Any, *, population: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(base, delta) latent predictors per (draw, cell).
+
+    With ``population`` the cells are the effect population and ``base`` is the predictor without
+    the new program; otherwise they are the likelihood cells and ``base`` is the predictor under
+    the observed treatment status.
+    """
+    m = mb.metric
+    d = mb.block.design
+
+    def draws(suffix: str) -> np.ndarray:
+        return draws_of(idata, f"{m}_{suffix}")
+
+    b = draws("unit")
+    tau = draws("effect")
+    if population:
+        u, X, seg, g = mb.eff_unit, mb.eff_X, mb.eff_seg, mb.eff_group
+        post = np.ones(len(u))
+        active = np.zeros(len(u))
+    else:
+        u, X, seg, post, active = d.unit, d.X, d.seg, d.post, d.active
+        g = d.unit_group[u].astype(float)
+    base = b[:, u]
+    if X.shape[1]:
+        base = base + draws("adjust") @ X.T
+    base = mb.design.untreated(base, draws, g, post)
+    delta = np.repeat(tau[:, None], len(u), axis=1)
+    for i in range(len(d.seg_levels)):
+        delta = delta + draws(f"seg{i}")[:, seg[:, i]]
+    if not population:
+        return base + delta * mb.design.treated(g, active)[None, :], delta
+    return base, delta
+
+
+def _params(mb: MetricBlock, idata: Any) -> dict[str, np.ndarray]:
+    """Draws of the family's cell parameters (e.g. ordinal cutpoints)."""
+    return {p: draws_of(idata, f"{mb.metric}_{p}") for p in get_family(mb.block.family).cell_parameters}
+
+
+def ppc(mb: MetricBlock, idata: Any, spec: Spec, *, prob: float, seed: int = 0) -> dict[str, list[Any]]:
+    """Posterior predictive check by hand: observed vs replicated level shares / rates / means by arm.
+
+    Labels are ``<arm>`` (A/B) or ``<arm> <period>`` (DiD), followed by the level for ordinal
+    metrics. Uses up to :data:`PPC_DRAWS` evenly thinned draws.
+    """
+    rng = np.random.default_rng(seed)
+    eta_all, _ = latent(mb, idata, population=False)
+    total = eta_all.shape[0]
+    take = np.unique(np.linspace(0, total - 1, min(PPC_DRAWS, total)).astype(int))
+    eta = eta_all[take]
+    grp, order = mb.design.arm_groups(mb.lik, spec.arms.control, spec.arms.treatment)
+    order = [o for o in order if o in set(grp)]
+    params = {k: v[take] for k, v in _params(mb, idata).items()}
+    groups = get_family(mb.block.family).ppc(eta, params, mb.block.obs, [grp == o for o in order], rng)
+    levels = spec.metric(mb.metric).info.levels(spec)
+    labels: list[str] = []
+    obs_v: list[float] = []
+    rep: list[np.ndarray] = []
+    for o, rows in zip(order, groups, strict=True):
+        for k, observed, replicated in rows:
+            labels.append(o if k is None else f"{o} {levels[k]}")
+            obs_v.append(observed)
+            rep.append(replicated)
+    a = (1 - prob) / 2
+    return {
+        "labels": labels,
+        "observed": obs_v,
+        "replicated_mean": [float(np.mean(r)) for r in rep],
+        "replicated_low": [float(np.quantile(r, a)) for r in rep],
+        "replicated_high": [float(np.quantile(r, 1 - a)) for r in rep],
+    }
+
+
+def metric_result(mb: MetricBlock, fit_: Fit, spec: Spec, cells_used: Any) -> MetricResult:
+    """Effects, segments, diagnostics, PPC and descriptive numbers of one metric."""
+    idata = fit_.idata
+    m = mb.metric
+    sm = spec.metric(m)
+    info = sm.info
+    prob = spec.model.hdi_prob
+    base, delta = latent(mb, idata)
+    fn = fx.metric_cells(info, spec, _params(mb, idata))
+    lv, *by_segment = fx.weighted_levels_by(
+        fn, base, delta, mb.weights, [None, *(mb.eff_seg[:, j] for j in range(len(mb.seg_cols)))]
+    )
+    effs = fx.metric_effects(info, lv, better=sm.better, threshold=sm.threshold, hdi_prob=prob)
+    head_key = info.headline.key
+    head_draws = lv["treatment"][head_key] - lv["control"][head_key]
+    segs = fx.segment_effects(
+        info, by_segment, mb.seg_cols, mb.seg_labels, better=sm.better, threshold=sm.threshold, hdi_prob=prob
+    )
+    chains, n_draws = idata.posterior.sizes["chain"], idata.posterior.sizes["draw"]
+    diag = diagnostics(fit_, mb.block.parameters(), {f"{m}_headline_effect": head_draws.reshape(chains, n_draws)})
+    tau = draws_of(idata, f"{m}_effect")
+    count, stats = info.cell_columns(spec)
+    pilot = cells_used[cells_used["period"] == "pilot"]
+    arms = (spec.arms.control, spec.arms.treatment)
+    response, shares = {}, {}
+    if info.survey:
+        for a in arms:
+            sub = pilot[pilot["arm"] == a]
+            response[a] = float(sub[count].sum() / sub["n"].sum()) if sub["n"].sum() > 0 else float("nan")
+            if info.family == "ordinal":
+                tot = sub[stats].sum()
+                shares[a] = {
+                    str(lv_): float(tot[c] / max(tot.sum(), 1)) for lv_, c in zip(info.levels(spec), stats, strict=True)
+                }
+    n_units = {
+        a: int(((mb.units["arm"] == a) & (np.bincount(mb.block.design.unit, minlength=len(mb.units)) > 0)).sum())
+        for a in arms
+    }
+    n_obs = {a: int(cells_used.loc[cells_used["arm"] == a, count].sum()) for a in arms}
+    notes = list(mb.notes)
+    if not diag.converged:
+        notes.append("the fit missed the convergence bars: " + "; ".join(diag.problems))
+    return MetricResult(
+        metric=m,
+        design=spec.design,
+        headline=effs[0],
+        effects=effs,
+        segments=segs,
+        draws=head_draws,
+        diagnostics=diag,
+        response_rates=response,
+        ppc=ppc(mb, idata, spec, prob=prob, seed=spec.sampler.seed),
+        level_shares=shares,
+        n_units=n_units,
+        n_obs=n_obs,
+        notes=notes,
+        latent_effect=(float(np.mean(tau)), float(np.std(tau, ddof=1))),
+        idata=fit_.posterior_idata(),
+    )
