@@ -32,7 +32,7 @@ def _run_folder() -> Path:
     newest = newest_run(ROOT / "runs")
     if newest is not None:
         return newest
-    from qmsprint.pipeline import run_pilot
+    from qmsprint.api import run_pilot
     from qmsprint.progress import ConsoleProgress
     from qmsprint.spec import load_spec
 

@@ -65,19 +65,11 @@ def validate(spec: SpecArg, quiet: Quiet = False) -> None:
 
     Example: qmsprint validate experiments/demo_ab.toml
     """
-    from qmsprint.spec import load_spec
+    from qmsprint import api
 
-    s = load_spec(spec)
-    from qmsprint.data import prepare
-    from qmsprint.health import check_health
-
-    prepared = prepare(s, progress=_progress(quiet))
-    typer.echo(prepared.summary())
-    for w in prepared.warnings:
-        typer.echo(f"warning: {w}")
-    for check in check_health(s, prepared):
-        typer.echo(f"{check.status}: {check.message}")
-    typer.echo("ok: experiment file and data are valid")
+    result = api.validate(spec, progress=_progress(quiet))
+    result.raise_error()
+    typer.echo(result.text())
 
 
 @app.command()
@@ -98,11 +90,9 @@ def run(
 
     Example: qmsprint run experiments/demo_ab.toml
     """
-    from qmsprint.pipeline import run_pilot
-    from qmsprint.spec import load_spec
+    from qmsprint import api
 
-    s = load_spec(spec)
-    outcome = run_pilot(s, runs_dir=runs_dir, progress=_progress(quiet), diagnosis=diagnosis)
+    outcome = api.run_pilot(spec, runs_dir=runs_dir, progress=_progress(quiet), diagnosis=diagnosis)
     typer.echo(outcome.summary())
     typer.echo(f"run folder: {outcome.path}")
     if not outcome.converged:
@@ -151,14 +141,11 @@ def simulate(
 
     Example: qmsprint simulate /tmp/pilot.parquet --design did --agents 80 --seed 7
     """
-    from qmsprint.simulate import SimConfig, write_simulation
-    from qmsprint.simulate import simulate as _simulate
+    from qmsprint import api
 
     if design not in ("ab", "did"):
         raise typer.BadParameter("expected 'ab' or 'did'", param_hint="--design")
-    sim = _simulate(SimConfig(design=design, n_agents=agents, interactions_per_agent=per_agent, seed=seed))
-    paths = write_simulation(sim, out)
-    for p in paths:
+    for p in api.simulate(out, design=design, agents=agents, per_agent=per_agent, seed=seed):
         typer.echo(f"wrote {p}")
 
 
@@ -179,17 +166,11 @@ def diagnose(
 
     Example: qmsprint diagnose experiments/demo_ab.toml --out diagnosis/
     """
-    from qmsprint.alignment import diagnose as _diagnose
-    from qmsprint.bundle import diagnosis_folder_name
-    from qmsprint.errors import BundleError
-    from qmsprint.spec import load_spec
+    from qmsprint import api
+    from qmsprint.present.diagnosis import summary_text
 
-    s = load_spec(spec)
-    if out is not None and out.exists():  # refuse before fitting, not after
-        raise BundleError(f"{out} already exists; choose a new folder (diagnoses are never overwritten)")
-    result = _diagnose(s, progress=_progress(quiet))
-    typer.echo(result.summary_text())
-    paths = result.save(out if out is not None else diagnosis_folder_name(s))
+    result, paths = api.diagnose(spec, out=out, progress=_progress(quiet))
+    typer.echo(summary_text(result))
     for p in paths:
         typer.echo(f"wrote {p}")
     typer.echo(f"open it in the app: qmsprint app {paths[0].parent}")
@@ -208,14 +189,13 @@ def design(
 
     Example: qmsprint design experiments/demo_ab.toml --out design/
     """
-    from qmsprint.design import plan_pilot
-    from qmsprint.spec import load_spec
+    from qmsprint import api
+    from qmsprint.present.design import plan_summary
 
-    result = plan_pilot(load_spec(spec), progress=_progress(quiet))
-    typer.echo(result.summary_text())
-    if out is not None:
-        for p in result.save(out):
-            typer.echo(f"wrote {p}")
+    result, paths = api.plan(spec, out=out, progress=_progress(quiet))
+    typer.echo(plan_summary(result))
+    for p in paths:
+        typer.echo(f"wrote {p}")
 
 
 @app.command()
@@ -229,13 +209,13 @@ def assign(
 
     Example: qmsprint assign experiments/demo_ab.toml --out assignment.csv --seed 42
     """
-    from qmsprint.design import assign_units
-    from qmsprint.spec import load_spec
+    from qmsprint import api
+    from qmsprint.present.design import assignment_summary
 
-    result = assign_units(load_spec(spec), seed=seed)
-    for p in result.save(out):
+    result, paths = api.assign(spec, out=out, seed=seed)
+    for p in paths:
         typer.echo(f"wrote {p}")
-    typer.echo(result.summary_text())
+    typer.echo(assignment_summary(result))
 
 
 @app.command()
@@ -250,9 +230,9 @@ def report(
 
     Example: qmsprint report runs/demo-ab-20261122-101500
     """
-    from qmsprint.report import write_report
+    from qmsprint import api
 
-    typer.echo(f"wrote {write_report(run_folder, out)}")
+    typer.echo(f"wrote {api.report(run_folder, out)}")
 
 
 @app.command()
@@ -265,14 +245,13 @@ def compare(
 
     Example: qmsprint compare runs/pilot-march runs/pilot-april
     """
-    from qmsprint.bundle import compare_runs
+    from qmsprint import api
 
-    table = compare_runs(runs)
+    if out is not None and out.exists():
+        raise typer.BadParameter(f"{out} exists; choose a new file", param_hint="--out")
+    table = api.compare(runs, out=out)
     typer.echo(table.to_string(index=False))
     if out is not None:
-        if out.exists():
-            raise typer.BadParameter(f"{out} exists; choose a new file", param_hint="--out")
-        table.to_csv(out, index=False)
         typer.echo(f"wrote {out}")
 
 

@@ -99,12 +99,9 @@ def share_password(secrets: dict[str, Any]) -> str | None:
 
 def run_paths(runs_dir: Path, *, diagnoses: bool = False) -> list[Path]:
     """Run folders (and, with ``diagnoses``, diagnosis folders) under ``runs_dir``, newest first."""
-    runs_dir = Path(runs_dir)
-    if not runs_dir.is_dir():
-        return []
-    from qmsprint.bundle import list_runs
+    from qmsprint import api
 
-    return [Path(p) for p in list_runs(runs_dir, diagnoses=diagnoses)]
+    return api.list_runs(Path(runs_dir), diagnoses=diagnoses)
 
 
 def newest_run(runs_dir: Path) -> Path | None:
@@ -203,9 +200,9 @@ def serve(
             run_folder = newest_run(runs_dir)
             if run_folder is None:
                 raise BundleError(f"no run to share: {runs_dir} has no run folders; pass the run folder")
-        from qmsprint.bundle import open_folder
+        from qmsprint import api
 
-        open_folder(run_folder)  # a damaged or foreign folder fails here, with a clear message
+        api.open_folder(run_folder)  # a damaged or foreign folder fails here, with a clear message
     headless = headless or bool(os.environ.get("CI"))
     config = AppConfig(mode=SHARE if share else WORKBENCH, run_folder=run_folder, runs_dir=runs_dir)
     cmd = build_command(config, port=port, headless=headless, secrets=secrets)

@@ -10,8 +10,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
-from qmsprint.bundle import load_run
-from qmsprint.ui import fmt
+from qmsprint.present import format as fmt
+from qmsprint.store import load_run, save_diagnosis
+from qmsprint.ui import widgets
 from qmsprint.ui.config import ENV_MODE, ENV_RUN, ENV_RUNS_DIR, AppConfig, from_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,34 +50,7 @@ def run_obj(small_run):
     return load_run(small_run)
 
 
-# ------------------------------------------------------------------------------ formatting
-
-
-def test_probability_sentences_read_plainly():
-    assert fmt.prob_sentence("csat", 0.94, 0.1, "points") == "94% probability that CSAT improves by at least 0.1 points"
-    assert (
-        fmt.prob_sentence("repeat_contact", 0.88, 1.0, "pp", "lower")
-        == "88% probability that repeat contacts fall by at least 1 percentage point"
-    )
-    assert fmt.improve_sentence("handle_time", 0.3, "lower") == "30% probability that handle time falls at all"
-    assert (
-        fmt.prob_sentence("nps", 0.5, 5.0, "NPS points") == "50% probability that NPS improves by at least 5 NPS points"
-    )
-
-
-def test_numbers_carry_units_and_probabilities_are_bounded():
-    assert fmt.num(0.1234, "points", signed=True) == "+0.12 pts"
-    assert fmt.num(-1.44, "pp", signed=True) == "-1.4 pp"
-    assert fmt.num(12.4, "seconds", signed=True) == "+12 s"
-    assert fmt.num(-0.001, "points", signed=True) == "0.00 pts"  # no "-0.00"
-    assert fmt.num(float("nan"), "pp") == "n/a"
-    assert [fmt.pct(p) for p in (0.999, 0.001, 0.5, 0.9449)] == [">99%", "<1%", "50%", "94%"]
-    assert fmt.interval_text(0.05, 0.21, "points", 0.94) == "94% interval: +0.05 pts to +0.21 pts"
-    assert fmt.verdict_of({"csat": {"verdict": "improved"}}, "csat") == "improved"
-    assert fmt.verdict_of([{"metric": "nps", "verdict": "worse"}], "nps") == "worse"
-    assert fmt.verdict_badge("improved").startswith(":green-badge[")
-    assert (fmt.money(10922.4, "EUR"), fmt.money(-2141, "EUR")) == ("EUR 10,922", "-EUR 2,141")
-    assert fmt.md(">99% sure") == "\\>99% sure"  # not a Markdown block quote
+# ------------------------------------------------------------------------------ configuration
 
 
 def test_config_round_trips_through_the_environment(tmp_path):
@@ -99,7 +73,7 @@ def test_recommendation_page_tells_the_story(monkeypatch, small_run, run_obj):
     for r in run_obj.results:
         assert fmt.metric_label(r.metric) in text
         verdict = rec.verdicts[r.metric].verdict
-        assert fmt.VERDICTS[verdict][0] in text, f"verdict of {r.metric} not shown"
+        assert fmt.verdict_label(verdict, capital=True) in text, f"verdict of {r.metric} not shown"
         assert fmt.num(r.headline.mean, r.headline.unit, signed=True) in text
     assert "probability that" in text and "by at least" in text
 
@@ -221,7 +195,7 @@ def test_a_good_upload_validates_and_runs_with_progress(monkeypatch, small_run, 
             progress(f"step {i}", i / 4)
         return Outcome()
 
-    monkeypatch.setattr("qmsprint.pipeline.run_pilot", fake_run_pilot)
+    monkeypatch.setattr("qmsprint.api.run_pilot", fake_run_pilot)
     p = small_spec.periods
     toml = (
         f'name = "upload"\ndesign = "ab"\n[arms]\ncontrol = "checklist"\ntreatment = "behavior"\n'
@@ -242,6 +216,59 @@ def test_a_good_upload_validates_and_runs_with_progress(monkeypatch, small_run, 
     ((spec, runs_dir),) = calls
     assert Path(spec.data.source).name == "pilot.parquet" and runs_dir == small_run.parent
     assert any("Run written" in e.value for e in at.success)
+
+
+def _spec_toml(small_spec, source: str) -> bytes:
+    """An experiment file for the small pilot reading ``source``."""
+    p = small_spec.periods
+    return (
+        f'name = "upload"\ndesign = "ab"\n[arms]\ncontrol = "checklist"\ntreatment = "behavior"\n'
+        f"[data]\nsource = {source!r}\n[periods]\n"
+        f"baseline = {{ start = {p.baseline.start}, end = {p.baseline.end} }}\n"
+        f"pilot = {{ start = {p.pilot.start}, end = {p.pilot.end} }}\n"
+        f'[[metrics]]\nname = "csat"\n[[metrics]]\nname = "repeat_contact"\n'
+    ).encode()
+
+
+def test_the_apps_validate_and_the_cli_validate_report_the_same(monkeypatch, small_run, small_spec, tmp_path):
+    """One shared api.validate: the Validate button shows the data's summary, warnings and health checks
+    that `qmsprint validate` prints, and the same problems when the data is bad."""
+    from qmsprint import api
+    from qmsprint.cli import app as cli
+    from qmsprint.present.format import md
+
+    good = _spec_toml(small_spec, str(small_spec.data.source))
+    (tmp_path / "good.toml").write_bytes(good)
+    expected = api.validate(tmp_path / "good.toml")
+    assert expected.ok and expected.health
+    printed = CliRunner().invoke(cli, ["validate", str(tmp_path / "good.toml"), "--quiet"])
+    assert printed.exit_code == 0, printed.output
+    at = _app(monkeypatch, small_run).run()
+    _upload_and_validate(at, ("good.toml", good, "application/toml"))
+    _no_exception(at)
+    shown = _texts(at)
+    assert expected.summary in shown and expected.summary in printed.output
+    for check in expected.health:
+        assert f"{check.status}: {check.message}" in printed.output
+        assert f"{widgets.status_badge(check.status)} {md(check.message)}" in shown
+    shown_warnings = list(at.dataframe[0].value["problem"]) if expected.warnings else []
+    assert shown_warnings == [w.message for w in expected.warnings]
+    assert all(f"warning: {w}" in printed.output for w in expected.warnings)
+
+    (tmp_path / "bad.csv").write_text("interaction_id,when,agent\n1,yesterday,a\n")
+    bad = _spec_toml(small_spec, str(tmp_path / "bad.csv"))
+    (tmp_path / "bad.toml").write_bytes(bad)
+    expected = api.validate(tmp_path / "bad.toml")
+    assert expected.data_problems and not expected.spec_problems
+    printed = CliRunner().invoke(cli, ["validate", str(tmp_path / "bad.toml"), "--quiet"])
+    assert printed.exit_code == 3
+    at = _app(monkeypatch, small_run).run()
+    _upload_and_validate(at, ("bad.toml", bad, "application/toml"))
+    _no_exception(at)
+    assert any("data cannot be used" in e.value for e in at.error)
+    table = at.dataframe[0].value
+    assert list(table["problem"]) == [p.message for p in expected.data_problems]
+    assert all(str(p) in printed.output for p in expected.data_problems)
 
 
 # ------------------------------------------------------------------------------ share mode
@@ -398,7 +425,8 @@ def test_the_workbench_lists_diagnoses_with_runs_and_opens_the_newest(
 
     runs = tmp_path / "runs"
     shutil.copytree(small_run, runs / small_run.name)
-    diagnosis_maker().save(runs / "baseline-diagnosis")  # made now: newer than the run
+    made = diagnosis_maker()
+    save_diagnosis(made.to_dict(), made.tables(), runs / "baseline-diagnosis")  # made now: newer than the run
     monkeypatch.setenv(ENV_MODE, "workbench")
     monkeypatch.delenv(ENV_RUN, raising=False)
     monkeypatch.setenv(ENV_RUNS_DIR, str(runs))

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from qmsprint.bundle import load_run
+from qmsprint.present.format import metric_label
+from qmsprint.store import load_run
 from qmsprint.ui.config import ENV_MODE, ENV_RUN, ENV_RUNS_DIR
-from qmsprint.ui.fmt import metric_label
 
 pytestmark = pytest.mark.browser
 

@@ -73,7 +73,7 @@ def test_make_demo_opens_the_run_it_just_wrote():
 def test_run_passes_the_diagnosis_choice_and_exit_code(monkeypatch, tmp_path, flag, expected):
     from pathlib import Path
 
-    import qmsprint.pipeline
+    import qmsprint.api
 
     seen = {}
 
@@ -88,8 +88,53 @@ def test_run_passes_the_diagnosis_choice_and_exit_code(monkeypatch, tmp_path, fl
         seen["diagnosis"] = diagnosis
         return Outcome()
 
-    monkeypatch.setattr(qmsprint.pipeline, "run_pilot", fake_run_pilot)
+    monkeypatch.setattr(qmsprint.api, "run_pilot", fake_run_pilot)
     demo = Path(__file__).resolve().parents[1] / "experiments" / "demo_ab.toml"
     result = runner.invoke(app, ["run", str(demo), "--quiet", *flag])
     assert seen["diagnosis"] is expected
     assert result.exit_code == 4 and "did not converge" in result.output
+
+
+def test_every_command_is_thin_over_the_api():
+    """The commands ask qmsprint.api for work and qmsprint.present for text: cli.py imports nothing else of qmsprint."""
+    import ast
+    from pathlib import Path
+
+    import qmsprint.cli
+
+    tree = ast.parse(Path(qmsprint.cli.__file__).read_text(encoding="utf-8"))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    imported |= {f"{n.module}.{a.name}" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+    allowed = ("api", "present", "errors", "progress", "serve")  # serve: `qmsprint app` starts Streamlit
+    others = {m for m in imported if m.startswith("qmsprint.") and m.split(".")[1] not in allowed}
+    assert others == set(), others
+    assert "qmsprint.api" in {m.rsplit(".", 1)[0] for m in imported} | imported
+
+
+def test_validate_prints_what_the_shared_validation_found(monkeypatch, tmp_path):
+    """`qmsprint validate` prints api.validate's record: summary, warnings, health checks, then ok."""
+    from pathlib import Path
+
+    import qmsprint.api
+    from qmsprint.api import Validation
+    from qmsprint.errors import DataError, Problem
+    from qmsprint.results import HealthCheck
+
+    found = Validation(
+        spec=None,
+        summary="data: x.parquet",
+        warnings=[Problem("csat", "low response")],
+        health=[HealthCheck("srm_units", "alert", "Sample ratio mismatch")],
+    )
+    monkeypatch.setattr(qmsprint.api, "validate", lambda spec, progress=None: found)
+    out = runner.invoke(app, ["validate", str(Path("any.toml")), "--quiet"]).output.splitlines()
+    assert out == [
+        "data: x.parquet",
+        "warning: csat: low response",
+        "alert: Sample ratio mismatch",
+        "ok: experiment file and data are valid",
+    ]
+    bad = Validation(spec=None, error=DataError("invalid data", [Problem("timestamp", "not a date")]))
+    monkeypatch.setattr(qmsprint.api, "validate", lambda spec, progress=None: bad)
+    result = runner.invoke(app, ["validate", "any.toml"])
+    assert result.exit_code == 3 and "timestamp: not a date" in result.output

@@ -1,4 +1,4 @@
-"""The pipeline (qmsprint.pipeline.run_pilot): end to end on simulated data, and its plumbing.
+"""The pipeline (qmsprint.api.run_pilot): end to end on simulated data, and its plumbing.
 
 Plumbing tests replace the estimation step with constructed posteriors (known answers, no
 sampling); the end-to-end tests use the session's real run (``small_run``) and one more real run
@@ -17,11 +17,10 @@ from conftest import make_small_spec
 from test_decide import make_result
 
 import qmsprint.experiments
-from qmsprint import pipeline
-from qmsprint.bundle import compare_runs, load_run, save_run
+from qmsprint.api import pilot, run_pilot
 from qmsprint.decide import decide
 from qmsprint.errors import BundleError, DataError
-from qmsprint.pipeline import run_pilot
+from qmsprint.store import compare_runs, load_run, save_run
 
 
 @pytest.fixture
@@ -94,7 +93,7 @@ def test_diagnosis_failure_becomes_a_warning(small_spec, tmp_path, fake_estimate
     def broken(spec, frame, prog):
         raise DataError("too few responses for the diagnosis")
 
-    monkeypatch.setattr(pipeline, "_diagnosis", broken)
+    monkeypatch.setattr(pilot, "_diagnosis", broken)
     out = run_pilot(small_spec, runs_dir=tmp_path)
     assert any("checklist diagnosis skipped: too few responses" in n for n in out.notes)
     run = load_run(out.path)
@@ -106,7 +105,7 @@ def test_sizing_failure_becomes_a_warning(small_spec, tmp_path, fake_estimate, m
     def broken(spec, frame, prog):
         raise DataError("no baseline volume")
 
-    monkeypatch.setattr(pipeline, "_plan", broken)
+    monkeypatch.setattr(pilot, "_plan", broken)
     out = run_pilot(small_spec, runs_dir=tmp_path, diagnosis=False)
     assert any("pilot sizing (assurance) skipped: no baseline volume" in n for n in out.notes)
     run = load_run(out.path)
@@ -121,7 +120,7 @@ def test_diagnosis_is_stored_when_it_works(small_spec, tmp_path, fake_estimate, 
         seen["periods"] = set(frame["period"])
         return {"summary": "Diagnosis of small-ab", "quadrant": [], "converged": True}
 
-    monkeypatch.setattr(pipeline, "_diagnosis", fake_diag)
+    monkeypatch.setattr(pilot, "_diagnosis", fake_diag)
     out = run_pilot(small_spec, runs_dir=tmp_path)
     assert load_run(out.path).diagnosis["summary"] == "Diagnosis of small-ab"
     assert seen["periods"] == {"baseline"}  # the diagnosis sees the baseline rows only

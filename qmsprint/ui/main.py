@@ -7,11 +7,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from qmsprint.bundle import is_diagnosis_folder
+from qmsprint import api
 from qmsprint.ui import auth, state
+
+if TYPE_CHECKING:
+    from qmsprint.api import DiagnosisFolder, RunBundle
 
 PAGES = Path(__file__).resolve().parent / "pages"
 
@@ -82,11 +86,8 @@ def _run_picker() -> None:
     )
 
 
-def _downloads(run: object) -> None:
-    path = state.get(run, "path")
-    if path is None:
-        return
-    path = str(Path(path).resolve())
+def _downloads(run: RunBundle | DiagnosisFolder) -> None:
+    path = str(run.path.resolve())
     stamp = state.stamp(path)
     name = Path(path).name
     diagnosis_only = state.is_diagnosis(run)
@@ -103,17 +104,15 @@ def _downloads(run: object) -> None:
             on_click="ignore",
             width="stretch",
         )
-        effects = state.get(run, "effects")
-        if effects is not None and hasattr(effects, "to_csv"):
-            st.sidebar.download_button(
-                "Effects (CSV)",
-                data=effects.to_csv(index=False).encode("utf-8"),
-                file_name=f"{name}-effects.csv",
-                mime="text/csv",
-                icon=":material/table:",
-                on_click="ignore",
-                width="stretch",
-            )
+        st.sidebar.download_button(
+            "Effects (CSV)",
+            data=run.effects.to_csv(index=False).encode("utf-8"),
+            file_name=f"{name}-effects.csv",
+            mime="text/csv",
+            icon=":material/table:",
+            on_click="ignore",
+            width="stretch",
+        )
     st.sidebar.download_button(
         "Diagnosis (zip)" if diagnosis_only else "Run bundle (zip)",
         data=lambda: state.bundle_zip(path, stamp),
@@ -131,7 +130,7 @@ def main() -> None:
     st.set_page_config(page_title="Pilot results · qmsprint", page_icon=":material/insights:", layout="wide")
     if cfg.share:
         client = state.client_name()
-        what = "checklist diagnosis" if cfg.run_folder and is_diagnosis_folder(cfg.run_folder) else "pilot results"
+        what = "checklist diagnosis" if cfg.run_folder and api.is_diagnosis_folder(cfg.run_folder) else "pilot results"
         if not auth.gate(f"{client} {what}" if client else what.capitalize()):
             st.stop()
     head = st.sidebar.container()

@@ -1,6 +1,14 @@
-"""Shared app state: configuration, the selected run, and cached bundles and downloads.
+"""Shared app state: configuration, the selected folder, and cached folders, figures and downloads.
 
-Bundles are loaded once per folder (``st.cache_resource``, keyed by the folder and its manifest's
+Pages read typed records: a run folder is a :class:`~qmsprint.store.RunBundle` (its ``spec``,
+``results`` as :class:`~qmsprint.results.MetricResult`, ``recommendation`` as
+:class:`~qmsprint.decide.Recommendation`, ``health`` as :class:`~qmsprint.results.HealthCheck`, ...)
+and a ``qmsprint diagnose`` folder a :class:`~qmsprint.store.DiagnosisFolder`, both from
+:func:`qmsprint.api.open_folder`. The few stored parts without a record of their own (business
+impact, the run's design, what is stored with a diagnosis) are read here into small typed
+records: :class:`Impact`, :class:`DesignView`, :class:`DiagnosisView`.
+
+Folders are loaded once per folder (``st.cache_resource``, keyed by the folder and its manifest's
 modification time), so widget changes never reload or re-fit anything.
 """
 
@@ -9,15 +17,22 @@ from __future__ import annotations
 import io
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import streamlit as st
 
+from qmsprint import api
 from qmsprint import metrics as metric_registry
 from qmsprint.errors import QmsprintError
+from qmsprint.results import MetricResult
 from qmsprint.ui.config import AppConfig, from_env
+
+if TYPE_CHECKING:
+    from qmsprint.api import Diagnosis, DiagnosisFolder, RunBundle
+    from qmsprint.spec import Period
 
 RUN_KEY = "qmsprint_run"
 PENDING_KEY = "qmsprint_pending_run"
@@ -45,14 +60,22 @@ def _stamp(path: Path) -> float:
 
 
 @st.cache_resource(show_spinner="Loading the run…", max_entries=16)
-def _load(path: str, stamp: float) -> Any:  # noqa: ARG001 - stamp invalidates the cache
-    from qmsprint.bundle import open_folder
+def _load(path: str, stamp: float) -> RunBundle | DiagnosisFolder:  # noqa: ARG001 - stamp invalidates the cache
+    folder = api.open_folder(Path(path))
+    if not api.is_diagnosis_folder(folder):
+        _ = folder.spec  # an unreadable spec.json is a damaged folder: say so when it is opened
+    return folder
 
-    return open_folder(Path(path))
 
+def load(path: str | Path) -> RunBundle | DiagnosisFolder:
+    """The run folder (or diagnosis folder) at ``path`` (cached; reloaded when the folder is rewritten).
 
-def load(path: str | Path) -> Any:
-    """The run bundle (or diagnosis folder) at ``path`` (cached; reloaded when the folder is rewritten)."""
+    Raises
+    ------
+    BundleError
+        For a missing or damaged folder.
+
+    """
     p = Path(path).resolve()
     return _load(str(p), _stamp(p))
 
@@ -63,16 +86,12 @@ def list_run_paths(runs_dir: str, diagnoses: bool = False) -> list[str]:
 
     Cached for a few seconds.
     """
-    from qmsprint.serve import run_paths
-
-    return [str(p) for p in run_paths(Path(runs_dir), diagnoses=diagnoses)]
+    return [str(p) for p in api.list_runs(Path(runs_dir), diagnoses=diagnoses)]
 
 
-def is_diagnosis(run: Any) -> bool:
+def is_diagnosis(run: RunBundle | DiagnosisFolder | None) -> bool:
     """True when ``run`` is a diagnosis folder from ``qmsprint diagnose`` (no pilot results)."""
-    from qmsprint.bundle import DiagnosisFolder
-
-    return isinstance(run, DiagnosisFolder)
+    return run is not None and api.is_diagnosis_folder(run)
 
 
 def selected_path() -> Path | None:
@@ -89,8 +108,8 @@ def selected_path() -> Path | None:
     return Path(runs[0]) if runs else None
 
 
-def current_run() -> Any | None:
-    """The selected run bundle, or ``None`` (with a message shown) when there is none or it is damaged."""
+def current_run() -> RunBundle | DiagnosisFolder | None:
+    """The selected folder, or ``None`` (with a message shown) when there is none or it is damaged."""
     path = selected_path()
     if path is None:
         st.info(
@@ -105,108 +124,16 @@ def current_run() -> Any | None:
         return None
 
 
-# ------------------------------------------------------------------------------ run accessors
+# ------------------------------------------------------------------------------ a run's spec, typed
 
 
-def get(run: Any, name: str, default: Any = None) -> Any:
-    """An optional bundle attribute (missing or failing parts read as ``default``)."""
-    try:
-        value = getattr(run, name)
-    except (AttributeError, QmsprintError, OSError, ValueError, KeyError):
-        return default
-    return default if value is None else value
+def run_title(run: RunBundle | DiagnosisFolder) -> str:
+    """Pilot name for headers (the folder's name when the experiment has none)."""
+    name = run.spec["name"] if is_diagnosis(run) else run.spec.name
+    return str(name or run.path.name)
 
 
-def spec_value(run: Any, *keys: str, default: Any = None) -> Any:
-    """A value from the run's spec (a ``Spec`` or a plain mapping), e.g. ``spec_value(run, "arms", "control")``."""
-    node = get(run, "spec")
-    for key in keys:
-        if node is None:
-            return default
-        node = node.get(key) if isinstance(node, dict) else getattr(node, key, None)
-    return default if node is None else node
-
-
-def arm_labels(run: Any) -> tuple[str, str]:
-    """(control label, treatment label) for display."""
-    control = spec_value(run, "arms", "control_label", default="Checklist QA")
-    treatment = spec_value(run, "arms", "treatment_label")
-    if not treatment:
-        program = spec_value(run, "arms", "program", default="new")
-        treatment = f"{str(program).capitalize()}-based QA"
-    return str(control), str(treatment)
-
-
-def arm_names(run: Any) -> dict[str, str]:
-    """Data arm value -> display label."""
-    control, treatment = arm_labels(run)
-    names = {}
-    if c := spec_value(run, "arms", "control"):
-        names[str(c)] = control
-    if t := spec_value(run, "arms", "treatment"):
-        names[str(t)] = treatment
-    return names
-
-
-def metric_setting(run: Any, metric: str) -> dict[str, Any]:
-    """Role, better direction and smallest effect worth acting on for ``metric`` in this run."""
-    info = metric_registry.registry().get(metric)
-    out = {
-        "role": "primary",
-        "better": info.direction if info else "higher",
-        "threshold": info.default_min_effect if info else None,
-        "unit": info.unit if info else "",
-    }
-    for m in spec_value(run, "metrics", default=[]) or []:
-        name = m.get("name") if isinstance(m, dict) else getattr(m, "name", None)
-        if name != metric:
-            continue
-        fields = m if isinstance(m, dict) else {k: getattr(m, k, None) for k in ("role", "direction", "min_effect")}
-        out["role"] = fields.get("role") or out["role"]
-        out["better"] = fields.get("direction") or out["better"]
-        if fields.get("min_effect") is not None:
-            out["threshold"] = fields["min_effect"]
-    return out
-
-
-def results(run: Any) -> list[dict[str, Any]]:
-    """The run's per-metric results (``MetricResult.to_dict()`` records)."""
-    res = get(run, "results", [])
-    return [r if isinstance(r, dict) else r.to_dict() for r in res]
-
-
-def recommendation(run: Any) -> dict[str, Any]:
-    """The run's recommendation as a dict (empty when the run has none)."""
-    rec = get(run, "recommendation", {})
-    return rec if isinstance(rec, dict) else rec.to_dict()
-
-
-def records(value: Any) -> list[dict[str, Any]]:
-    """A list of dicts from a list of records / dataclasses / a DataFrame."""
-    if value is None:
-        return []
-    if isinstance(value, pd.DataFrame):
-        return value.to_dict(orient="records")
-    out = []
-    for item in value:
-        if isinstance(item, dict):
-            out.append(item)
-        elif hasattr(item, "to_dict"):
-            out.append(item.to_dict())
-        elif hasattr(item, "__dataclass_fields__"):
-            out.append({k: getattr(item, k) for k in item.__dataclass_fields__})
-        else:
-            out.append({"message": str(item)})
-    return out
-
-
-def run_title(run: Any) -> str:
-    """Pilot name and client for headers."""
-    name = spec_value(run, "name", default="") or Path(get(run, "path", "run")).name
-    return str(name)
-
-
-def client_name(run: Any | None = None) -> str:
+def client_name(run: RunBundle | DiagnosisFolder | None = None) -> str:
     """Client shown in the header: ``[share].client_name`` in the secrets, else the spec's ``client``."""
     try:
         share = st.secrets.get("share", {})
@@ -214,7 +141,175 @@ def client_name(run: Any | None = None) -> str:
             return str(share["client_name"])
     except (FileNotFoundError, KeyError, st.errors.StreamlitSecretNotFoundError):
         pass
-    return str(spec_value(run, "client", default="")) if run is not None else ""
+    if run is None:
+        return ""
+    client = run.spec["client"] if is_diagnosis(run) else run.spec.client
+    return str(client or "")
+
+
+def pilot_period(run: RunBundle) -> Period | None:
+    """The pilot period of the run's spec."""
+    return run.spec.periods.pilot
+
+
+def arm_labels(run: RunBundle) -> tuple[str, str]:
+    """(control label, treatment label) for display."""
+    arms = run.spec.arms
+    return arms.control_label, arms.treatment_display
+
+
+def arm_names(run: RunBundle) -> dict[str, str]:
+    """Data arm value -> display label."""
+    control, treatment = arm_labels(run)
+    arms = run.spec.arms
+    return {str(arms.control): control, str(arms.treatment): treatment}
+
+
+@dataclass(frozen=True)
+class MetricSetting:
+    """A metric's role, better direction, smallest effect worth acting on and unit in one run."""
+
+    role: str
+    better: str
+    threshold: float | None
+    unit: str
+
+
+def metric_setting(run: RunBundle, metric: str) -> MetricSetting:
+    """Role, better direction and smallest effect worth acting on for ``metric`` in this run."""
+    m = next((m for m in run.spec.metrics if m.name == metric), None)
+    if m is not None:
+        return MetricSetting(role=m.role, better=m.better, threshold=m.threshold, unit=m.info.unit)
+    info = metric_registry.registry().get(metric)
+    return MetricSetting(
+        role="primary",
+        better=info.direction if info else "higher",
+        threshold=info.default_min_effect if info else None,
+        unit=info.unit if info else "",
+    )
+
+
+def result_of(run: RunBundle, metric: str) -> MetricResult | None:
+    """The result of one metric, or ``None``."""
+    return next((r for r in run.results if r.metric == metric), None)
+
+
+# ------------------------------------------------------------------------------ stored parts without a record
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A posterior mean with its interval."""
+
+    mean: float
+    low: float
+    high: float
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Interval:
+        """From ``{"mean", "hdi_low", "hdi_high"}`` (as :func:`qmsprint.decide.business_impact` writes it)."""
+        return cls(float(d["mean"]), float(d["hdi_low"]), float(d["hdi_high"]))
+
+
+@dataclass(frozen=True)
+class Impact:
+    """A recommendation's business impact (:func:`qmsprint.decide.business_impact`), typed."""
+
+    contacts_avoided: Interval
+    value: Interval
+    prob_saves: float
+    currency: str
+    hdi_prob: float
+    sentence: str
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Impact:
+        """From ``Recommendation.impact``."""
+        return cls(
+            contacts_avoided=Interval.from_dict(d["contacts_avoided_per_month"]),
+            value=Interval.from_dict(d["value_per_month"]),
+            prob_saves=float(d["prob_saves"]),
+            currency=str(d.get("currency", "")),
+            hdi_prob=float(d["hdi_prob"]),
+            sentence=str(d.get("sentence", "")),
+        )
+
+
+@dataclass(frozen=True)
+class DesignView:
+    """A run's ``design.json``, typed: the pilot sizing on the baseline and the balance by arm.
+
+    Attributes
+    ----------
+    grid
+        The assurance grid of :func:`qmsprint.design.plan_pilot` (``PlanResult.table``), empty without one.
+    summary
+        The sizing's plain-language summary.
+    target
+        Target assurance the sizing used.
+    balance
+        Standardized differences by arm on the baseline (``std_diff`` per variable), empty without one.
+    balance_message
+        The balance health check's message, when the table comes from it.
+
+    """
+
+    grid: pd.DataFrame
+    summary: str
+    target: float | None
+    balance: pd.DataFrame
+    balance_message: str = ""
+
+
+def design_view(run: RunBundle) -> DesignView:
+    """The run's sizing and balance (see :func:`qmsprint.api.run_pilot` for how ``design.json`` is laid out).
+
+    Balance comes from ``design.json``; a run without it falls back on its ``balance`` health check.
+    """
+    design = run.design or {}
+    plan = design.get("assurance") or {}
+    grid = pd.DataFrame(plan.get("table") or [])
+    if "assurance" not in grid:
+        grid = pd.DataFrame()
+    target = (plan.get("meta") or {}).get("target_assurance") or run.spec.design_settings.target_assurance
+    balance, message = pd.DataFrame(design.get("table") or []), ""
+    if "std_diff" not in balance:
+        check = next((h for h in run.health if h.name == "balance"), None)
+        balance = pd.DataFrame(check.data.get("table") or []) if check is not None else pd.DataFrame()
+        message = check.message if check is not None else ""
+        if "std_diff" not in balance:
+            balance = pd.DataFrame()
+    return DesignView(grid=grid, summary=str(plan.get("summary") or ""), target=target, balance=balance,
+                      balance_message=message)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DiagnosisView:
+    """A folder's stored diagnosis: the record (tables, notes, meta) and what was written with it.
+
+    Attributes
+    ----------
+    record
+        The :class:`~qmsprint.diagnosis.Diagnosis` (:func:`qmsprint.api.read_diagnosis`).
+    summary
+        The plain-language summary stored with it (for a slide).
+    converged
+        False when a fit of the diagnosis missed the convergence bars.
+
+    """
+
+    record: Diagnosis
+    summary: str
+    converged: bool
+
+
+def diagnosis_view(run: RunBundle | DiagnosisFolder) -> DiagnosisView | None:
+    """The diagnosis of a run or diagnosis folder, or ``None`` when the run has none."""
+    record = api.read_diagnosis(run)
+    if record is None:
+        return None
+    stored = run.diagnosis or {}
+    return DiagnosisView(record, str(stored.get("summary") or ""), stored.get("converged") is not False)
 
 
 # ------------------------------------------------------------------------------ downloads
@@ -223,11 +318,8 @@ def client_name(run: Any | None = None) -> str:
 @st.cache_data(show_spinner="Writing the report…", max_entries=8)
 def report_html(path: str, stamp: float) -> bytes | None:  # noqa: ARG001
     """The run's self-contained HTML report (written to a temporary folder, never into the run)."""
-    from qmsprint.report import write_report
-
     with tempfile.TemporaryDirectory() as tmp:
-        out = write_report(Path(path), Path(tmp) / "report.html")
-        return Path(out).read_bytes()
+        return api.report(Path(path), Path(tmp) / "report.html").read_bytes()
 
 
 @st.cache_data(show_spinner="Packing the run…", max_entries=8)
@@ -250,34 +342,31 @@ def stamp(path: str | Path) -> float:
 # ------------------------------------------------------------------------------ figures
 
 
-def result_of(run: Any, metric: str) -> dict[str, Any] | None:
-    """The result dict of one metric, or ``None``."""
-    return next((r for r in results(run) if r.get("metric") == metric), None)
-
-
-def _build_figure(kind: str, run: Any, key: str) -> Any:
-    from qmsprint.ui import figures
+def _build_figure(kind: str, run: RunBundle, key: str) -> Any:
+    from qmsprint.present import figures
 
     if kind == "weekly":
-        pilot = spec_value(run, "periods", "pilot")
-        start = pilot.get("start") if isinstance(pilot, dict) else getattr(pilot, "start", None)
-        return figures.weekly_figure(get(run, "weekly"), key, arm_names(run), start)
-    res = result_of(run, key) or {}
-    head = res.get("headline") or {}
+        pilot = pilot_period(run)
+        return figures.weekly_figure(run.weekly, key, arm_names(run), pilot.start if pilot else None)
+    res = result_of(run, key)
+    if res is None:
+        raise KeyError(f"run {run.path.name} has no result for {key!r}")
+    head = res.headline
     setting = metric_setting(run, key)
-    unit = head.get("unit") or setting["unit"]
+    unit = head.unit or setting.unit
     if kind == "posterior":
-        draws = (get(run, "draws", {}) or {}).get(key)
+        draws = run.draws.get(key)
         if draws is None:
             return None
-        hdi = (head.get("hdi_low"), head.get("hdi_high"))
-        return figures.posterior_figure(draws, key, unit, setting["threshold"], setting["better"], hdi)
+        return figures.posterior_figure(
+            draws, key, unit, setting.threshold, setting.better, (head.hdi_low, head.hdi_high)
+        )
     if kind == "levels":
-        return figures.level_shares_figure(res.get("level_shares") or {}, key, arm_names(run))
+        return figures.level_shares_figure(res.level_shares, key, arm_names(run))
     if kind == "ppc":
-        return figures.ppc_figure(res.get("ppc") or {}, key)
+        return figures.ppc_figure(res.ppc, key)
     if kind == "forest":
-        return figures.forest_figure(res.get("segments") or [], key, unit, setting["threshold"], setting["better"])
+        return figures.forest_figure(res.segments, key, unit, setting.threshold, setting.better)
     raise KeyError(kind)
 
 
@@ -286,7 +375,7 @@ def _figure(kind: str, path: str, stamp: float, key: str) -> Any:
     return _build_figure(kind, load(path), key)
 
 
-def figure(kind: str, run: Any, key: str = "") -> Any:
+def figure(kind: str, run: RunBundle, key: str = "") -> Any:
     """A cached figure of ``run`` (``posterior``, ``levels``, ``ppc``, ``forest``, ``weekly``) for ``key``."""
-    path = str(Path(get(run, "path", "")).resolve())
+    path = str(run.path.resolve())
     return _figure(kind, path, stamp(path), key)

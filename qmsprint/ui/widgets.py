@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import streamlit as st
 
-from qmsprint.ui import fmt, state
+from qmsprint.decide import Verdict
+from qmsprint.errors import Problem
+from qmsprint.present import format as fmt
+from qmsprint.present import text
+from qmsprint.results import MetricResult
+from qmsprint.ui import state
 
-STATUS = {"ok": ("OK", "green"), "warn": ("Warning", "orange"), "alert": ("Alert", "red")}
+if TYPE_CHECKING:
+    from qmsprint.api import RunBundle
 
 
-def header(run: Any, title: str) -> None:
+def header(run: RunBundle, title: str) -> None:
     """Page title with the pilot's name, client and design as a caption."""
     st.title(title)
     bits = [state.run_title(run)]
     client = state.client_name(run)
     if client:
         bits.insert(0, client)
-    design = state.spec_value(run, "design")
+    design = run.spec.design
     if design:
         bits.append("A/B test" if design == "ab" else "pilot with control group (difference-in-differences)")
-    pilot = state.spec_value(run, "periods", "pilot")
-    start = pilot.get("start") if isinstance(pilot, dict) else getattr(pilot, "start", None)
-    end = pilot.get("end") if isinstance(pilot, dict) else getattr(pilot, "end", None)
-    if start and end:
-        bits.append(f"pilot {start} to {end}")
+    pilot = state.pilot_period(run)
+    if pilot is not None:
+        bits.append(f"pilot {pilot.start} to {pilot.end}")
     control, treatment = state.arm_labels(run)
     bits.append(f"{treatment} vs {control}")
     st.caption(" · ".join(str(b) for b in bits))
@@ -34,45 +38,41 @@ def header(run: Any, title: str) -> None:
 
 def status_badge(status: str) -> str:
     """Markdown badge for a health-check status."""
-    label, colour = STATUS.get(status, (status, "gray"))
-    return f":{colour}-badge[{label}]"
+    return f":{fmt.STATUS_TONES.get(status, 'gray')}-badge[{fmt.status_label(status)}]"
 
 
-def metric_card(run: Any, result: dict[str, Any], verdicts: Any) -> None:
+def metric_card(run: RunBundle, result: MetricResult, verdicts: dict[str, Verdict]) -> None:
     """One bordered card: verdict, effect, interval, probabilities, arm levels."""
-    metric = result.get("metric", "?")
-    head = result.get("headline", {}) or {}
+    metric = result.metric
+    head = result.headline
     setting = state.metric_setting(run, metric)
-    unit = head.get("unit") or setting["unit"]
-    verdict = fmt.verdict_of(verdicts, metric)
+    unit = head.unit or setting.unit
+    v = verdicts.get(metric)
     control, treatment = state.arm_labels(run)
     with st.container(border=True):
-        st.markdown(f"**{fmt.metric_label(metric)}** · {fmt.ROLES.get(setting['role'], setting['role'])}")
-        st.markdown(fmt.verdict_badge(verdict))
+        st.markdown(f"**{fmt.metric_label(metric)}** · {fmt.role_label(setting.role)}")
+        st.markdown(fmt.verdict_badge(v.verdict if v is not None else None))
         st.metric(
             f"Effect of {treatment}",
-            fmt.num(head.get("mean"), unit, signed=True),
+            fmt.num(head.mean, unit, signed=True),
             help="New program minus current program, on the metric's own scale"
-            + (" (lower is better)" if setting["better"] == "lower" else " (higher is better)"),
+            + (" (lower is better)" if setting.better == "lower" else " (higher is better)"),
         )
-        st.caption(fmt.interval_text(head.get("hdi_low"), head.get("hdi_high"), unit, head.get("hdi_prob")))
-        st.markdown(fmt.md(fmt.improve_sentence(metric, head.get("prob_improve"), setting["better"])))
-        if fmt.is_num(head.get("prob_meaningful")):
-            p = head.get("prob_meaningful")
-            sentence = fmt.prob_sentence(metric, p, setting["threshold"], unit, setting["better"])
-            v = verdicts.get(metric) if isinstance(verdicts, dict) else None
-            if setting["role"] == "guardrail" and isinstance(v, dict) and fmt.is_num(v.get("prob_harm")):
-                sentence = fmt.harm_sentence(metric, v["prob_harm"], setting["threshold"], unit, setting["better"])
+        st.caption(fmt.interval_text(head.hdi_low, head.hdi_high, unit, head.hdi_prob))
+        st.markdown(fmt.md(text.improve_sentence(metric, head.prob_improve, setting.better)))
+        if fmt.is_num(head.prob_meaningful):
+            sentence = text.prob_sentence(metric, head.prob_meaningful, setting.threshold, unit, setting.better)
+            if setting.role == "guardrail" and v is not None and fmt.is_num(v.prob_harm):
+                sentence = text.harm_sentence(metric, v.prob_harm, setting.threshold, unit, setting.better)
             st.markdown(f"**{fmt.md(sentence)}**")
-        levels = fmt.effect_sentence(metric, head, control, treatment)
+        levels = text.effect_sentence(metric, head, control, treatment)
         if levels:
             st.caption(levels)
-        diag = result.get("diagnostics") or {}
-        if diag and diag.get("converged") is False:
+        if not result.diagnostics.converged:
             st.warning("The model fit for this metric missed the convergence bars; read it as indicative.")
 
 
-def metric_cards(run: Any, results: list[dict[str, Any]], verdicts: Any, per_row: int = 3) -> None:
+def metric_cards(run: RunBundle, results: list[MetricResult], verdicts: dict[str, Verdict], per_row: int = 3) -> None:
     """Cards for every metric, ``per_row`` to a row."""
     for start in range(0, len(results), per_row):
         cols = st.columns(per_row)
@@ -81,17 +81,17 @@ def metric_cards(run: Any, results: list[dict[str, Any]], verdicts: Any, per_row
                 metric_card(run, result, verdicts)
 
 
-def problems_table(problems: list[Any]) -> pd.DataFrame:
-    """Problems (``qmsprint.errors.Problem`` or dicts) as a table: where, what, rows, count, examples."""
+def problems_table(problems: list[Problem]) -> pd.DataFrame:
+    """Problems as a table: where, what, rows, count, examples."""
     rows = []
-    for p in state.records(problems):
+    for p in problems:
         rows.append(
             {
-                "where": p.get("where", ""),
-                "problem": p.get("message", ""),
-                "count": p.get("count"),
-                "example rows": ", ".join(str(r) for r in (p.get("rows") or [])[:5]),
-                "example values": ", ".join(repr(v) for v in (p.get("examples") or [])[:5]),
+                "where": p.where,
+                "problem": p.message,
+                "count": p.count,
+                "example rows": ", ".join(str(r) for r in (p.rows or ())[:5]),
+                "example values": ", ".join(repr(v) for v in (p.examples or ())[:5]),
             }
         )
     return pd.DataFrame(rows, columns=["where", "problem", "count", "example rows", "example values"])

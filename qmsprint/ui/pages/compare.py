@@ -4,51 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import plotly.graph_objects as go
+import pandas as pd
 import streamlit as st
 
+from qmsprint import api
 from qmsprint.errors import QmsprintError
-from qmsprint.ui import figures, fmt, state, widgets
+from qmsprint.present import figures
+from qmsprint.present import format as fmt
+from qmsprint.ui import state, widgets
 
 
 @st.cache_data(show_spinner="Comparing runs…", max_entries=32)
-def _compare(paths: tuple[str, ...], stamps: tuple[float, ...]):  # noqa: ARG001
-    from qmsprint.bundle import compare_runs
-
-    return compare_runs([Path(p) for p in paths])
-
-
-def _figure(table, metric: str) -> go.Figure:
-    sub = table[table["metric"] == metric]
-    unit = str(sub["unit"].iloc[0]) if len(sub) else ""
-    fig = go.Figure()
-    fig.add_scatter(
-        x=sub["run"],
-        y=sub["effect"],
-        mode="markers",
-        marker={"size": 12, "color": figures.NEW},
-        error_y={
-            "type": "data",
-            "symmetric": False,
-            "array": (sub["hdi_high"] - sub["effect"]).tolist(),
-            "arrayminus": (sub["effect"] - sub["hdi_low"]).tolist(),
-        },
-        hovertext=[
-            f"{r.run}<br>effect {fmt.num(r.effect, unit, signed=True)}<br>{fmt.pct(r.prob_improve)} probability "
-            f"of improvement<br>{r.verdict}"
-            for r in sub.itertuples()
-        ],
-        hoverinfo="text",
-    )
-    fig.add_hline(y=0, line_dash="dot")
-    fig.update_layout(
-        **figures.LAYOUT,
-        title=f"{fmt.metric_label(metric)}: effect in each pilot",
-        yaxis_title=f"effect ({fmt.UNIT_WORDS.get(unit, unit)})",
-        xaxis_type="category",
-        height=360,
-    )
-    return fig
+def _compare(paths: tuple[str, ...], stamps: tuple[float, ...]) -> pd.DataFrame:  # noqa: ARG001
+    return api.compare([Path(p) for p in paths])
 
 
 def render() -> None:
@@ -80,7 +48,7 @@ def render() -> None:
     metric = st.selectbox(
         "Metric", list(dict.fromkeys(table["metric"])), format_func=fmt.metric_label, key="compare_metric"
     )
-    widgets.show_figure(_figure(table, metric), key=f"compare-{metric}")
+    widgets.show_figure(figures.compare_figure(table, metric), key=f"compare-{metric}")
     st.dataframe(table, hide_index=True, width="stretch")
 
 

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-from qmsprint.ui import fmt, state, widgets
-
-TABLES = ("r2", "items", "quadrant", "root_causes", "variance")
+from qmsprint import api
+from qmsprint.present import diagnosis as present_diagnosis
+from qmsprint.present import format as fmt
+from qmsprint.ui import state, widgets
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _figures(path: str, stamp: float, share: bool) -> dict[str, Any]:  # noqa: ARG001
-    """Plotly figures of the run's diagnosis (agent ids left out of hovers in share mode)."""
-    from qmsprint.alignment import Diagnosis
-
-    d = state.get(state.load(path), "diagnosis") or {}
-    tables = {k: pd.DataFrame(d.get(k) or []) for k in TABLES}
-    if share and "agent_id" in tables["quadrant"]:
-        tables["quadrant"] = tables["quadrant"].drop(columns=["agent_id"])
-    diag = Diagnosis(**tables, diagnostics={}, notes=list(d.get("notes") or []), meta=dict(d.get("meta") or {}))
-    return diag.figures()
+    """Plotly figures of the folder's diagnosis (agent ids left out of hovers in share mode)."""
+    diag = api.read_diagnosis(state.load(path))
+    if diag is None:
+        return {}
+    if share and "agent_id" in diag.quadrant:
+        diag = dataclasses.replace(diag, quadrant=diag.quadrant.drop(columns=["agent_id"]))
+    return present_diagnosis.figures(diag)
 
 
 def render() -> None:
@@ -30,17 +29,18 @@ def render() -> None:
     run = state.current_run()
     if run is None:
         return
-    d = state.get(run, "diagnosis")
+    view = state.diagnosis_view(run)
+    d = view.record if view is not None else None
     if state.is_diagnosis(run):  # a `qmsprint diagnose` folder: the start of a sprint, no pilot yet
         st.title("Diagnosis: does the checklist score measure what customers feel?")
-        meta = d.get("meta") or {}
+        meta = d.meta if d is not None else {}
         bits = [state.client_name(run), state.run_title(run), meta.get("period_label", "")]
         if meta.get("n_interactions"):
             bits.append(f"{meta['n_interactions']:,} interactions from {meta.get('n_agents', '?')} agents")
         st.caption(" · ".join(str(b) for b in bits if b))
     else:
         widgets.header(run, "Diagnosis")
-    if not d:
+    if view is None or d is None:
         widgets.missing(
             "diagnosis",
             "A diagnosis shows how much of CSAT, NPS, FCR and repeat contacts the checklist score explains. "
@@ -48,9 +48,9 @@ def render() -> None:
         )
         return
     share = state.config().share
-    path = str(state.get(run, "path"))
+    path = str(run.path)
     figs = _figures(path, state.stamp(path), share)
-    if d.get("converged") is False:
+    if not view.converged:
         st.warning("Some diagnosis fits missed the convergence bars; read those numbers as indicative.")
     titles = {
         "r2": "Checklist vs behavior score",
@@ -64,18 +64,19 @@ def render() -> None:
     for tab, key in zip(st.tabs([titles[k] for k in present]), present, strict=True) if present else []:
         with tab:
             widgets.show_figure(figs[key], key=f"diagnosis-{key}")
-            table = pd.DataFrame(d.get(key if key != "root_causes" else "root_causes") or [])
+            table = d.tables()[key]
             if share and "agent_id" in table:
                 table = table.drop(columns=["agent_id"])
             if len(table):
                 with st.expander("Table"):
                     st.dataframe(table, hide_index=True, width="stretch")
-    if d.get("summary"):
+    summary = view.summary
+    if summary:
         # opened on a diagnosis folder: there it is the sprint's starting point, to paste into a slide
         expanded = not present or state.is_diagnosis(run)
         with st.expander("In short: the diagnosis as text (for a slide)", expanded=expanded):
-            st.markdown("\n\n".join(fmt.md(x) for x in d["summary"].splitlines()))
-    for note in d.get("notes") or []:
+            st.markdown("\n\n".join(fmt.md(x) for x in summary.splitlines()))
+    for note in d.notes:
         st.caption(f"Note: {note}")
 
 

@@ -5,22 +5,24 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from qmsprint.ui import fmt, state, widgets
+from qmsprint.present import format as fmt
+from qmsprint.results import MetricResult
+from qmsprint.ui import state, widgets
 
 
-def _effects_table(result: dict, control: str, treatment: str) -> pd.DataFrame:
+def _effects_table(result: MetricResult, control: str, treatment: str) -> pd.DataFrame:
     rows = []
-    for e in result.get("effects") or []:
-        unit = e.get("unit", "")
+    for e in result.effects:
+        unit = e.unit
         rows.append(
             {
-                "measure": fmt.SCALE_WORDS.get(e.get("scale", ""), e.get("scale", "")),
-                control: fmt.num(e.get("control"), "") if unit != "pp" else fmt.share(e.get("control")),
-                treatment: fmt.num(e.get("treatment"), "") if unit != "pp" else fmt.share(e.get("treatment")),
-                "effect": fmt.num(e.get("mean"), unit, signed=True),
-                "interval": fmt.range_text(e.get("hdi_low"), e.get("hdi_high"), unit),
-                "probability of improvement": fmt.pct(e.get("prob_improve")),
-                "probability worth acting on": fmt.pct(e.get("prob_meaningful")),
+                "measure": fmt.scale_label(result.metric, e.scale),
+                control: fmt.level_text(e.control, result.metric, e.scale),
+                treatment: fmt.level_text(e.treatment, result.metric, e.scale),
+                "effect": fmt.num(e.mean, unit, signed=True),
+                "interval": fmt.range_text(e.hdi_low, e.hdi_high, unit),
+                "probability of improvement": fmt.pct(e.prob_improve),
+                "probability worth acting on": fmt.pct(e.prob_meaningful),
             }
         )
     return pd.DataFrame(rows)
@@ -32,14 +34,14 @@ def render() -> None:
     if run is None:
         return
     widgets.header(run, "Metrics")
-    results = state.results(run)
+    results = run.results
     if not results:
         widgets.missing("metric results")
         return
-    names = [r["metric"] for r in results]
+    names = [r.metric for r in results]
     metric = st.selectbox("Metric", names, format_func=fmt.metric_label, key="metrics_metric")
-    result = state.result_of(run, metric) or {}
-    verdicts = state.recommendation(run).get("verdicts", {})
+    result = state.result_of(run, metric) or results[0]
+    verdicts = run.recommendation.verdicts
     control, treatment = state.arm_labels(run)
     left, right = st.columns([1, 2])
     with left:
@@ -53,7 +55,7 @@ def render() -> None:
             setting = state.metric_setting(run, metric)
             st.caption(
                 "Each bar is a range of effects the data make plausible; green bars are improvements of at least "
-                f"{fmt.threshold_text(setting['threshold'], result.get('headline', {}).get('unit', setting['unit']))} "
+                f"{fmt.threshold_text(setting.threshold, result.headline.unit)} "
                 "(the smallest effect worth acting on, from the experiment file), grey ones are too small to "
                 "matter, red ones are harm of that size. The black line is the interval."
             )
@@ -63,13 +65,12 @@ def render() -> None:
         st.dataframe(table, hide_index=True, width="stretch")
     c1, c2 = st.columns(2)
     with c1:
-        if result.get("level_shares"):
+        if result.level_shares:
             widgets.show_figure(state.figure("levels", run, metric), key=f"levels-{metric}")
         else:
             st.caption(f"{fmt.metric_label(metric)} has no answer levels to compare (not a survey scale).")
     with c2:
-        ppc = result.get("ppc") or {}
-        if ppc.get("labels"):
+        if result.ppc.get("labels"):
             widgets.show_figure(state.figure("ppc", run, metric), key=f"ppc-{metric}")
             st.caption(
                 "A model that fits well puts the observed crosses inside the model's intervals; "
@@ -77,7 +78,7 @@ def render() -> None:
             )
         else:
             st.caption("This run has no posterior predictive check for this metric.")
-    n_units, n_obs = result.get("n_units") or {}, result.get("n_obs") or {}
+    n_units, n_obs = result.n_units, result.n_obs
     names_by_arm = state.arm_names(run)
     if n_units or n_obs:
         arms = list(dict.fromkeys(list(n_units) + list(n_obs)))
@@ -88,7 +89,7 @@ def render() -> None:
                 for a in arms
             )
         )
-    for note in result.get("notes") or []:
+    for note in result.notes:
         st.caption(f"Note: {note}")
 
 

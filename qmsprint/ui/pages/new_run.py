@@ -9,7 +9,10 @@ from typing import Any
 
 import streamlit as st
 
-from qmsprint.errors import Problem, QmsprintError
+from qmsprint import api
+from qmsprint.errors import Problem, QmsprintError, SpecError
+from qmsprint.present.format import md
+from qmsprint.spec import Spec
 from qmsprint.ui import state, widgets
 
 SPEC_TYPES = ("toml",)
@@ -24,32 +27,22 @@ def _suffix_problems(upload: Any, allowed: tuple[str, ...], what: str) -> list[P
     return []
 
 
-def _prepare_spec(spec_upload: Any, data_upload: Any | None, workdir: Path) -> Any:
+def _prepare_spec(spec_upload: Any, data_upload: Any | None, workdir: Path) -> Spec:
     """Write the uploads into ``workdir`` and load the spec, pointed at the uploaded data file.
 
     Raises
     ------
-    SpecError, DataError
+    SpecError
         With every problem found.
 
     """
-    from qmsprint.errors import SpecError
-    from qmsprint.spec import load_spec
-
     problems = _suffix_problems(spec_upload, SPEC_TYPES, "experiment file")
     if data_upload is not None:
         problems += _suffix_problems(data_upload, DATA_TYPES, "data file")
     if problems:
         raise SpecError("the uploaded files have the wrong type", problems)
-    spec_path = workdir / Path(spec_upload.name).name
-    spec_path.write_bytes(spec_upload.getvalue())
-    spec = load_spec(spec_path)
-    if data_upload is not None:
-        data_path = workdir / Path(data_upload.name).name
-        data_path.write_bytes(data_upload.getvalue())
-        data = spec.data.model_copy(update={"source": str(data_path), "connection": None, "table": None})
-        spec = spec.model_copy(update={"data": data})
-    return spec
+    data = (data_upload.name, data_upload.getvalue()) if data_upload is not None else None
+    return api.spec_from_upload(workdir, (spec_upload.name, spec_upload.getvalue()), data)
 
 
 def _show_error(err: QmsprintError, what: str) -> None:
@@ -58,21 +51,25 @@ def _show_error(err: QmsprintError, what: str) -> None:
         st.dataframe(widgets.problems_table(err.problems), hide_index=True, width="stretch")
 
 
-def _validate(spec: Any) -> Any:
-    from qmsprint.data import prepare
+def _show_validation(result: api.Validation) -> None:
+    """The data summary, warnings and health checks of a valid upload (as ``qmsprint validate`` prints them)."""
+    st.success("The experiment file and the data are valid.", icon=":material/check_circle:")
+    st.text(result.summary)
+    if result.warnings:
+        st.warning(f"{len(result.warnings)} warning(s) in the data:")
+        st.dataframe(widgets.problems_table(result.warnings), hide_index=True, width="stretch")
+    if result.health:
+        st.markdown("**Health checks**")
+        st.markdown("\n".join(f"- {widgets.status_badge(c.status)} {md(c.message)}" for c in result.health))
 
-    return prepare(spec)
 
-
-def _run(spec: Any, runs_dir: Path) -> Any:
-    from qmsprint.pipeline import run_pilot
-
+def _run(spec: Spec, runs_dir: Path) -> api.RunOutcome:
     bar = st.progress(0.0, text="Starting…")
 
     def progress(message: str, fraction: float) -> None:
         bar.progress(min(1.0, max(0.0, float(fraction))), text=message)
 
-    outcome = run_pilot(spec, runs_dir=runs_dir, progress=progress)
+    outcome = api.run_pilot(spec, runs_dir=runs_dir, progress=progress)
     bar.progress(1.0, text="Done")
     return outcome
 
@@ -108,20 +105,12 @@ def render() -> None:
         except QmsprintError as err:
             _show_error(err, "The experiment file cannot be used")
             return
-        try:
-            with st.spinner("Checking the data…"):
-                prepared = _validate(spec)
-        except QmsprintError as err:
-            _show_error(err, "The data cannot be used")
+        with st.spinner("Checking the data…"):
+            result = api.validate(spec)
+        if result.error is not None:
+            _show_error(result.error, "The data cannot be used")
             return
-        st.success("The experiment file and the data are valid.", icon=":material/check_circle:")
-        summary = getattr(prepared, "summary", None)
-        if callable(summary):
-            st.text(summary())
-        warnings = getattr(prepared, "warnings", [])
-        if warnings:
-            st.warning(f"{len(warnings)} warning(s) in the data:")
-            st.dataframe(widgets.problems_table(warnings), hide_index=True, width="stretch")
+        _show_validation(result)
         if not run:
             return
         try:
@@ -131,10 +120,10 @@ def render() -> None:
             return
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    path = Path(getattr(outcome, "path", outcome))
+    path = Path(outcome.path)
     state.list_run_paths.clear()
     st.session_state[state.PENDING_KEY] = str(path)
-    if getattr(outcome, "converged", True):
+    if outcome.converged:
         st.success(f"Run written to `{path}`.", icon=":material/check_circle:")
     else:
         st.warning(f"Run written to `{path}`, but a fit did not converge: results are shown without a recommendation.")

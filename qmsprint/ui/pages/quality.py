@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import streamlit as st
 
-from qmsprint.ui import figures, fmt, state, widgets
+from qmsprint.present import figures
+from qmsprint.present import format as fmt
+from qmsprint.ui import state, widgets
+
+if TYPE_CHECKING:
+    from qmsprint.api import RunBundle
 
 CHECK_NAMES = {
     "srm_units": "Sample ratio: units per program",
@@ -42,35 +47,33 @@ def _details(data: dict[str, Any]) -> pd.DataFrame | None:
     return pd.DataFrame([row]) if row else None
 
 
-def _checks(run: Any) -> None:
-    checks = state.records(state.get(run, "health", []))
+def _checks(run: RunBundle) -> None:
+    checks = run.health
     st.subheader("Health checks")
     if not checks:
         widgets.missing("health checks")
         return
-    counts = pd.Series([c.get("status", "ok") for c in checks]).value_counts()
+    counts = pd.Series([c.status for c in checks]).value_counts()
     cols = st.columns(3)
     cols[0].metric("OK", int(counts.get("ok", 0)))
     cols[1].metric("Warnings", int(counts.get("warn", 0)))
     cols[2].metric("Alerts", int(counts.get("alert", 0)))
     for c in checks:
-        name = c.get("name", "")
+        name = c.name
         with st.container(border=True):
-            st.markdown(
-                f"{widgets.status_badge(c.get('status', 'ok'))} **{CHECK_NAMES.get(name, fmt.humanize(name))}**"
-            )
-            st.markdown(fmt.md(c.get("message", "")))
-            table = _details(c.get("data") or {}) if name != "parallel_trends" else None
+            st.markdown(f"{widgets.status_badge(c.status)} **{CHECK_NAMES.get(name, fmt.humanize(name))}**")
+            st.markdown(fmt.md(c.message))
+            table = _details(c.data) if name != "parallel_trends" else None
             if table is not None and len(table):
                 with st.expander("Details"):
                     st.dataframe(table, hide_index=True, width="stretch")
 
 
-def _trends(run: Any) -> None:
+def _trends(run: RunBundle) -> None:
     st.subheader("Week by week")
-    weekly = state.get(run, "weekly")
-    metrics = [r["metric"] for r in state.results(run) if r.get("metric") in figures.WEEKLY]
-    if weekly is None or len(weekly) == 0 or not metrics:
+    weekly = run.weekly
+    metrics = [r.metric for r in run.results if figures.has_weekly(r.metric)]
+    if len(weekly) == 0 or not metrics:
         widgets.missing("weekly series")
         return
     metric = st.selectbox("Metric", metrics, format_func=fmt.metric_label, key="quality_metric")
@@ -79,16 +82,16 @@ def _trends(run: Any) -> None:
         "Before the pilot the two groups should move in parallel; after it starts, a gap that opens and stays "
         "is the program's effect."
     )
-    trends = next((c for c in state.records(state.get(run, "health", [])) if c.get("name") == "parallel_trends"), None)
-    series = ((trends or {}).get("data") or {}).get("metrics", {}).get(metric)
+    trends = next((c for c in run.health if c.name == "parallel_trends"), None)
+    series = trends.data.get("metrics", {}).get(metric) if trends is not None else None
     if series:
         widgets.show_figure(figures.trends_gap_figure(series, metric), key=f"gap-{metric}")
 
 
-def _sampler(run: Any) -> None:
+def _sampler(run: RunBundle) -> None:
     st.subheader("Model fits (sampler diagnostics)")
-    diag = state.get(run, "diagnostics")
-    if diag is None or len(diag) == 0:
+    diag = run.diagnostics
+    if len(diag) == 0:
         widgets.missing("sampler diagnostics")
         return
     table = diag.copy()
@@ -103,8 +106,8 @@ def _sampler(run: Any) -> None:
     st.dataframe(table, hide_index=True, width="stretch")
 
 
-def _provenance(run: Any) -> None:
-    prov = state.get(run, "provenance", {}) or {}
+def _provenance(run: RunBundle) -> None:
+    prov = run.provenance
     if not prov:
         return
     with st.expander("Provenance (where these numbers come from)"):
@@ -120,7 +123,7 @@ def render() -> None:
         return
     widgets.header(run, "Data quality & trust")
     st.subheader("Validation warnings")
-    warnings = state.get(run, "warnings", [])
+    warnings = run.warnings
     if warnings:
         st.dataframe(widgets.problems_table(warnings), hide_index=True, width="stretch")
     else:

@@ -2,35 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
-from qmsprint.ui import fmt, state, widgets
+from qmsprint.present import format as fmt
+from qmsprint.ui import state, widgets
 
 BOXES = {"green": st.success, "orange": st.warning, "red": st.error, "gray": st.info}
 
 
-def _impact(impact: dict[str, Any]) -> None:
+def _impact(impact: state.Impact) -> None:
     st.subheader("Business impact")
-    currency = impact.get("currency", "")
-    avoided = fmt.ranged(impact.get("contacts_avoided_per_month"))
-    value = fmt.ranged(impact.get("value_per_month"))
-    hdi = impact.get("hdi_prob")
-    level = f"{100 * hdi:.0f}%" if fmt.is_num(hdi) else "94%"
+    currency = impact.currency
+    avoided, value = impact.contacts_avoided, impact.value
+    level = fmt.hdi_level(impact.hdi_prob)
     cols = st.columns(3)
-    if avoided:
-        cols[0].metric("Repeat contacts avoided per month", f"{avoided[0]:,.0f}")
-        if fmt.is_num(avoided[1]) and fmt.is_num(avoided[2]):
-            cols[0].caption(f"{level} interval: {avoided[1]:,.0f} to {avoided[2]:,.0f}")
-    if value:
-        cols[1].metric("Value per month", fmt.money(value[0], currency))
-        if fmt.is_num(value[1]) and fmt.is_num(value[2]):
-            cols[1].caption(f"{level} interval: {fmt.money(value[1], currency)} to {fmt.money(value[2], currency)}")
-    if fmt.is_num(impact.get("prob_saves")):
-        cols[2].metric("Probability that it saves money", fmt.pct(impact["prob_saves"]))
-    if impact.get("sentence"):
-        st.markdown(fmt.md(impact["sentence"]))
+    if fmt.is_num(avoided.mean):
+        cols[0].metric("Repeat contacts avoided per month", fmt.whole(avoided.mean))
+        if fmt.is_num(avoided.low) and fmt.is_num(avoided.high):
+            cols[0].caption(f"{level} interval: {fmt.whole(avoided.low)} to {fmt.whole(avoided.high)}")
+    if fmt.is_num(value.mean):
+        cols[1].metric("Value per month", fmt.money(value.mean, currency))
+        if fmt.is_num(value.low) and fmt.is_num(value.high):
+            cols[1].caption(f"{level} interval: {fmt.money(value.low, currency)} to {fmt.money(value.high, currency)}")
+    if fmt.is_num(impact.prob_saves):
+        cols[2].metric("Probability that it saves money", fmt.pct(impact.prob_saves))
+    if impact.sentence:
+        st.markdown(fmt.md(impact.sentence))
 
 
 def render() -> None:
@@ -39,33 +36,27 @@ def render() -> None:
     if run is None:
         return
     widgets.header(run, "Recommendation")
-    rec = state.recommendation(run)
-    results = state.results(run)
-    if not rec:
-        widgets.missing("recommendation", "The run may have stopped before deciding; see Data quality & trust.")
-    else:
-        label, colour = fmt.action_text(rec.get("action"))
-        box = BOXES.get(colour, st.info)
-        box(f"### {label}\n{fmt.md(rec.get('headline', ''))}", icon=":material/flag:")
-        caveats = rec.get("caveats") or []
-        if caveats:
-            st.markdown("**What qualifies this**\n" + "\n".join(f"- {fmt.md(c)}" for c in caveats))
+    rec = run.recommendation
+    results = run.results
+    label, colour = fmt.action_text(rec.action)
+    box = BOXES.get(colour, st.info)
+    box(f"### {label}\n{fmt.md(rec.headline)}", icon=":material/flag:")
+    if rec.caveats:
+        st.markdown("**What qualifies this**\n" + "\n".join(f"- {fmt.md(c)}" for c in rec.caveats))
     st.subheader("Metrics")
     if not results:
         widgets.missing("metric results")
     else:
-        widgets.metric_cards(run, results, rec.get("verdicts", {}))
-    impact = rec.get("impact")
-    if isinstance(impact, dict) and impact:
-        _impact(impact)
-    reasons = rec.get("reasons") or []
-    if reasons:
+        widgets.metric_cards(run, results, rec.verdicts)
+    if rec.impact:
+        _impact(state.Impact.from_dict(rec.impact))
+    if rec.reasons:
         st.subheader("Why")
-        st.markdown("\n".join(f"- {fmt.md(r)}" for r in reasons))
-    extend = rec.get("extend")
-    if isinstance(extend, dict) and extend.get("sentence") and extend["sentence"] not in reasons:
+        st.markdown("\n".join(f"- {fmt.md(r)}" for r in rec.reasons))
+    extend = rec.extend or {}
+    if extend.get("sentence") and extend["sentence"] not in rec.reasons:
         st.caption(fmt.md(extend["sentence"]))
-    segments = [s for s in rec.get("segments") or [] if isinstance(s, dict) and s.get("sentence")]
+    segments = [s for s in rec.segments if s.get("sentence")]
     if segments:
         st.subheader("Where it works best")
         st.markdown("\n".join(f"- {fmt.md(s['sentence'])}" for s in segments))

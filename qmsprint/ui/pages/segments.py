@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from qmsprint.ui import fmt, state, widgets
+from qmsprint.present import format as fmt
+from qmsprint.ui import state, widgets
 
 
 def render() -> None:
@@ -14,15 +15,14 @@ def render() -> None:
     if run is None:
         return
     widgets.header(run, "Segments")
-    results = [r for r in state.results(run) if r.get("segments")]
+    results = [r for r in run.results if r.segments]
     if not results:
         widgets.missing(
             "segment breakdown", 'Add `segments = ["channel", "contact_reason"]` to the experiment file to get one.'
         )
         return
-    sentences = [s for s in state.recommendation(run).get("segments") or [] if isinstance(s, dict)]
-    metric = st.selectbox("Metric", [r["metric"] for r in results], format_func=fmt.metric_label, key="segments_metric")
-    for s in sentences:
+    metric = st.selectbox("Metric", [r.metric for r in results], format_func=fmt.metric_label, key="segments_metric")
+    for s in run.recommendation.segments:
         if s.get("metric") == metric and s.get("sentence"):
             st.markdown(f"- {fmt.md(s['sentence'])}")
     widgets.show_figure(state.figure("forest", run, metric), key=f"forest-{metric}")
@@ -30,18 +30,18 @@ def render() -> None:
         "Dots are the estimated effect in each segment, lines the interval it most likely lies in. Green: "
         "improvement is clear; red: harm is clear; grey: not settled. The shaded band is too small to act on."
     )
-    result = state.result_of(run, metric) or {}
+    result = next(r for r in results if r.metric == metric)
     rows = []
-    for e in result.get("segments") or []:
-        unit = e.get("unit", "")
+    for e in result.segments:
+        unit = e.unit
         rows.append(
             {
-                "segment": str(e.get("segment", "")).replace("_", " "),
-                "value": e.get("segment_value"),
-                "effect": fmt.num(e.get("mean"), unit, signed=True),
-                "interval": fmt.range_text(e.get("hdi_low"), e.get("hdi_high"), unit),
-                "probability of improvement": fmt.pct(e.get("prob_improve")),
-                "probability worth acting on": fmt.pct(e.get("prob_meaningful")),
+                "segment": str(e.segment or "").replace("_", " "),
+                "value": e.segment_value,
+                "effect": fmt.num(e.mean, unit, signed=True),
+                "interval": fmt.range_text(e.hdi_low, e.hdi_high, unit),
+                "probability of improvement": fmt.pct(e.prob_improve),
+                "probability worth acting on": fmt.pct(e.prob_meaningful),
             }
         )
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

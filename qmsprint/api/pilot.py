@@ -1,15 +1,15 @@
-"""The whole analysis of a pilot, from the experiment file to a new run bundle.
+"""The whole analysis of a pilot, from the experiment file to a new run folder (:func:`run_pilot`).
 
-:func:`run_pilot` runs, in order: the earlier run named by ``model.prior_from`` (checked first,
-so a bad reference fails before any work) -> :func:`qmsprint.data.prepare` (load, validate,
-reduce to cells) -> :func:`qmsprint.health.check_health` -> :func:`qmsprint.experiments.estimate`
--> :func:`qmsprint.decide.decide` -> the checklist diagnosis on the baseline period (when the data
-has QA scores and a baseline; small draws; a failure becomes a warning, not a crash) -> the
-balance table by arm on the baseline (from the health checks, as ``design.json``) ->
-:func:`qmsprint.bundle.save_run`.
+Steps, in order: the earlier run named by ``model.prior_from`` (checked first, so a bad reference
+fails before any work) -> :func:`qmsprint.data.prepare` (load, validate, reduce to cells) ->
+:func:`qmsprint.health.check_health` -> :func:`qmsprint.experiments.estimate` ->
+:func:`qmsprint.decide.decide` -> the checklist diagnosis on the baseline period (when the data has
+QA scores and a baseline; a failure becomes a warning, not a crash) -> the pilot sizing on the
+baseline -> the balance table by arm on the baseline (from the health checks, as ``design.json``)
+-> the run folder.
 
 Invalid input raises before anything is written (``SpecError``, ``DataError``, ``BundleError``);
-a fit that misses the convergence bars still writes the bundle, with no recommendation, and
+a fit that misses the convergence bars still writes the run folder, with no recommendation, and
 :attr:`RunOutcome.converged` is ``False`` (the CLI exits 4).
 """
 
@@ -19,15 +19,18 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from qmsprint.decide import Recommendation, decide, fmt_prob, fmt_value
+from qmsprint.api.validation import SpecLike, as_spec
 from qmsprint.errors import Problem
 from qmsprint.progress import Progress, silent
-from qmsprint.results import MetricResult
+from qmsprint.results import HealthCheck, MetricResult
 from qmsprint.spec import Spec
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from qmsprint.decide import Recommendation
 
 DIAGNOSIS_MIN_BASELINE_QA = 200  # baseline interactions with a QA score needed to try a diagnosis
 
@@ -45,7 +48,7 @@ class RunOutcome:
     recommendation, results
         The recommendation and the per-metric results.
     notes
-        What the pipeline wants the user to know (skipped diagnosis, prior used, ...).
+        What the run wants the user to know (skipped diagnosis, prior used, ...).
     seconds
         Wall time per stage.
 
@@ -60,27 +63,9 @@ class RunOutcome:
 
     def summary(self) -> str:
         """Plain-text summary for the terminal: the call, one line per metric, caveats, notes."""
-        rec = self.recommendation
-        lines = [rec.headline]
-        for r in self.results:
-            v = rec.verdicts.get(r.metric)
-            h = r.headline
-            line = (
-                f"  {v.label if v else r.metric}: {fmt_value(h.mean, h.unit)} "
-                f"[{fmt_value(h.hdi_low, h.unit)}, {fmt_value(h.hdi_high, h.unit)}]"
-            )
-            if v:
-                line += f", P(better) {fmt_prob(v.prob_better)} -> {v.verdict.replace('_', ' ')}"
-            if not r.diagnostics.converged:
-                line += f" (NOT CONVERGED: {', '.join(r.diagnostics.problems)})"
-            lines.append(line)
-        if rec.impact:
-            lines.append(f"  {rec.impact['sentence']}")
-        for c in rec.caveats:
-            lines.append(f"  caveat: {c}")
-        for n in self.notes:
-            lines.append(f"  note: {n}")
-        return "\n".join(lines)
+        from qmsprint.present.text import run_summary
+
+        return run_summary(self.recommendation, self.results, self.notes)
 
 
 def _scaled(prog: Progress, start: float, end: float) -> Progress:
@@ -111,12 +96,12 @@ def _has_baseline_qa(spec: Spec, cells: Any) -> bool:
 
 def _diagnosis(spec: Spec, frame: pd.DataFrame, prog: Progress) -> dict[str, Any]:
     """The checklist diagnosis of the baseline rows ``frame``."""
-    from qmsprint.alignment import diagnose
+    from qmsprint.diagnosis import diagnose as _diagnose
 
-    return diagnose(spec, frame=frame, progress=prog).to_dict()
+    return _diagnose(spec, frame=frame, progress=prog).to_dict()
 
 
-def _design(health: list[Any], plan: dict[str, Any] | None) -> dict[str, Any] | None:
+def _design(health: list[HealthCheck], plan: dict[str, Any] | None) -> dict[str, Any] | None:
     """Balance by arm on the baseline (from the ``balance`` health check) and the pilot sizing.
 
     The balance keys sit at the top level; the :func:`qmsprint.design.plan_pilot` result, when it
@@ -141,18 +126,18 @@ def _plan(spec: Spec, frame: pd.DataFrame, prog: Progress) -> dict[str, Any]:
 
 
 def run_pilot(
-    spec: Spec,
+    spec: SpecLike,
     *,
     runs_dir: str | Path | None = None,
     progress: Progress | None = None,
     diagnosis: bool = True,
 ) -> RunOutcome:
-    """Run the whole analysis of a pilot into a new run bundle.
+    """Run the whole analysis of a pilot into a new run folder (the steps: see the module docstring).
 
     Parameters
     ----------
     spec
-        The experiment file (:func:`qmsprint.spec.load_spec`).
+        The experiment file (or its path).
     runs_dir
         Folder for the run folder (default: the spec's ``output.runs_dir``).
     progress
@@ -173,10 +158,14 @@ def run_pilot(
         ``model.prior_from`` names a missing or damaged run, or the run folder cannot be written.
 
     """
-    from qmsprint.bundle import prior_from_run, save_run
-    from qmsprint.data import prepare
+    spec = as_spec(spec)  # a bad experiment file fails first, before the heavy imports
+
+    from qmsprint.data import load_frame, prepare
+    from qmsprint.decide import decide
     from qmsprint.experiments import estimate
     from qmsprint.health import check_health
+    from qmsprint.present.text import explain
+    from qmsprint.store import prior_from_run, save_run
 
     prog = progress or silent
     started = dt.datetime.now()
@@ -212,15 +201,13 @@ def run_pilot(
     timed("estimate", t)
 
     prog("deciding", 0.76)
-    rec = decide(spec, results, health, weeks=_pilot_weeks(getattr(prepared, "weekly", None)))
+    rec = explain(decide(spec, results, health, weeks=_pilot_weeks(prepared.weekly)), spec, results, health)
     converged = all(r.diagnostics.converged for r in results)
 
     loaded: list[pd.DataFrame] = []
 
     def baseline_rows() -> pd.DataFrame:
         """The validated baseline rows, read once for the diagnosis and the sizing."""
-        from qmsprint.data import load_frame
-
         if not loaded:
             loaded.append(load_frame(spec, period="baseline"))
         return loaded[0]
@@ -236,17 +223,16 @@ def run_pilot(
             extra_warnings.append(Problem("diagnosis", msg))
         timed("diagnosis", t)
 
-    plan = None
+    plan_dict = None
     if spec.periods.baseline is not None:
         t = time.perf_counter()
         try:
-            plan = _plan(spec, baseline_rows(), _scaled(prog, 0.9, 0.92))
+            plan_dict = _plan(spec, baseline_rows(), _scaled(prog, 0.9, 0.92))
         except Exception as err:  # the sizing is extra, like the diagnosis
             msg = f"pilot sizing (assurance) skipped: {err}"
             notes.append(msg)
             extra_warnings.append(Problem("design", msg))
         timed("design", t)
-    design = _design(health, plan)
 
     prog("writing the run folder", 0.92)
     t = time.perf_counter()
@@ -255,12 +241,12 @@ def run_pilot(
         "finished": dt.datetime.now().isoformat(timespec="seconds"),
         "design": spec.design,
         "data_source": spec.data.source or spec.data.table,
-        "data_fingerprint": getattr(prepared, "fingerprint", None),
-        "rows_read": getattr(prepared, "rows_read", None),
-        "rows_used": getattr(prepared, "rows_used", None),
-        "rows_outside_periods": getattr(prepared, "rows_outside_periods", None),
-        "repeat_censored": getattr(prepared, "repeat_censored", None),
-        "items": list(getattr(prepared, "items", []) or []),
+        "data_fingerprint": prepared.fingerprint,
+        "rows_read": prepared.rows_read,
+        "rows_used": prepared.rows_used,
+        "rows_outside_periods": prepared.rows_outside_periods,
+        "repeat_censored": prepared.repeat_censored,
+        "items": list(prepared.items or []),
         "converged": converged,
         "prior_from": prior_info,
         "seconds": seconds,
@@ -272,11 +258,11 @@ def run_pilot(
         recommendation=rec,
         health=health,
         cells=prepared.cells,
-        weekly=getattr(prepared, "weekly", None),
-        warnings=list(getattr(prepared, "warnings", []) or []) + extra_warnings,
+        weekly=prepared.weekly,
+        warnings=list(prepared.warnings or []) + extra_warnings,
         provenance=provenance,
         diagnosis=diag,
-        design=design,
+        design=_design(health, plan_dict),
         runs_dir=runs_dir,
         now=started,
     )

@@ -1,0 +1,53 @@
+"""The public API: every piece of work the CLI and the app ask of qmsprint goes through here.
+
+- :func:`validate` -> :class:`Validation`: the experiment file, the data and the pilot's health
+  checks (the CLI's ``validate`` and the app's Validate button run this one function).
+- :func:`run_pilot` -> :class:`RunOutcome`: the whole analysis into a new run folder.
+- :func:`diagnose`, :func:`plan`, :func:`assign`, :func:`report`, :func:`compare`, :func:`simulate`:
+  the other commands, each writing its files through :mod:`qmsprint.store`.
+- :func:`open_folder`, :func:`list_runs`, :func:`is_diagnosis_folder`, :func:`read_diagnosis`:
+  reading run and diagnosis folders; :func:`spec_from_upload`: the app's uploaded files as a spec.
+
+Every function takes an experiment file as a :class:`~qmsprint.spec.Spec` or a path to one. The
+library never prints; progress goes to a ``progress(message, fraction)`` callback.
+"""
+
+from typing import TYPE_CHECKING
+
+from qmsprint.api.pilot import RunOutcome, run_pilot
+from qmsprint.api.tasks import (
+    assign,
+    compare,
+    diagnose,
+    is_diagnosis_folder,
+    list_runs,
+    open_folder,
+    plan,
+    read_diagnosis,
+    report,
+    simulate,
+)
+from qmsprint.api.validation import Validation, spec_from_upload, validate
+
+if TYPE_CHECKING:  # the records open_folder and read_diagnosis return, for annotations in the CLI and the app
+    from qmsprint.diagnosis import Diagnosis as Diagnosis
+    from qmsprint.store import DiagnosisFolder as DiagnosisFolder
+    from qmsprint.store import RunBundle as RunBundle
+
+__all__ = [
+    "RunOutcome",
+    "Validation",
+    "assign",
+    "compare",
+    "diagnose",
+    "is_diagnosis_folder",
+    "list_runs",
+    "open_folder",
+    "plan",
+    "read_diagnosis",
+    "report",
+    "run_pilot",
+    "simulate",
+    "spec_from_upload",
+    "validate",
+]
