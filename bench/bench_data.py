@@ -65,7 +65,8 @@ def replicate(base: Path, copies: int, path: Path) -> Path:
 
 def make_input(n: int) -> Path:
     """Simulate about ``n`` interactions into /tmp (cached by size); above 20M, copies of the 10M one."""
-    from qmsprint.simulate import SimConfig, simulate, write_simulation
+    from qmsprint.simulate import SimConfig, simulate
+    from qmsprint.store import write_simulation
 
     path = WORK / f"interactions_{n}.parquet"
     if path.exists():

@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from qmsprint.simulate import SimConfig, simulate, write_simulation
+from qmsprint.simulate import SimConfig, simulate
+from qmsprint.store import write_simulation
 
 HERE = Path(__file__).resolve().parent
 

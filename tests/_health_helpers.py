@@ -135,7 +135,8 @@ def make_weekly(trend=0.0, step=0.0, weeks_base=8, weeks_pilot=12, seed=0, n=400
 def prepared_pilot(tmp_path, design="ab", **cfg):
     """A simulated pilot written to ``tmp_path`` and prepared by the data layer: (spec, PreparedData)."""
     from qmsprint.data import prepare
-    from qmsprint.simulate import SimConfig, simulate, write_simulation
+    from qmsprint.simulate import SimConfig, simulate
+    from qmsprint.store import write_simulation
 
     base = SimConfig(
         design=design,

@@ -98,7 +98,8 @@ def test_the_same_expressions_give_identical_statistics_on_pyspark(tmp_path):
     pyspark = pytest.importorskip("pyspark")
     from pyspark.sql import SparkSession
 
-    from qmsprint.simulate import SimConfig, simulate, write_simulation
+    from qmsprint.simulate import SimConfig, simulate
+    from qmsprint.store import write_simulation
 
     sim = simulate(SimConfig(n_agents=8, n_teams=2, interactions_per_agent=40, weeks=4, baseline_weeks=2, seed=4))
     write_simulation(sim, tmp_path / "sim.parquet")

@@ -19,8 +19,9 @@ from scipy import stats
 
 from qmsprint.data import prepare
 from qmsprint.experiments import estimate
-from qmsprint.simulate import SimConfig, simulate, write_simulation
+from qmsprint.simulate import SimConfig, simulate
 from qmsprint.spec import parse_spec
+from qmsprint.store import write_simulation
 
 R = 6
 METRICS = ("csat", "nps", "fcr", "repeat_contact", "handle_time")

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
-from qmsprint.simulate import SimConfig, simulate, write_simulation
+from qmsprint.simulate import SimConfig, simulate
+from qmsprint.store import write_simulation
 
 
 @pytest.fixture(scope="module")

@@ -118,8 +118,8 @@ def test_several_files_appear_together_or_not_at_all(tmp_path):
 
 
 def test_write_simulation_leaves_nothing_behind_on_failure(tmp_path, monkeypatch):
-    from qmsprint.simulate import SimConfig, simulate, write_simulation
-    from qmsprint.store import csvfile
+    from qmsprint.simulate import SimConfig, simulate
+    from qmsprint.store import csvfile, write_simulation
 
     sim = simulate(SimConfig(n_agents=6, interactions_per_agent=20, seed=3))
     paths = write_simulation(sim, tmp_path / "s.csv")

@@ -28,9 +28,11 @@ from qmsprint.store.priors import prior_from_run
 from qmsprint.store.pseudonyms import agent_pseudonyms
 from qmsprint.store.runs_read import RunBundle, load_run, verify_run
 from qmsprint.store.runs_write import diagnostics_table, effects_table, library_versions, save_run
+from qmsprint.store.simulation import write_simulation
 from qmsprint.store.spec_toml import spec_to_toml
 
 __all__ = [
+    "write_simulation",
     "COMPARE_COLUMNS",
     "DIAGNOSIS_FILE",
     "FORMAT",
