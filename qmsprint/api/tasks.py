@@ -102,8 +102,9 @@ def simulate(
     out: str | Path, *, design: str = "ab", agents: int = 60, per_agent: int = 200, seed: int = 1
 ) -> list[Path]:
     """Write a synthetic interaction table with known true effects and its ground truth beside it."""
-    from qmsprint.simulate import SimConfig, write_simulation
+    from qmsprint.simulate import SimConfig
     from qmsprint.simulate import simulate as _simulate
+    from qmsprint.store import write_simulation
 
     sim = _simulate(SimConfig(design=design, n_agents=agents, interactions_per_agent=per_agent, seed=seed))
     return write_simulation(sim, out)
