@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     """Run the diagnosis once and append the table to RESULTS.md."""
-    from qmsprint.alignment import diagnose
+    from qmsprint.diagnosis import diagnose
     from qmsprint.spec import load_spec
 
     spec = load_spec(ROOT / "experiments" / "demo_ab.toml")

@@ -1,0 +1,227 @@
+"""Diagnosis: how well checklist QA scores (and each checklist item) explain customer outcomes.
+
+:func:`diagnose` answers four questions on historical interactions, before any pilot:
+
+1. **Alignment.** How much of each outcome (CSAT, NPS, FCR, repeat contacts: every registered
+   ordinal or binomial metric) does the QA score explain, per interaction and between agents,
+   next to the behavior-based score where present?
+2. **Items.** Which checklist items matter for customers, which are noise, which hurt?
+3. **"100 for whom?"** Which agents score high on QA but have poor customer outcomes (and the reverse)?
+4. **Root causes.** How much of the outcome variance sits with agents, and how much with contact
+   reasons and channels (the system)?
+
+The package is split by job: :mod:`.prepare` (which outcomes, scores and items the canonical
+table allows), :mod:`.blocks` (each part as a model block of cells, and fitting them with
+:mod:`qmsprint.models.diagnosis`), :mod:`.reading` (posteriors into the tables) and
+:mod:`.result` (the :class:`Diagnosis` record). Its sentences and figures live in
+:mod:`qmsprint.present.diagnosis`; :func:`qmsprint.store.save_diagnosis` writes it to a folder.
+
+All models are Bayesian (PyMC, sampled with nutpie) and fitted on cells (sufficient statistics:
+level counts or successes per agent x covariate pattern), so their cost grows with cells, not rows.
+Each part (per outcome: the R-squared of each score, the items, the root causes) is its own model,
+sampled on its own: its step size and mass matrix adapt to it alone, and its convergence is
+checked on its own.
+
+R-squared on the latent scale (McKelvey & Zavoina 1975; Nakagawa & Schielzeth 2013)
+----------------------------------------------------------------------------------
+Ordinal outcomes (CSAT, NPS) use a cumulative-logit model and binary outcomes (FCR, repeat contact)
+a logit model; both read the outcome as a latent ``y* = eta + e`` with logistic ``e`` (variance
+pi^2/3). For a score ``x`` (standardized) with agent mean ``xbar_j`` the model is::
+
+    eta_ij = b_w (x_ij - xbar_j) + b_b xbar_j + u_j,   u_j ~ Normal(0, s_a)
+
+* interaction-level R2 = Var_i(b_w (x_ij - xbar_j) + b_b xbar_j) / (that + s_a^2 + pi^2/3): the
+  share of the latent outcome's variance the score explains (the marginal R2 of a mixed model; with
+  ``s_a = 0`` exactly McKelvey-Zavoina's R2 of the outcome on the score alone);
+* agent-level R2 = Var_j(b_b xbar_j) / (Var_j(b_b xbar_j) + s_a^2): the share of the variance of
+  agents' true (latent) outcome levels that their average score explains, free of survey noise.
+
+Both are computed per posterior draw, so each comes with a posterior mean and HDI.
+
+Item labels
+-----------
+Item effects are log-odds (latent-scale) differences for passing the item, adjusted for the other
+items, channel and contact reason, with agent random effects. With ``g`` the effect in the
+outcome's good direction (sign flipped for repeat contacts), an item
+
+* **matters** when the HDI of ``g`` lies above zero and its posterior mean is at least
+  :data:`PRACTICAL_EFFECT`;
+* **hurts** when the HDI lies below zero and the mean is at most ``-PRACTICAL_EFFECT``;
+* is **noise** otherwise (no reliable or no practically relevant association);
+* carries **no information** when it is passed (or failed) in at least :data:`UNINFORMATIVE_PASS_RATE`
+  of the interactions, and is **constant** when it never varies; neither is fitted.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from qmsprint import metrics as metric_registry
+from qmsprint.diagnosis.blocks import OutcomeBlock, fit_blocks, outcome_blocks
+from qmsprint.diagnosis.prepare import (
+    MIN_AGENTS,
+    MIN_RESPONSES,
+    UNINFORMATIVE_PASS_RATE,
+    DiagnosisData,
+    Outcome,
+    diagnosable_outcomes,
+    prepare_diagnosis,
+)
+from qmsprint.diagnosis.reading import (
+    PRACTICAL_EFFECT,
+    items_table,
+    quadrant_table,
+    read_items,
+    read_r2,
+    read_root_causes,
+    root_cause_table,
+)
+from qmsprint.diagnosis.result import R2_COLUMNS, TABLES, VARIANCE_COLUMNS, Diagnosis
+from qmsprint.models import draws_of
+from qmsprint.progress import Progress, silent
+from qmsprint.results import Diagnostics
+from qmsprint.spec import Spec
+
+__all__ = [
+    "DIAGNOSIS_DRAWS",
+    "DIAGNOSIS_TUNE",
+    "MIN_AGENTS",
+    "MIN_RESPONSES",
+    "PRACTICAL_EFFECT",
+    "R2_COLUMNS",
+    "TABLES",
+    "UNINFORMATIVE_PASS_RATE",
+    "VARIANCE_COLUMNS",
+    "Diagnosis",
+    "DiagnosisData",
+    "Outcome",
+    "OutcomeBlock",
+    "diagnosable_outcomes",
+    "diagnose",
+    "prepare_diagnosis",
+]
+
+DIAGNOSIS_DRAWS = 1000  # at most this many draws and tuning steps per chain (the spec's, if fewer)
+DIAGNOSIS_TUNE = 500
+
+
+def diagnose(
+    spec: Spec,
+    *,
+    frame: pd.DataFrame | None = None,
+    items: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> Diagnosis:
+    """Diagnose how well the checklist QA score and its items explain customer outcomes.
+
+    Parameters
+    ----------
+    spec
+        The experiment file; its sampler settings (seed, chains, backend) are used, with at most
+        :data:`DIAGNOSIS_DRAWS` draws and :data:`DIAGNOSIS_TUNE` tuning steps per chain.
+    frame
+        Canonical interaction table as :func:`qmsprint.data.load_frame` returns it (``agent_id``,
+        ``qa_score``, outcomes, optionally ``behavior_score``, ``item_<name>``, ``channel``,
+        ``contact_reason``, ``team``). ``None`` loads the spec's data: the baseline period when the
+        spec has one, else all rows. A given frame with a ``period`` column is restricted to the
+        baseline when the spec has one.
+    items
+        Checklist items to analyse (``item_<name>`` or ``<name>``); default: the items mapped in the
+        spec's ``[data.columns]``, else every ``item_*`` column. No item columns skips the item part.
+    progress
+        ``progress(message, fraction)`` callback.
+
+    Returns
+    -------
+    Diagnosis
+
+    Raises
+    ------
+    DataError
+        Missing QA score / agent columns, asked-for items missing, invalid values, or too few
+        agents or responses (with how many there are and how many are needed).
+
+    """
+    prog = progress or silent
+    period_label = "all rows"
+    if frame is None:
+        prog("loading data", 0.0)
+        from qmsprint.data import load_history
+
+        frame, period_label = load_history(spec)
+    elif "period" in frame.columns and spec.periods.baseline is not None:
+        frame = frame[frame["period"] == "baseline"]
+        period_label = "baseline period"
+    prog("preparing cells", 0.05)
+    p = prepare_diagnosis(frame, spec, items)
+    blocks = outcome_blocks(p)
+    draws = min(spec.sampler.draws, DIAGNOSIS_DRAWS)
+    tune = min(spec.sampler.tune, DIAGNOSIS_TUNE)
+    prob = spec.model.hdi_prob
+    t0 = time.perf_counter()
+    diagnostics: dict[str, Diagnostics] = {}
+    r2_rows: list[dict] = []
+    item_rows: list[dict] = []
+    rc_rows: list[dict] = []
+    var_rows: list[dict] = []
+    agent_draws: dict[str, np.ndarray] = {}
+    for b, idata, diag in fit_blocks(blocks, spec, draws, tune, prog):
+        diagnostics[b.key] = diag
+        sd, u = draws_of(idata, "sd_agent"), draws_of(idata, "u_agent")
+        beta = draws_of(idata, "beta") if "beta" in idata.posterior else np.zeros((len(sd), 0))
+        if b.kind == "r2":
+            r2_rows += read_r2(b, beta, sd, prob)
+        elif b.kind == "items":
+            item_rows += read_items(b, beta[:, : len(b.info["items"])], prob, p.item_table)
+        else:
+            agents = b.agents[0]
+            rc, vr, du = read_root_causes(b, beta, u, agents, prob, p)
+            rc_rows += rc
+            var_rows += vr
+            full = np.full((len(du), len(p.agents)), np.nan)
+            full[:, agents] = du
+            agent_draws[b.outcome.name] = full
+    seconds = time.perf_counter() - t0
+    prog("summarising", 0.9)
+    order = list(diagnosable_outcomes())
+    headline = p.outcomes[0]
+    meta = {
+        "name": spec.name,
+        "client": spec.client,
+        "created": datetime.datetime.now().isoformat(timespec="seconds"),
+        "period_label": period_label,
+        "n_interactions": len(p.df),
+        "n_agents": len(p.agents),
+        "outcomes": [o.name for o in p.outcomes],
+        "scores": p.scores,
+        "items": p.item_table["item"].tolist(),
+        "headline": headline.name,
+        "headline_label": metric_registry.get(headline.name).label,
+        "hdi_prob": prob,
+        "draws": draws,
+        "tune": tune,
+        "chains": spec.sampler.chains,
+        "seed": spec.sampler.seed,
+        "seconds": round(seconds, 1),
+        "n_cells": sum(len(b.arrays.n) for b in blocks),
+        "blocks": {b.key: {"cells": len(b.arrays.n), "observations": int(b.arrays.n.sum())} for b in blocks},
+        "mix_factors": [f for f in ("contact_reason", "channel") if p.df[f].nunique() > 1],
+        "practical_effect": PRACTICAL_EFFECT,
+        "uninformative_pass_rate": UNINFORMATIVE_PASS_RATE,
+    }
+    prog("done", 1.0)
+    return Diagnosis(
+        r2=pd.DataFrame(r2_rows, columns=R2_COLUMNS),
+        items=items_table(item_rows, p, order),
+        quadrant=quadrant_table(p, headline, agent_draws[headline.name]),
+        root_causes=root_cause_table(rc_rows, order),
+        variance=pd.DataFrame(var_rows, columns=VARIANCE_COLUMNS),
+        diagnostics=diagnostics,
+        notes=p.notes,
+        meta=meta,
+    )

@@ -1,0 +1,174 @@
+"""The diagnosis model: an outcome on fixed effects and agent random effects, fitted part by part.
+
+Each part of the checklist diagnosis (the R-squared of one score, the item effects, the root
+causes; per outcome) is a :class:`DiagnosisPart`: cells with trials and counts, a design matrix of
+fixed effects and each cell's agent. :func:`part_model` is its PyMC model, :func:`fit_parts` fits
+the parts in turn through the public sampling functions of :mod:`.sampling`. Like every model,
+this one sees only arrays.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from qmsprint.models import binomial, ordinal, sampling
+from qmsprint.models.priors import choose_centred
+from qmsprint.results import Diagnostics
+
+__all__ = ["PARAMETERS", "DiagnosisPart", "fit_parts", "information", "part_model"]
+
+# parameters whose convergence is checked (those a part has)
+PARAMETERS = ["beta", "sd_agent", "intercept", "cut"]
+
+
+@dataclass
+class DiagnosisPart:
+    """The arrays of one diagnosis model.
+
+    Attributes
+    ----------
+    key
+        Label of the part (``<outcome>/<part>``), used in progress messages.
+    family
+        ``ordinal`` (``y`` holds level counts, cells x levels) or ``binomial`` (``y`` successes).
+    coefs
+        Names of the fixed effects (columns of ``X``).
+    X
+        Fixed-effect design, cells x coefs.
+    agent_idx
+        Each cell's agent (any integer codes; the model uses the agents that occur).
+    n
+        Trials per cell.
+    y
+        Level counts (ordinal) or successes (binomial) per cell.
+    between_slope
+        ``X`` is ``[within, between]`` of a score: the agent effects are centred on the between
+        slope times the agent's mean score (``X[:, 1]``), instead of on zero.
+
+    """
+
+    key: str
+    family: str
+    coefs: list[str]
+    X: np.ndarray
+    agent_idx: np.ndarray
+    n: np.ndarray
+    y: np.ndarray
+    between_slope: bool = False
+
+    @cached_property
+    def agents(self) -> tuple[np.ndarray, np.ndarray]:
+        """(the agent codes that occur, sorted; each cell's index into them)."""
+        return np.unique(self.agent_idx, return_inverse=True)
+
+
+def information(part: DiagnosisPart) -> np.ndarray:
+    """Fisher information about each agent's effect on the latent scale (per agent of the part)."""
+    if part.family == "binomial":
+        per_cell = binomial.information(part.y, part.n)
+    else:
+        per_cell = part.n * ordinal.information(part.y)
+    return np.bincount(part.agents[1], weights=per_cell)
+
+
+def part_model(part: DiagnosisPart, centered: bool) -> tuple[Any, dict[str, np.ndarray]]:
+    """The PyMC model of one part and the sampler's starting values.
+
+    Agent effects ``u_j ~ Normal(m_j, sd_agent)`` with ``m_j = b_b xbar_j`` when the part has a
+    between slope and 0 otherwise, ``centered`` or as ``m_j + sd_agent z_j``. The likelihoods are
+    :func:`.binomial.loglik` and :func:`.ordinal.loglik` (PyMC's binomial and ordered multinomial
+    up to a constant, cheaper to differentiate).
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    agents, codes = part.agents
+    initial: dict[str, np.ndarray] = {}
+    with pm.Model(coords={"agent": agents.tolist(), "coef": part.coefs}) as model:
+        beta = pm.Normal("beta", 0.0, 1.0, dims="coef") if part.coefs else None
+        sd = pm.HalfNormal("sd_agent", 1.0)
+        if part.between_slope:  # X = [within, between]; the between slope is the agents' mean
+            xbar = np.zeros(len(agents))
+            xbar[codes] = part.X[:, 1]
+            fixed, mean = beta[0] * part.X[:, 0], beta[1] * xbar
+        else:
+            fixed, mean = (pt.dot(part.X, beta) if part.coefs else 0.0), 0.0
+        if centered:
+            u = pm.Normal("u_agent", mean, sd, dims="agent")
+        else:
+            z = pm.Normal("z_agent", 0.0, 1.0, dims="agent")
+            u = pm.Deterministic("u_agent", mean + sd * z, dims="agent")
+        eta = fixed + u[codes]
+        if part.family == "binomial":
+            a = pm.Normal("intercept", mu=binomial.center({"y": part.y, "n": part.n}), sigma=2.5)
+            data = {"y__y": part.y.astype(float), "y__n": part.n.astype(float)}
+            pm.Potential("y", binomial.loglik(a + eta, data, "y"))
+        else:
+            tot = part.y.sum(axis=0) + 0.5
+            cum = np.clip(np.cumsum(tot)[:-1] / tot.sum(), 1e-3, 1 - 1e-3)
+            initial["cut"] = np.log(cum / (1 - cum)) + np.arange(len(cum)) * 1e-3
+            cut = pm.Normal("cut", mu=0.0, sigma=4.0, shape=len(cum), transform=pm.distributions.transforms.ordered)
+            data = {f"y__{k}": v for k, v in ordinal.pair_data(part.y).items()}
+            pm.Potential("y", ordinal.loglik(eta, cut, data, "y"))
+    return model, initial
+
+
+def fit_parts(
+    parts: Sequence[DiagnosisPart],
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: int,
+    target_accept: float,
+    backend: str,
+    centred_ratio: float,
+    progress: Callable[[str, float], Any],
+) -> Iterator[tuple[DiagnosisPart, Any, Diagnostics]]:
+    """Fit every part in turn, yielding (part, posterior, diagnostics).
+
+    The next part compiles while this one samples. Part ``k`` is sampled with seed ``seed + k``.
+    A part's agent effects are centred when its agents carry enough information
+    (:func:`.priors.choose_centred` at ``centred_ratio``), else non-centred; a fit that misses the
+    convergence bars is repeated with the other parametrization, and the better-converged of the
+    two is kept. ``seconds`` in the diagnostics is the part's compile time plus its sampling's
+    wall time.
+    """
+    centred = [choose_centred(p.family, information(p), centred_ratio) for p in parts]
+
+    def compile_part(k: int, centered: bool) -> Any:
+        model, initial = part_model(parts[k], centered)
+        return sampling.compile_model(model, initial, backend)
+
+    def sample(k: int, ready: Any, fraction: float, after: Callable[[], Any] = lambda: None) -> tuple:
+        t0 = time.perf_counter()
+        run = sampling.start_sampling(
+            ready, draws=draws, tune=tune, chains=chains, seed=seed + k, target_accept=target_accept
+        )
+        extra = after()  # e.g. compile the next part while this one samples
+        idata, sampler = sampling.finish_sampling(run, parts[k].key, progress, fraction)
+        seconds = ready.compile_seconds + time.perf_counter() - t0
+        return idata, sampling.diagnostics_of(idata, PARAMETERS, sampler=sampler, seconds=seconds), extra
+
+    with sampling.one_blas_thread():
+        ready = compile_part(0, centred[0]) if parts else None
+        for k, part in enumerate(parts):
+            frac = 0.15 + 0.75 * k / len(parts)
+            size = f"{len(part.n):,} cells, {chains} chains x {draws}"
+            progress(f"fitting {part.key} ({k + 1} of {len(parts)}: {size})", frac)
+            nxt = (lambda k=k: compile_part(k + 1, centred[k + 1])) if k + 1 < len(parts) else (lambda: None)
+            idata, diag, following = sample(k, ready, frac, nxt)
+            if not diag.converged:
+                missed = ", ".join(diag.problems)
+                progress(f"{part.key} missed the bars ({missed}): trying the other parametrization", frac)
+                idata2, diag2, _ = sample(k, compile_part(k, not centred[k]), frac)
+                if diag2.converged or len(diag2.problems) < len(diag.problems):
+                    idata, diag = idata2, diag2
+            ready = following
+            yield part, idata, diag
