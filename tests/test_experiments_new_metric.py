@@ -59,3 +59,20 @@ def test_a_new_binary_metric_is_estimated_like_any_other(transfer):
     assert new.ppc["observed"] == fcr.ppc["observed"]
     assert "transfer_effect" in new.idata.posterior
     assert np.array_equal(new.draws, fcr.draws)
+
+
+def test_a_metric_of_an_unknown_model_family_is_a_spec_error(transfer):
+    from qmsprint.errors import SpecError
+
+    class Count(Transfer):
+        name = "contacts"
+        family = "poisson"
+
+    metrics.register(Count())
+    try:
+        cells, _, _ = make_cells("ab", n_agents=4, per_agent=5, seed=2)
+        with pytest.raises(SpecError, match="poisson") as err:
+            estimate(spec_for("ab", metrics=("contacts",)), cells)
+        assert "expected one of ordinal, binomial, continuous" in str(err.value)
+    finally:
+        metrics.unregister("contacts")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from qmsprint.errors import DataError, Problem, SpecError
-from qmsprint.models import get_family
+from qmsprint.models import FAMILIES, get_family
 from qmsprint.models.priors import check_prior_overrides
 from qmsprint.spec import Spec
 
@@ -103,6 +103,17 @@ def validate(spec: Spec, cells: pd.DataFrame, periods: tuple[str, ...]) -> None:
                         problems.append(Problem(count, f"no {m.name} observations for arm {arm!r} in the {p} period"))
     if problems:
         raise DataError("the cells cannot be analysed", problems)
+
+
+def check_families(spec: Spec) -> None:
+    """Raise :class:`SpecError` for a metric whose model family is not registered in :mod:`qmsprint.models`."""
+    problems = [
+        Problem(f"metrics.{m.name}", f"unknown model family {m.info.family!r}; expected one of {', '.join(FAMILIES)}")
+        for m in spec.metrics
+        if m.info.family not in FAMILIES
+    ]
+    if problems:
+        raise SpecError("metrics with an unknown model family", problems)
 
 
 def check_prior_arg(spec: Spec, prior: dict[str, tuple[float, float]] | None) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from qmsprint.errors import Problem, SpecError
-from qmsprint.experiments.checks import check_prior_arg, validate
+from qmsprint.experiments.checks import check_families, check_prior_arg, validate
 from qmsprint.experiments.designs import Design
 from qmsprint.experiments.prepare import prepare_metric, select_cells
 from qmsprint.experiments.readout import metric_result, ppc
@@ -33,6 +33,7 @@ def estimate_all(
 ) -> list[MetricResult]:
     """Estimate every metric of ``spec`` under ``design`` (see :func:`qmsprint.experiments.estimate`)."""
     prog = progress or silent
+    check_families(spec)
     check_prior_arg(spec, prior)
     validate(spec, cells, design.PERIODS)
     prog("preparing cells", 0.02)
@@ -75,6 +76,7 @@ def prior_predictive(spec: Spec, cells: pd.DataFrame, design: Design, *, draws: 
     parameters drawn from the priors), so a reader can see that the priors allow every plausible
     outcome without piling up on extremes. Flat priors cannot be sampled and raise ``SpecError``.
     """
+    check_families(spec)
     check_prior_arg(spec, None)
     validate(spec, cells, design.PERIODS)
     used = select_cells(spec, cells, design)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,9 +55,10 @@ class ModelBlock:
     design
         Design arrays of its likelihood cells.
     obs
-        Sufficient statistics: ordinal ``counts``; binomial ``y``, ``n``; continuous ``n``, ``s1``, ``s2``.
+        Sufficient statistics (``Family.observed``): ordinal ``counts``; binomial ``y``, ``n``;
+        continuous ``n``, ``s1``, ``s2`` (and ``sum`` for the predictive check).
     priors
-        Prior scales (:func:`.terms.resolve_priors`).
+        Prior scales (:func:`.priors.resolve_priors`).
     centred
         Agent-effect parametrisation.
     effect_prior
@@ -72,7 +73,6 @@ class ModelBlock:
     priors: dict[str, float]
     centred: bool = False
     effect_prior: tuple[float, float] | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def fam(self) -> Family:
