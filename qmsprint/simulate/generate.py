@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
+from scipy.special import expit, logit
 
-from qmsprint.simulate.config import CHANNELS, REASONS, SimConfig, Simulation
+from qmsprint.simulate import handle_time
+from qmsprint.simulate.config import CHANNELS, METRICS, REASONS, SimConfig, Simulation
 from qmsprint.simulate.world import World, features, ordinal_draw
 from qmsprint.stats import ordinal_exceedance
 
@@ -82,15 +83,21 @@ def simulate(cfg: SimConfig | None = None) -> Simulation:
     lo, hi = cfg.csat_scale
     csat_cuts = np.asarray(cfg.csat_cutpoints, float)
     nps_cuts = np.asarray(cfg.nps_cutpoints, float)
-    eta_c = core + cfg.csat_effect * treat
-    eta_n = core + cfg.nps_effect * treat
-    fcr_lin = cfg.fcr_base + 0.6 * core + cfg.fcr_effect * treat
+    core_c = world.core_for("csat", core, agent)
+    core_n = world.core_for("nps", core, agent)
+    core_f = world.core_for("fcr", core, agent)
+    eta_c = core_c + cfg.csat_effect * treat
+    eta_n = core_n + cfg.nps_effect * treat
+    fcr_lin = cfg.fcr_base + 0.6 * core_f + cfg.fcr_effect * treat
     csat = lo + ordinal_draw(eta_c, csat_cuts, rng)
     nps = ordinal_draw(eta_n, nps_cuts, rng)
     fcr = rng.random(N) < expit(fcr_lin)
     lht = lht0 + cfg.handle_time_effect * treat
-    ht = np.exp(lht + rng.normal(0, cfg.ht_sd, N))
+    ht = handle_time.draw(cfg, lht, rng.normal(0, cfg.ht_sd, N), world.side)
     rate = np.where(group & pilot, cfg.response_rate[1], cfg.response_rate[0])
+    if cfg.response_depends_on_outcome:  # happier customers answer more often (not at random)
+        with np.errstate(divide="ignore"):
+            rate = expit(logit(rate) + cfg.response_outcome_slope * (csat - csat.mean()))
     respond = rng.random(N) < rate
     nps_ans = respond & (rng.random(N) < cfg.nps_answer_share)
 
@@ -122,20 +129,20 @@ def simulate(cfg: SimConfig | None = None) -> Simulation:
         frame["nps"] = pd.array(np.where(nps_ans, nps, pd.NA), dtype="Int64")
     if cfg.include_fcr:
         frame["fcr"] = pd.array(np.where(respond, fcr, pd.NA), dtype="boolean")
-    frame["handle_time"] = np.round(ht, 1)
+    frame["handle_time"] = np.round(ht, 1) if handle_time.is_default(cfg) else np.maximum(np.round(ht, 1), 0.1)
     frame["tenure_months"] = world.tenure[agent]
 
     # ---------------------------------------------------------------- truth
     pop = pilot & (True if cfg.design == "ab" else group)
     pop = np.asarray(pop, bool)
-    e0 = core[pop]
+    e0, e0n, e0f = core_c[pop], core_n[pop], core_f[pop]
 
     def ord_stats(eta, cuts):
         ge = ordinal_exceedance(eta, cuts)
         return ge
 
     g0c, g1c = ord_stats(e0, csat_cuts), ord_stats(e0 + cfg.csat_effect, csat_cuts)
-    g0n, g1n = ord_stats(e0, nps_cuts), ord_stats(e0 + cfg.nps_effect, nps_cuts)
+    g0n, g1n = ord_stats(e0n, nps_cuts), ord_stats(e0n + cfg.nps_effect, nps_cuts)
 
     def csat_scales(ge):
         return {"mean": float(lo + ge.sum(1).mean()), "top2box": float(100 * ge[:, -2].mean())}
@@ -153,22 +160,21 @@ def simulate(cfg: SimConfig | None = None) -> Simulation:
     def rate_scales(p):
         return {"rate": float(100 * p.mean())}
 
-    fl0 = cfg.fcr_base + 0.6 * e0
+    fl0 = cfg.fcr_base + 0.6 * e0f
     rl0 = rep0[pop]
-    l0 = lht0[pop] + cfg.ht_sd**2 / 2
     control = {
         "csat": csat_scales(g0c),
         "nps": nps_scales(g0n),
         "fcr": rate_scales(expit(fl0)),
         "repeat_contact": rate_scales(expit(rl0)),
-        "handle_time": {"mean": float(np.exp(l0).mean())},
+        "handle_time": {"mean": float(handle_time.expected(cfg, lht0[pop]).mean())},
     }
     treatment = {
         "csat": csat_scales(g1c),
         "nps": nps_scales(g1n),
         "fcr": rate_scales(expit(fl0 + cfg.fcr_effect)),
         "repeat_contact": rate_scales(expit(rl0 + cfg.repeat_effect)),
-        "handle_time": {"mean": float(np.exp(l0 + cfg.handle_time_effect).mean())},
+        "handle_time": {"mean": float(handle_time.expected(cfg, lht0[pop], cfg.handle_time_effect).mean())},
     }
     effects: dict[str, dict[str, float]] = {}
     for m in control:
@@ -190,6 +196,8 @@ def simulate(cfg: SimConfig | None = None) -> Simulation:
     arm = np.where(world.agent_treated[agent], trt, ctrl)
     by: dict[str, dict[str, float]] = {}
     resp_by: dict[str, dict[str, float]] = {}
+    csat_all: dict[str, dict[str, float]] = {}
+    csat_resp: dict[str, dict[str, float]] = {}
     for pname in ("baseline", "pilot"):
         for a in (ctrl, trt):
             mk = (period == pname) & (arm == a)
@@ -197,9 +205,12 @@ def simulate(cfg: SimConfig | None = None) -> Simulation:
                 unc = mk & ~censored
                 by.setdefault(pname, {})[a] = float(rep_data[unc].mean()) if unc.any() else float("nan")
                 resp_by.setdefault(pname, {})[a] = float(respond[mk].mean())
+                csat_all.setdefault(pname, {})[a] = float(csat[mk].mean())
+                rk = mk & respond
+                csat_resp.setdefault(pname, {})[a] = float(csat[rk].mean()) if rk.any() else float("nan")
     truth: dict[str, Any] = {
         "design": cfg.design,
-        "unit": "team" if cfg.design == "did" else cfg.unit,
+        "unit": world.unit,
         "arms": {"control": ctrl, "treatment": trt},
         "population": "all units" if cfg.design == "ab" else "treated units",
         "n_pilot_interactions": int(pop.sum()),
@@ -222,14 +233,47 @@ def simulate(cfg: SimConfig | None = None) -> Simulation:
             "repeat_base": cfg.repeat_base,
             "did_group_offset": cfg.did_group_offset if cfg.design == "did" else 0.0,
             "did_period_shock": cfg.did_period_shock if cfg.design == "did" else 0.0,
+            "agent_sd_by_metric": {m: cfg.agent_sd_for(m) for m in METRICS},
+            "item_agent_loading": cfg.item_agent_loading,
+            "team_period_sd": cfg.team_period_sd,
+            "team_week_sd": cfg.team_week_sd,
+            "site_period_sd": cfg.site_period_sd,
+            "agent_period_sd": cfg.agent_period_sd,
+            "ht_team_sd": cfg.ht_team_sd,
+            "ht_team_period_sd": cfg.ht_team_period_sd,
+            "ht_agent_period_sd": cfg.ht_agent_period_sd,
         },
+        "handle_time_model": {
+            "dist": cfg.ht_dist,
+            "shift_s": cfg.ht_shift_s,
+            "shape": cfg.ht_shape if cfg.ht_dist in ("gamma", "gamma_shift") else None,
+            "mixture": (
+                {
+                    "weight": cfg.ht_mix_weight,
+                    "ratio": cfg.ht_mix_ratio,
+                    "sd": cfg.ht_sd if cfg.ht_mix_sd is None else cfg.ht_mix_sd,
+                }
+                if cfg.ht_dist == "mixture"
+                else None
+            ),
+            "mean_factor": handle_time.mean_factor(cfg),
+        },
+        "shocks": _shocks(world, agent_ids, team_ids, site_ids),
         "repeat_share": {
             "overall": float(rep_data[~censored].mean()) if (~censored).any() else float("nan"),
             "censored": int(censored.sum()),
             "window_days": cfg.repeat_window_days,
             "by_period_arm": by,
         },
-        "response_rates": {"configured": list(cfg.response_rate), "by_period_arm": resp_by},
+        "response_rates": {
+            "configured": list(cfg.response_rate),
+            "by_period_arm": resp_by,
+            "depends_on_outcome": cfg.response_depends_on_outcome,
+            "outcome_slope": cfg.response_outcome_slope if cfg.response_depends_on_outcome else 0.0,
+            # realised CSAT (drawn for every interaction) against the respondents': the response bias
+            "csat_mean_all": csat_all,
+            "csat_mean_respondents": csat_resp,
+        },
         "items": {
             it.name: {
                 "pass_rate": float(items[it.name].mean()),
@@ -242,14 +286,40 @@ def simulate(cfg: SimConfig | None = None) -> Simulation:
         "behavior_weight": cfg.behavior_weight,
         "periods": periods,
         "treated_units": sorted(
-            set(team_ids[world.agent_team[world.agent_treated]])
-            if (cfg.design == "did" or cfg.unit == "team")
+            set(site_ids[world.team_site[world.agent_team[world.agent_treated]]])
+            if world.unit == "site"
+            else set(team_ids[world.agent_team[world.agent_treated]])
+            if world.unit == "team"
             else set(agent_ids[world.agent_treated])
         ),
         "n_interactions": int(N),
         "seed": cfg.seed,
     }
     return Simulation(frame=frame, truth=truth, config=cfg)
+
+
+def _shocks(world: World, agent_ids: np.ndarray, team_ids: np.ndarray, site_ids: np.ndarray) -> dict[str, Any]:
+    """Realised shocks by unit id: ``{kind: {unit: {"baseline": x, "pilot": y}}}`` (team_week: by week).
+
+    Only the kinds with a positive sd appear; the values are on the latent experience scale (``ht_``:
+    log handle time).
+    """
+    cfg = world.cfg
+    out: dict[str, Any] = {}
+    for kind, sd, arr, ids in (
+        ("team_period", cfg.team_period_sd, world.team_period, team_ids),
+        ("site_period", cfg.site_period_sd, world.site_period, site_ids),
+        ("agent_period", cfg.agent_period_sd, world.agent_period, agent_ids),
+        ("ht_team_period", cfg.ht_team_period_sd, world.ht_team_period, team_ids),
+        ("ht_agent_period", cfg.ht_agent_period_sd, world.ht_agent_period, agent_ids),
+    ):
+        if sd > 0:
+            out[kind] = {str(u): {"baseline": float(b), "pilot": float(p)} for u, (b, p) in zip(ids, arr, strict=True)}
+    if cfg.team_week_sd > 0:
+        out["team_week"] = {str(u): [float(x) for x in row] for u, row in zip(team_ids, world.team_week, strict=True)}
+    if cfg.ht_team_sd > 0:
+        out["ht_team"] = {str(u): float(x) for u, x in zip(team_ids, world.ht_team, strict=True)}
+    return out
 
 
 def _repeat_in_data(sec: np.ndarray, cust: np.ndarray, window: float) -> tuple[np.ndarray, np.ndarray]:

@@ -21,22 +21,49 @@ def ordinal_draw(eta: np.ndarray, cuts: np.ndarray, rng: np.random.Generator) ->
     return (eta[:, None] + rng.logistic(size=len(eta))[:, None] > cuts[None, :]).sum(1)
 
 
+def side_rng(cfg: SimConfig) -> np.random.Generator:
+    """The second random stream: every draw the default settings do not make comes from here.
+
+    The main stream (``default_rng(seed)``) makes exactly the draws it always made, so default
+    settings reproduce earlier outputs byte for byte, and switching an option on (shocks, another
+    handle-time family) keeps every other draw of the same seed (common random numbers).
+    """
+    return np.random.default_rng([cfg.seed, 14])
+
+
 class World:
-    """Fixed structure: units, random effects, calendar."""
+    """Fixed structure: units, random effects, shocks, calendar."""
 
     def __init__(self, cfg: SimConfig, rng: np.random.Generator) -> None:
         self.cfg = cfg
-        na, nt = cfg.n_agents, cfg.n_teams
+        na, nt, ns = cfg.n_agents, cfg.n_teams, max(1, cfg.n_sites)
         self.agent_team = np.arange(na) % nt
-        self.team_site = np.arange(nt) % max(1, cfg.n_sites)
+        self.team_site = np.arange(nt) % ns
         self.z = rng.normal(0, 1, na)
         self.u = cfg.agent_sd * self.z
         self.v = rng.normal(0, cfg.team_sd, nt)
-        self.s = rng.normal(0, cfg.site_sd, max(1, cfg.n_sites))
-        self.agent_ht = rng.normal(0, 0.12, na)
+        self.s = rng.normal(0, cfg.site_sd, ns)
+        self.agent_ht = rng.normal(0, cfg.agent_sd_for("handle_time"), na)
         self.tenure = np.round(np.exp(rng.normal(np.log(20) + 0.25 * self.z, 0.8)), 1)
+        # shocks (second stream, always drawn in this order so each option keeps the others' draws);
+        # period index 0 = baseline, 1 = pilot; weeks counted from the first day of the data
+        self.side = side_rng(cfg)
+        g, n_weeks = self.side, cfg.baseline_weeks + cfg.weeks
+        self.team_period = cfg.team_period_sd * g.standard_normal((nt, 2))
+        self.team_week = cfg.team_week_sd * g.standard_normal((nt, n_weeks))
+        self.site_period = cfg.site_period_sd * g.standard_normal((ns, 2))
+        self.agent_period = cfg.agent_period_sd * g.standard_normal((na, 2))
+        self.ht_team = cfg.ht_team_sd * g.standard_normal(nt)
+        self.ht_team_period = cfg.ht_team_period_sd * g.standard_normal((nt, 2))
+        self.ht_agent_period = cfg.ht_agent_period_sd * g.standard_normal((na, 2))
+        self.has_shocks = max(cfg.team_period_sd, cfg.team_week_sd, cfg.site_period_sd, cfg.agent_period_sd) > 0
+        self.has_ht_terms = max(cfg.ht_team_sd, cfg.ht_team_period_sd, cfg.ht_agent_period_sd) > 0
         # group assignment
-        if cfg.design == "did" or cfg.unit == "team":
+        if cfg.unit == "site":  # whole sites (A/B and DiD)
+            k = max(1, min(ns - 1, round(ns * cfg.treated_share)))
+            sites = rng.permutation(ns)[:k]
+            self.agent_treated = np.isin(self.team_site[self.agent_team], sites)
+        elif cfg.design == "did" or cfg.unit == "team":
             k = max(1, min(nt - 1, round(nt * cfg.treated_share))) if nt > 1 else 1
             teams = rng.permutation(nt)[:k]
             self.agent_treated = np.isin(self.agent_team, teams)
@@ -56,6 +83,22 @@ class World:
         self.total_days = (self.end - self.t0).days
         self.pilot_start_s = (self.pilot_start - self.t0).total_seconds()
         self.end_s = float(self.total_days * 86400)
+
+    @property
+    def unit(self) -> str:
+        """The assignment unit: ``site``, ``team`` (team randomization and DiD) or ``agent``."""
+        if self.cfg.unit == "site":
+            return "site"
+        return "team" if (self.cfg.design == "did" or self.cfg.unit == "team") else "agent"
+
+    def core_for(self, metric: str, core: np.ndarray, agent: np.ndarray) -> np.ndarray:
+        """The experience predictor of one metric: ``core`` with that metric's own agent sd.
+
+        ``core`` itself when ``agent_sd_by_metric`` has no entry for the metric.
+        """
+        if metric not in dict(self.cfg.agent_sd_by_metric):  # type: ignore[arg-type]
+            return core
+        return core - self.u[agent] + self.cfg.agent_sd_for(metric) * self.z[agent]
 
     def first_contacts(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """(agent, second of the data) of every first contact, by period and weekday weights."""
@@ -78,7 +121,7 @@ class World:
 
 
 def features(world: World, agent, ch, rs, sec, rng) -> dict[str, np.ndarray]:  # noqa: ANN001
-    """Per-interaction features: items, scores, latent predictor parts and handle-time terms."""
+    """Per-interaction features: items, scores, latent predictor parts (with shocks) and handle-time terms."""
     cfg = world.cfg
     n = len(agent)
     team = world.agent_team[agent]
@@ -90,7 +133,7 @@ def features(world: World, agent, ch, rs, sec, rng) -> dict[str, np.ndarray]:  #
     item_eff = np.zeros(n)
     item_ht = np.zeros(n)
     for it in cfg.items:
-        p = expit(np.log(it.pass_rate / (1 - it.pass_rate)) + 0.3 * world.z[agent])
+        p = expit(np.log(it.pass_rate / (1 - it.pass_rate)) + cfg.item_agent_loading * world.z[agent])
         passed = rng.random(n) < p
         items[it.name] = passed
         item_eff += it.csat_effect * (passed - it.pass_rate)
@@ -109,8 +152,19 @@ def features(world: World, agent, ch, rs, sec, rng) -> dict[str, np.ndarray]:  #
     )
     if cfg.design == "did":
         core = core + cfg.did_group_offset * group + cfg.did_period_shock * pilot
-    rep0 = cfg.repeat_base - 0.5 * core + _RS_REP[rs]
+    per = pilot.astype(np.intp)
+    if world.has_shocks:
+        site = world.team_site[team]
+        core = core + (
+            world.team_period[team, per]
+            + world.team_week[team, week]
+            + world.site_period[site, per]
+            + world.agent_period[agent, per]
+        )
+    rep0 = cfg.repeat_base - 0.5 * world.core_for("repeat_contact", core, agent) + _RS_REP[rs]
     lht0 = np.log(cfg.ht_median) + _CH_HT[ch] + _RS_HT[rs] + world.agent_ht[agent] + item_ht
+    if world.has_ht_terms:
+        lht0 = lht0 + world.ht_team[team] + world.ht_team_period[team, per] + world.ht_agent_period[agent, per]
     return {
         "team": team,
         "pilot": pilot,
