@@ -11,10 +11,10 @@
     The simulator's ground truth for that data (``Simulation.truth``), plus ``"agent_ids"`` and
     ``"customer_ids"`` of the source rows (for personal-data checks).
 ``small_run`` (session)
-    ``Path`` of a REAL run folder written by :func:`qmsprint.pipeline.run_pilot` on
+    ``Path`` of a REAL run folder written by :func:`qmsprint.api.run_pilot` on
     ``small_spec`` (without the checklist diagnosis, to keep it cheap) into a session temp
     ``runs`` folder. Treat it as read-only (copy it before damaging it); load it with
-    :func:`qmsprint.bundle.load_run`. Building it compiles and samples the joint model once per
+    :func:`qmsprint.store.load_run`. Building it compiles and samples the joint model once per
     session (about a minute on an idle 2-core machine, a few minutes when the CPU is shared), so
     tests using it are best marked ``@pytest.mark.slow``; later fits of the same shape reuse the
     compiled model and take seconds.
@@ -73,7 +73,8 @@ def make_small_spec(data_path: str | Path, periods: dict[str, Any], **overrides:
 
 @pytest.fixture(scope="session")
 def _small_data(tmp_path_factory) -> tuple[Path, dict[str, Any]]:
-    from qmsprint.simulate import SimConfig, simulate, write_simulation
+    from qmsprint.simulate import SimConfig, simulate
+    from qmsprint.store import write_simulation
 
     sim = simulate(SimConfig(**SMALL_SIM))
     folder = tmp_path_factory.mktemp("small-data")
@@ -100,7 +101,7 @@ def small_spec(_small_data):
 @pytest.fixture(scope="session")
 def small_run(small_spec, tmp_path_factory) -> Path:
     """A real run folder from ``run_pilot`` on the small simulated pilot (read-only)."""
-    from qmsprint.pipeline import run_pilot
+    from qmsprint.api import run_pilot
 
     outcome = run_pilot(small_spec, runs_dir=tmp_path_factory.mktemp("runs"), diagnosis=False)
     return outcome.path
@@ -110,7 +111,8 @@ def make_diagnosis(name: str = "northwind-baseline") -> Any:
     """A small, complete Diagnosis (tables as diagnose() makes them) for rendering tests."""
     import pandas as pd
 
-    from qmsprint.alignment import QUADRANTS, R2_COLUMNS, VARIANCE_COLUMNS, Diagnosis
+    from qmsprint.diagnosis import R2_COLUMNS, VARIANCE_COLUMNS, Diagnosis
+    from qmsprint.present.diagnosis import QUADRANTS
 
     r2 = pd.DataFrame(
         [
@@ -166,7 +168,10 @@ def make_diagnosis(name: str = "northwind-baseline") -> Any:
 @pytest.fixture
 def diagnosis_folder(tmp_path) -> Path:
     """A `qmsprint diagnose` folder (made by hand, no sampling) in a runs folder of its own."""
-    paths = make_diagnosis().save(tmp_path / "runs" / "northwind-diagnosis-20261124-090000")
+    from qmsprint.store import save_diagnosis
+
+    d = make_diagnosis()
+    paths = save_diagnosis(d.to_dict(), d.tables(), tmp_path / "runs" / "northwind-diagnosis-20261124-090000")
     return paths[0].parent
 
 
