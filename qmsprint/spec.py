@@ -230,6 +230,9 @@ class Spec(_Strict):
     periods: Periods = Field(default_factory=Periods)
     repeat_contacts: RepeatContacts = Field(default_factory=RepeatContacts)
     csat_scale: tuple[int, int] = (1, 5)
+    # modules that define extra metrics (each a module with a METRIC, see qmsprint.metrics):
+    # a dotted module name, or a .py file relative to the experiment file
+    metric_modules: list[str] = Field(default_factory=list)
     metrics: list[Metric] = Field(min_length=1)
     segments: list[Literal["channel", "contact_reason", "team", "site"]] = Field(default_factory=list)
     decision: Decision = Field(default_factory=Decision)
@@ -374,6 +377,31 @@ def _semantic_problems(raw: dict[str, Any]) -> list[Problem]:
     return problems
 
 
+def _register_metric_modules(modules: Any, base_dir: Path) -> list[Problem]:
+    """Register the metrics of ``metric_modules`` (before metric names are checked)."""
+    if not modules:
+        return []
+    if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
+        return []  # the schema reports the type problem
+    problems = []
+    for i, name in enumerate(modules):
+        where = f"metric_modules[{i}]"
+        try:
+            if name.endswith(".py"):
+                path = Path(name) if Path(name).is_absolute() else base_dir / name
+                if not path.is_file():
+                    problems.append(Problem(where, f"no such file: {path}"))
+                    continue
+                metric_registry.register_file(path)
+            else:
+                metric_registry.register(name)
+        except Exception as err:  # noqa: BLE001 - any import error is the user's to fix
+            problems.append(
+                Problem(where, f"could not load metric module {name!r}: {type(err).__name__}: {err}".rstrip(": "))
+            )
+    return problems
+
+
 def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".") -> Spec:
     """Validate a mapping (as read from TOML) into a :class:`Spec`.
 
@@ -383,7 +411,7 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".") -> Spec:
         With every problem found, each with its key path.
 
     """
-    problems: list[Problem] = []
+    problems: list[Problem] = _register_metric_modules(raw.get("metric_modules"), Path(base_dir))
     spec: Spec | None = None
     try:
         spec = Spec.model_validate({**raw, "base_dir": Path(base_dir)})

@@ -7,11 +7,26 @@ package is added with :func:`register`. Unknown names raise an error listing the
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
+import sys
+from pathlib import Path
 
 from qmsprint.metrics.base import BINARY_VALUES, MetricDef, Scale, WeeklyView
 
-__all__ = ["BINARY_VALUES", "MetricDef", "Scale", "WeeklyView", "get", "names", "register", "registry"]
+__all__ = [
+    "BINARY_VALUES",
+    "MetricDef",
+    "Scale",
+    "WeeklyView",
+    "get",
+    "names",
+    "register",
+    "register_file",
+    "registry",
+    "unregister",
+]
 
 # registry lines: metric name -> module that defines it (in the order shown to users)
 BUILTIN = {
@@ -39,9 +54,34 @@ def register(metric: MetricDef | str) -> MetricDef:
     """Add a metric (an instance, or the dotted path of a module with a ``METRIC``); returns it."""
     _load_builtins()
     if isinstance(metric, str):
-        metric = importlib.import_module(metric).METRIC
+        metric = getattr(importlib.import_module(metric), "METRIC", None)
+        if not isinstance(metric, MetricDef):
+            raise TypeError("the module defines no METRIC (a MetricDef instance)")
     _REGISTRY[metric.name] = metric
     return metric
+
+
+def register_file(path: str | Path) -> MetricDef:
+    """Register the ``METRIC`` of a Python file (a metric module outside any package); returns it."""
+    path = Path(path).resolve()
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    module_name = f"qmsprint_metric_{path.stem}_{digest}"
+    module = sys.modules.get(module_name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"{path} is not a Python module")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(module_name, None)
+            raise
+    metric = getattr(module, "METRIC", None)
+    if not isinstance(metric, MetricDef):
+        raise TypeError(f"{path.name} defines no METRIC (a MetricDef instance)")
+    return register(metric)
 
 
 def unregister(name: str) -> None:

@@ -155,6 +155,20 @@ def save_run(
     return folder
 
 
+def _copy_metric_modules(spec: Spec, tmp: Path) -> list[str]:
+    """Metric modules given as files travel with the run (``metric_modules/<file>``), so it opens anywhere."""
+    out = []
+    for name in spec.metric_modules:
+        if not name.endswith(".py"):
+            out.append(name)  # a dotted module name: importable wherever qmsprint runs
+            continue
+        src = Path(name) if Path(name).is_absolute() else spec.base_dir / name
+        (tmp / "metric_modules").mkdir(exist_ok=True)
+        (tmp / "metric_modules" / src.name).write_bytes(src.read_bytes())
+        out.append(f"metric_modules/{src.name}")
+    return out
+
+
 def _write_all(
     tmp: Path,
     *,
@@ -184,7 +198,7 @@ def _write_all(
         (tmp / "spec.toml").write_bytes(Path(src).read_bytes())
     else:
         text("spec.toml", spec_to_toml(spec))
-    js("spec.json", spec_to_dict(spec))
+    js("spec.json", {**spec_to_dict(spec), "metric_modules": _copy_metric_modules(spec, tmp)})
     # tables (the agent mapping grows as frames are scrubbed, so cells go first)
     write_parquet(scrub_frame(cells, mapping), tmp / "cells.parquet", compression=None)
     write_parquet(scrub_frame(weekly, mapping), tmp / "weekly.parquet", compression=None)
