@@ -14,17 +14,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from qmsprint import metrics as metric_registry
+from qmsprint.present.figures import LAYOUT, PALETTE
 
 if TYPE_CHECKING:  # pragma: no cover
     from qmsprint.design import AssignmentResult, PlanResult
 
 OVERALL_LABEL = "Overall (primary)"
-_LAYOUT = {
-    "template": "plotly_white",
-    "margin": {"l": 10, "r": 10, "t": 80, "b": 10},
-    "font": {"size": 13},
-    "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-}
 _PANELS_PER_ROW = 3
 
 
@@ -66,7 +61,6 @@ def assurance_figure(table: pd.DataFrame, target: float | None = None) -> go.Fig
         vertical_spacing=0.12,
     )
     weeks = sorted(table["weeks"].unique())
-    palette = ("#1f6f8b", "#e9c46a", "#2a9d8f", "#e76f51", "#8d99ae", "#264653")
     for i, metric in enumerate(panels):
         sub = table[table["metric"] == metric]
         for j, w in enumerate(weeks):
@@ -80,7 +74,7 @@ def assurance_figure(table: pd.DataFrame, target: float | None = None) -> go.Fig
                 name=f"{w} weeks",
                 legendgroup=str(w),
                 showlegend=i == 0,
-                line={"color": palette[j % len(palette)]},
+                line={"color": PALETTE[j % len(PALETTE)]},
                 hovertemplate="%{x} agents per arm: %{y:.0%} chance of a decisive result<extra></extra>",
                 row=i // cols + 1,
                 col=i % cols + 1,
@@ -90,7 +84,7 @@ def assurance_figure(table: pd.DataFrame, target: float | None = None) -> go.Fig
     title = "How likely a pilot of each size ends with a clear answer (simulated assurance)"
     if len(panels) == 1:
         title = f"{title}: {panel_label(panels[0])}"
-    fig.update_layout(**_LAYOUT, title=title, legend_title_text="pilot length", height=120 + 300 * rows)
+    fig.update_layout(**LAYOUT, title=title, legend_title_text="pilot length", height=120 + 300 * rows)
     fig.update_yaxes(tickformat=".0%", range=[0, 1.02])
     fig.update_yaxes(title_text="assurance", col=1)
     fig.update_xaxes(title_text="agents per arm", row=rows)

@@ -24,6 +24,7 @@ from qmsprint.present.format import interval_text, is_num, metric_label, num, pc
 NEW, OLD = "#1f6f8b", "#9aa5b1"
 GOOD, BAD, NEUTRAL, CAUTION = "#2a9d8f", "#e63946", "#8d99ae", "#f4a261"
 BAND = "rgba(141, 153, 174, 0.18)"
+PALETTE = (NEW, "#e9c46a", GOOD, "#e76f51", NEUTRAL, "#264653")  # lines of one chart, in order
 TONE_HEX = {"green": GOOD, "orange": CAUTION, "red": BAD, "gray": NEUTRAL}  # format's tones as colours
 LAYOUT = {
     "template": "plotly_white",
