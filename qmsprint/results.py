@@ -217,7 +217,9 @@ class HealthCheck:
     message
         One plain-language sentence with the size of the problem.
     data
-        JSON-able details for tables and plots.
+        JSON-able details for plots and other checks.
+    table
+        The details as rows for display (one dict per row, column -> value; no personal data).
 
     """
 
@@ -225,6 +227,7 @@ class HealthCheck:
     status: str
     message: str
     data: dict[str, Any] = field(default_factory=dict)
+    table: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict."""

@@ -84,3 +84,23 @@ def test_weekly_gap_uses_each_metrics_weekly_view():
     assert np.allclose(fcr["control"], 100 * w["fcr_yes"] / w["fcr_n"])
     assert health.weekly_gap(weekly.drop(columns=["ht_sum"]), spec, "handle_time") is None
     assert health.weekly_gap(pd.DataFrame({"period": [], "arm": [], "week": []}), spec, "csat") is None
+
+
+def test_every_check_with_details_has_display_rows_without_agent_ids(tmp_path):
+    """The app shows each check's ``table``: rows of plain values, no agent ids (a share shows them)."""
+    import pandas as pd
+
+    spec, prepared = prepared_pilot(tmp_path)
+    agents = set(pd.read_parquet(tmp_path / "ab.parquet", columns=["agent_id"])["agent_id"].astype(str))
+    checks = health.check_health(spec, prepared)
+    by_name = {c.name: c for c in checks}
+    for name in ("srm_units", "srm_interactions", "response_rate", "contamination", "balance", "aa"):
+        c = by_name[name]
+        if c.data.get("skipped"):
+            continue
+        assert c.table, f"{name} has no display rows"
+        assert all(isinstance(r, dict) and r for r in c.table)
+        shown = " ".join(str(v) for r in c.table for v in r.values())
+        assert not agents & set(shown.split()), name
+    srm = by_name["srm_units"].table
+    assert {r["program"] for r in srm} == {spec.arms.treatment_display, spec.arms.control_label}

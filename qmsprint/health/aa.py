@@ -100,7 +100,8 @@ def check_aa(cells: pd.DataFrame, weekly: pd.DataFrame | None, spec: Spec) -> He
         }
         for k, v in res.items()
     }
-    return HealthCheck("aa", status, msg, {"metrics": data})
+    table = [{"metric": metric_registry.get(k).label, **v} for k, v in data.items()]
+    return HealthCheck("aa", status, msg, {"metrics": data}, table=table)
 
 
 def check_aa_full(spec: Spec, cells: pd.DataFrame) -> HealthCheck:
@@ -148,4 +149,5 @@ def check_aa_full(spec: Spec, cells: pd.DataFrame) -> HealthCheck:
         if flagged
         else f"Model A/A on the baseline: no metric of {len(details)} differs before the pilot ({sizes})."
     )
-    return HealthCheck("aa_model", status, msg, {"metrics": details})
+    table = [{"metric": metric_registry.get(k).label, **v} for k, v in details.items()]
+    return HealthCheck("aa_model", status, msg, {"metrics": details}, table=table)

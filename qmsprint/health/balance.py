@@ -153,4 +153,5 @@ def check_balance(cells: pd.DataFrame, spec: Spec) -> HealthCheck:
             f": chance differences of this size are common with {n_units} units per arm; "
             "keep them in mind when reading the results."
         )
-    return HealthCheck("balance", status, msg, {"table": records(table)})
+    rows = records(table)
+    return HealthCheck("balance", status, msg, {"table": rows}, table=rows)

@@ -87,4 +87,11 @@ def check_contamination(cells: pd.DataFrame, spec: Spec) -> HealthCheck:
             "agents_changed_team": team_changes[:100],
             "share_of_interactions": json_float(share),
         },
+        table=[
+            {"what": "agents who worked in both arms", "count": len(both)},
+            {"what": "agents who switched arm", "count": len(switched)},
+            {"what": f"{spec.unit}s in both arms", "count": len(units_both)},
+            {"what": "agents who changed team", "count": len(team_changes)},
+            {"what": "share of the pilot's interactions affected", "count": json_float(share)},
+        ],
     )

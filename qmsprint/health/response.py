@@ -104,4 +104,16 @@ def check_response_rates(cells: pd.DataFrame, spec: Spec) -> HealthCheck:
         )
         msg = f"{msg}; {low_text}" if msg else low_text[0].upper() + low_text[1:]
     msg += "."
-    return HealthCheck("response_rate", worst([gap_status, "warn" if lows else "ok"]), msg, details)
+    table = [
+        {
+            "metric": metric_registry.get(name).label,
+            "new program": d.get("treatment"),
+            "current program": d.get("control"),
+            "difference (pp)": d.get("difference_pp"),
+            "p": d.get("p"),
+            "overall response": d.get("overall"),
+            "status": d["status"],
+        }
+        for name, d in details.items()
+    ]
+    return HealthCheck("response_rate", worst([gap_status, "warn" if lows else "ok"]), msg, details, table=table)

@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -38,6 +40,21 @@ def _split_text(t: float, c: float) -> str:
 def _planned_text(spec: Spec) -> str:
     split = spec.arms.planned_split
     return f"{100 * split:.0f}/{100 * (1 - split):.0f}"
+
+
+def _split_rows(spec: Spec, what: str, nt: float, nc: float) -> list[dict[str, Any]]:
+    """Display rows: each program's count and share against the planned share."""
+    arms, total = spec.arms, nt + nc
+    planned = {arms.treatment_display: arms.planned_split, arms.control_label: 1 - arms.planned_split}
+    return [
+        {
+            "program": name,
+            what: int(n),
+            "share": json_float(n / total if total else float("nan")),
+            "planned": planned[name],
+        }
+        for name, n in ((arms.treatment_display, nt), (arms.control_label, nc))
+    ]
 
 
 def check_srm_units(units: pd.DataFrame, spec: Spec, label: str = "units") -> HealthCheck:
@@ -63,6 +80,7 @@ def check_srm_units(units: pd.DataFrame, spec: Spec, label: str = "units") -> He
             "chi2": json_float(chi2),
             "p": json_float(p),
         },
+        table=_split_rows(spec, label, nt, nc),
     )
 
 
@@ -90,7 +108,8 @@ def check_srm_interactions(units: pd.DataFrame, spec: Spec) -> HealthCheck:
         "srm_interactions",
         status,
         msg,
-        {
+        table=_split_rows(spec, "interactions", st, sc),
+        data={
             "treatment": int(st),
             "control": int(sc),
             "planned_split": arms.planned_split,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
@@ -28,25 +28,6 @@ CHECK_NAMES = {
 SAFE_PROVENANCE = ("rows_read", "rows_used", "rows_outside_periods", "repeat_censored", "fingerprint", "seed")
 
 
-def _details(data: dict[str, Any]) -> pd.DataFrame | None:
-    """A health check's details as a table, where they are tabular."""
-    if not data:
-        return None
-    if isinstance(data.get("table"), list):
-        return pd.DataFrame(data["table"])
-    nested = {k: v for k, v in data.items() if isinstance(v, dict)}
-    if nested and all(all(not isinstance(x, dict | list) for x in v.values()) for v in nested.values()):
-        return pd.DataFrame(nested).T.rename_axis("metric").reset_index()
-    flat = {k: v for k, v in data.items() if not isinstance(v, dict | list)}
-    lists = {k: v for k, v in data.items() if isinstance(v, list) and v and not isinstance(v[0], dict | list)}
-    if lists and state.config().share:
-        lists = {k: f"{len(v)} listed" for k, v in lists.items()}  # no agent ids in a client share
-    elif lists:
-        lists = {k: ", ".join(str(x) for x in v[:20]) + (" …" if len(v) > 20 else "") for k, v in lists.items()}
-    row = {**flat, **lists}
-    return pd.DataFrame([row]) if row else None
-
-
 def _checks(run: RunBundle) -> None:
     checks = run.health
     st.subheader("Health checks")
@@ -63,10 +44,9 @@ def _checks(run: RunBundle) -> None:
         with st.container(border=True):
             st.markdown(f"{widgets.status_badge(c.status)} **{CHECK_NAMES.get(name, fmt.humanize(name))}**")
             st.markdown(fmt.md(c.message))
-            table = _details(c.data) if name != "parallel_trends" else None
-            if table is not None and len(table):
+            if c.table:
                 with st.expander("Details"):
-                    st.dataframe(table, hide_index=True, width="stretch")
+                    st.dataframe(pd.DataFrame(c.table), hide_index=True, width="stretch")
 
 
 def _trends(run: RunBundle) -> None:
