@@ -22,6 +22,7 @@ from qmsprint.errors import BundleError
 from qmsprint.present import figures
 from qmsprint.present import format as fmt
 from qmsprint.present.text import explain
+from qmsprint.privacy import redact_text
 from qmsprint.store import RunBundle, load_run, write_file_atomic
 
 
@@ -378,7 +379,7 @@ def render_report(run: RunBundle) -> str:
         ("Run", run.name),
         ("Created", run.created),
         ("Experiment file", prov.get("spec_file") or "(built in code)"),
-        ("Data source", prov.get("data_source") or "n/a"),
+        ("Data source", redact_text(str(prov.get("data_source") or "n/a"))),  # no folders or connection strings
         ("Data fingerprint (sha256)", prov.get("data_fingerprint") or "n/a"),
         ("Seed", prov.get("seed")),
         ("Sampler", ", ".join(f"{k} {v}" for k, v in (prov.get("sampler") or {}).items())),
@@ -418,7 +419,7 @@ def render_report(run: RunBundle) -> str:
         fig_impact=fig_impact,
         counts=counts,
         health=health,
-        warnings=[str(w) for w in run.warnings],
+        warnings=[redact_text(str(w)) for w in run.warnings],
         diagnostics=_diagnostics_rows(run),
         diagnosis=diagnosis,
         design_html=design,

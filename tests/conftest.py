@@ -111,6 +111,7 @@ def make_diagnosis(name: str = "northwind-baseline") -> Any:
     """A small, complete Diagnosis (tables as diagnose() makes them) for rendering tests."""
     import pandas as pd
 
+    from qmsprint.data.pseudonymise import pseudonym
     from qmsprint.diagnosis import R2_COLUMNS, VARIANCE_COLUMNS, Diagnosis
     from qmsprint.present.diagnosis import QUADRANTS
 
@@ -132,7 +133,7 @@ def make_diagnosis(name: str = "northwind-baseline") -> Any:
     )  # fmt: skip
     quadrant = pd.DataFrame(
         {
-            "agent_id": [f"A{k:03d}" for k in range(20)],
+            "agent_id": [pseudonym(f"A{k:03d}", b"conftest-diagnosis-key-0123456789ab") for k in range(20)],
             "team": [f"T{k % 4}" for k in range(20)],
             "n_interactions": 100,
             "qa_mean": [80.0 + k for k in range(20)],

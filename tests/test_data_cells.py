@@ -11,6 +11,7 @@ import pytest
 from _data_helpers import make_spec
 
 from qmsprint.data import CELL_KEYS, cells_expr, load_frame, prepare, weekly_expr
+from qmsprint.data.pseudonymise import engagement_key, pseudonyms
 from qmsprint.data.repeat import derive
 
 
@@ -46,8 +47,10 @@ def _tiny(tmp_path):
 
 
 def test_cells_match_a_hand_computation(tmp_path):
-    p = prepare(_tiny(tmp_path))
-    c = p.cells.set_index(["agent_id", "channel"])
+    spec = _tiny(tmp_path)
+    p = prepare(spec)
+    real = {a: r for r, a in pseudonyms(["a", "b"], engagement_key(spec)).items()}  # cells carry keyed pseudonyms
+    c = p.cells.assign(agent_id=p.cells["agent_id"].map(real)).set_index(["agent_id", "channel"])
     a = c.loc[("a", "voice")]
     assert (a["n"], a["csat_n"], a["csat_5"], a["csat_3"], a["nps_n"], a["nps_10"], a["nps_6"]) == (2, 1, 1, 0, 2, 1, 1)
     assert (a["fcr_n"], a["fcr_yes"], a["qa_n"], a["qa_sum"], a["behavior_n"], a["behavior_sum"]) == (

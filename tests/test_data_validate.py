@@ -7,6 +7,7 @@ import pytest
 from _data_helpers import base_rows, make_spec
 
 from qmsprint.data import load_frame, prepare
+from qmsprint.data.pseudonymise import engagement_key, pseudonym
 from qmsprint.errors import DataError
 from qmsprint.health import check_health
 
@@ -168,7 +169,7 @@ def test_few_interactions_warn_and_survey_response_is_left_to_the_health_check(t
     spec = make_spec(tmp_path)
     p = prepare(spec)
     few = [w for w in p.warnings if "fewer than 30 interactions" in w.message]
-    assert few and few[0].examples == ("rare (5)",)
+    assert few and few[0].examples == (f"{pseudonym('rare', engagement_key(spec))} (5)",)  # keyed, never the real id
     # one response-rate test: the cluster-aware health check, which also reports a low response
     assert not [w for w in p.warnings if "response" in w.message]
     (rr,) = [c for c in check_health(spec, p) if c.name == "response_rate"]

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from test_decide import SPEC, make_result, make_spec
 
+from qmsprint.data.pseudonymise import pseudonym
 from qmsprint.decide import decide
 from qmsprint.errors import BundleError, Problem
 from qmsprint.results import HealthCheck
@@ -23,7 +24,6 @@ from qmsprint.store import (
     COMPARE_COLUMNS,
     FORMAT_VERSION,
     REQUIRED_FILES,
-    agent_pseudonyms,
     compare_runs,
     list_runs,
     load_run,
@@ -33,7 +33,9 @@ from qmsprint.store import (
     spec_to_toml,
 )
 
-AGENTS = [f"A{i:03d}" for i in (7, 3, 11, 42, 5, 19)]
+KEY = b"store-test-key-0123456789abcdef-0123456789"
+REAL_AGENTS = [f"A{i:03d}" for i in (7, 3, 11, 42, 5, 19)]
+AGENTS = [pseudonym(a, KEY) for a in REAL_AGENTS]  # the data layer hands the store pseudonyms only
 CUSTOMERS = [f"CUST-{i:06d}" for i in range(20)]
 T0 = dt.datetime(2026, 6, 1, 9, 30, 0)
 
@@ -103,7 +105,7 @@ def write(runs_dir, now=T0, spec=SPEC, **kw):
         weekly=make_weekly(),
         warnings=[Problem("csat", "12 rows out of scale dropped", rows=(3, 9), count=12, examples=("7",))],
         provenance={"data_fingerprint": "abc", "rows_read": 1000},
-        diagnosis={"quadrant": [{"agent_id": "A042", "quadrant": "high QA, poor outcomes"}], "notes": []},
+        diagnosis={"quadrant": [{"agent_id": AGENTS[3], "quadrant": "high QA, poor outcomes"}], "notes": []},
         runs_dir=runs_dir,
         now=now,
     )
@@ -321,19 +323,55 @@ def test_no_personal_data_in_the_bundle(run_path):
     for c in CUSTOMERS:
         assert c not in text
     assert "customer_id" not in text
-    for a in AGENTS:
+    for a in REAL_AGENTS:
         assert a not in text, a
     run = load_run(run_path)
-    mapping = agent_pseudonyms(AGENTS)
-    assert sorted(run.cells["agent_id"].unique()) == sorted(mapping.values())
-    assert list(run.posterior("csat").posterior["agent"].values) == [mapping[a] for a in AGENTS]
-    assert run.diagnosis["quadrant"][0]["agent_id"] == mapping["A042"]
+    assert sorted(run.cells["agent_id"].unique()) == sorted(AGENTS)  # stored as given: never rewritten
+    assert list(run.posterior("csat").posterior["agent"].values) == AGENTS
+    assert run.diagnosis["quadrant"][0]["agent_id"] == AGENTS[3]
 
 
-def test_pseudonyms_are_stable_and_ordered():
-    m = agent_pseudonyms(["b", "a", "c", "a"])
-    assert m == {"a": "agent-001", "b": "agent-002", "c": "agent-003"}
-    assert agent_pseudonyms([str(i) for i in range(1500)])["0"] == "agent-0001"
+@pytest.mark.parametrize("where", ["cells", "posterior", "diagnosis"])
+def test_agent_ids_that_are_not_pseudonyms_are_refused(tmp_path, where):
+    rs, health, rec = make_outputs()
+    cells, diagnosis = make_cells(), None
+    if where == "cells":
+        cells = make_cells(REAL_AGENTS)
+    elif where == "posterior":
+        rs[0] = rs[0].__class__(**{**rs[0].__dict__, "idata": make_idata(REAL_AGENTS)})
+    else:
+        diagnosis = {"quadrant": [{"agent_id": "A042"}]}
+    with pytest.raises(BundleError, match="not pseudonyms") as err:
+        save_run(SPEC, results=rs, recommendation=rec, cells=cells, diagnosis=diagnosis, runs_dir=tmp_path)
+    assert "A0" not in str(err.value)  # the refusal never quotes the ids themselves
+    assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_tenure_is_stored_in_bands_only(tmp_path):
+    rs, health, rec = make_outputs()
+    cells = make_cells().assign(tenure_n=10, tenure_sum=[37.0 * 10] * 6 + [3.0 * 10] * 6)
+    run = load_run(save_run(SPEC, results=rs, recommendation=rec, cells=cells, runs_dir=tmp_path, now=T0))
+    assert "tenure_sum" not in run.cells and "tenure_n" not in run.cells
+    assert set(run.cells["tenure_band"]) == {"2-5 years", "under 6 months"}
+
+
+def test_short_ids_and_labels_are_never_rewritten(tmp_path):
+    """With agents called "1".."6" the old scrub turned CSAT level "1", arm "0"/"1" and team "1" into agent-00x."""
+    import dataclasses
+
+    spec = make_spec(arms={"control": "0", "treatment": "1"})
+    agents = [pseudonym(str(i), KEY) for i in range(1, 7)]
+    cells = make_cells(agents).assign(team=["1", "2"] * 6, arm=["0", "1"] * 6)
+    rs, health, rec = make_outputs()
+    rs[0] = dataclasses.replace(rs[0], idata=make_idata(agents), level_shares={"0": {"1": 0.1, "5": 0.9}})
+    path = save_run(spec, results=rs, recommendation=rec, cells=cells, runs_dir=tmp_path, now=T0,
+                    warnings=[Problem("agent_id", "1 agent(s) have few interactions", examples=(f"{agents[0]} (1)",))])
+    run = load_run(path)
+    assert sorted(run.cells["team"].unique()) == ["1", "2"] and sorted(run.cells["arm"].unique()) == ["0", "1"]
+    assert run.results[0].level_shares == {"0": {"1": 0.1, "5": 0.9}}
+    assert run.warnings[0].examples == (f"{agents[0]} (1)",)
+    assert run.spec.arms.control == "0" and run.spec.arms.treatment == "1"
+    assert "agent-00" not in _all_text(path)
 
 
 # ------------------------------------------------------------------ compare, priors, listing

@@ -5,6 +5,9 @@
 - :func:`run_pilot` -> :class:`RunOutcome`: the whole analysis into a new run folder.
 - :func:`diagnose`, :func:`plan`, :func:`assign`, :func:`report`, :func:`compare`, :func:`simulate`:
   the other commands, each writing its files through :mod:`qmsprint.store`.
+- :func:`share`, :func:`redact`, :func:`effects_csv`, :func:`hash_password`, :func:`reveal_agents`:
+  sharing with a client safely (the share folder, redacted copies, safe downloads, the share's
+  password hash, and pseudonyms back to agents for the consultant).
 - :func:`open_folder`, :func:`list_runs`, :func:`is_diagnosis_folder`, :func:`read_diagnosis`:
   reading run and diagnosis folders; :func:`spec_from_upload`: the app's uploaded files as a spec.
 
@@ -15,6 +18,7 @@ library never prints; progress goes to a ``progress(message, fraction)`` callbac
 from typing import TYPE_CHECKING
 
 from qmsprint.api.pilot import RunOutcome, run_pilot
+from qmsprint.api.share import effects_csv, hash_password, redact, reveal_agents, share
 from qmsprint.api.tasks import (
     assign,
     compare,
@@ -40,13 +44,18 @@ __all__ = [
     "assign",
     "compare",
     "diagnose",
+    "effects_csv",
+    "hash_password",
     "is_diagnosis_folder",
     "list_runs",
     "open_folder",
     "plan",
     "read_diagnosis",
+    "redact",
     "report",
+    "reveal_agents",
     "run_pilot",
+    "share",
     "simulate",
     "spec_from_upload",
     "validate",

@@ -68,15 +68,27 @@ def plan(
 def assign(spec: SpecLike, *, out: str | Path, seed: int | None = None) -> tuple[AssignmentResult, list[Path]]:
     """Randomize units to arms (stratified, with a balance table) and write the assignment CSV ``out``.
 
+    Agents are randomized under their pseudonyms (as all data is loaded); the assignment file names
+    the real agents again (from the engagement's key), since it is the roster operations follow.
+
     Returns
     -------
     (AssignmentResult, list of Path)
         The assignment and the files written.
 
     """
+    import dataclasses
+
+    from qmsprint.data.pseudonymise import reveal
     from qmsprint.design import assign_units
 
-    result = assign_units(as_spec(spec), seed=seed)
+    s = as_spec(spec)
+    result = assign_units(s, seed=seed)
+    if "agent_id" in result.assignment:
+        real = dict(zip(*reveal(s).to_dict("list").values(), strict=True))
+        roster = result.assignment.assign(agent_id=result.assignment["agent_id"].map(lambda p: real.get(p, p)))
+        roster = roster.sort_values("agent_id", kind="mergesort").reset_index(drop=True)
+        result = dataclasses.replace(result, assignment=roster)
     return result, result.save(out)
 
 

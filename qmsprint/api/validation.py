@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,17 +111,31 @@ def validate(spec: SpecLike, *, progress: Progress | None = None) -> Validation:
     )
 
 
-def spec_from_upload(workdir: Path, spec_file: tuple[str, bytes], data_file: tuple[str, bytes] | None = None) -> Spec:
+def spec_from_upload(
+    workdir: Path,
+    spec_file: tuple[str, bytes],
+    data_file: tuple[str, bytes] | None = None,
+    *,
+    key_dir: Path | None = None,
+) -> Spec:
     """Write uploaded files (name, bytes) into ``workdir`` and load the spec, pointed at the uploaded data.
+
+    ``key_dir`` holds the engagement's pseudonymisation key (``.qmsprint/key``, made when missing)
+    for uploads, whose own folder is temporary: runs of uploads then share one key (unless
+    ``QMSPRINT_KEY`` is set).
 
     Raises
     ------
     SpecError
-        With every problem of the experiment file.
+        With every problem of the experiment file, or a key that cannot be used.
 
     """
+    from qmsprint.data.pseudonymise import KEY_ENV, engagement_key, key_file
     from qmsprint.store import write_file_atomic
 
+    if key_dir is not None and not os.environ.get(KEY_ENV):
+        key = engagement_key(Path(key_dir).resolve())
+        write_file_atomic(key_file(Path(workdir)), key + b"\n")  # a private temp folder, removed after the run
     spec_path = write_file_atomic(Path(workdir) / Path(spec_file[0]).name, spec_file[1])
     s = load_spec(spec_path)
     if data_file is not None:

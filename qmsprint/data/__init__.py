@@ -29,6 +29,7 @@ from qmsprint.data.load import (
     parsed_expr,
     rename_map,
 )
+from qmsprint.data.pseudonymise import engagement_key, pseudonymise_ids
 from qmsprint.data.repeat import derive
 from qmsprint.data.schema import (
     check_arms,
@@ -221,6 +222,7 @@ def _load(
         )
     if problems:
         raise DataError(f"invalid data in {src.label}", problems)
+    parsed = pseudonymise_ids(con, parsed, engagement_key(spec))  # keyed, before any check, warning or text
     progress("repeat contacts and periods", 0.45)
     canon = canonical_expr(parsed, items)
     last = execute(con, canon.timestamp.max(), "read the data", src.label)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import ibis
 import ibis.expr.types as ir
 
 from qmsprint import metrics as metric_registry
+from qmsprint import privacy
 from qmsprint.errors import DataError, Problem
 from qmsprint.spec import ITEM_PREFIX, Spec, canonical_columns
 
@@ -78,8 +78,7 @@ def _quiet(con: Any) -> None:
     try:
         con.raw_sql("SET enable_progress_bar = false")
         con.raw_sql(f"SET memory_limit = '{MEMORY_LIMIT}'")
-        spill = Path(tempfile.gettempdir()) / "qmsprint-duckdb"
-        spill.mkdir(exist_ok=True)
+        spill = str(privacy.spill_dir()).replace("'", "''")  # this user's own folder (0700), removed at exit
         con.raw_sql(f"SET temp_directory = '{spill}'")
     except Exception:  # noqa: BLE001 - not DuckDB
         pass

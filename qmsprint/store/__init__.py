@@ -4,7 +4,8 @@
 - :mod:`~qmsprint.store.csvfile`: :func:`write_csv`, the one CSV writer (and :func:`write_parquet`).
 - :mod:`~qmsprint.store.runs_write` / :mod:`~qmsprint.store.runs_read`: run folders
   (:func:`save_run`, :func:`load_run` -> :class:`RunBundle`, :func:`verify_run`).
-- :mod:`~qmsprint.store.pseudonyms`: no personal data in stored folders.
+- :mod:`~qmsprint.store.personal`: only pseudonyms and tenure bands in stored folders.
+- :mod:`~qmsprint.store.share`: redacted copies of runs for clients, and the deployable share folder.
 - :mod:`~qmsprint.store.diagnosis`: diagnosis folders (``qmsprint diagnose``), read and write.
 - :mod:`~qmsprint.store.folders`: :func:`list_runs`, :func:`open_folder` (either kind).
 - :mod:`~qmsprint.store.compare`, :mod:`~qmsprint.store.priors`: repeat pilots.
@@ -14,7 +15,7 @@
 from qmsprint.store.atomic import create_folder, write_file_atomic, write_files_atomic, write_new_folder
 from qmsprint.store.common import FORMAT, FORMAT_VERSION, MANIFEST, REQUIRED_FILES
 from qmsprint.store.compare import COMPARE_COLUMNS, compare_runs
-from qmsprint.store.csvfile import write_csv, write_parquet
+from qmsprint.store.csvfile import neutralise, read_csv, redact_frame, write_csv, write_parquet
 from qmsprint.store.diagnosis import (
     DIAGNOSIS_FILE,
     DiagnosisFolder,
@@ -25,9 +26,9 @@ from qmsprint.store.diagnosis import (
 )
 from qmsprint.store.folders import list_runs, open_folder
 from qmsprint.store.priors import prior_from_run
-from qmsprint.store.pseudonyms import agent_pseudonyms
 from qmsprint.store.runs_read import RunBundle, load_run, verify_run
 from qmsprint.store.runs_write import diagnostics_table, effects_table, library_versions, save_run
+from qmsprint.store.share import write_redacted_run, write_share_folder
 from qmsprint.store.simulation import write_simulation
 from qmsprint.store.spec_toml import spec_to_toml
 
@@ -41,7 +42,6 @@ __all__ = [
     "REQUIRED_FILES",
     "DiagnosisFolder",
     "RunBundle",
-    "agent_pseudonyms",
     "compare_runs",
     "create_folder",
     "diagnosis_folder_name",
@@ -52,8 +52,11 @@ __all__ = [
     "list_runs",
     "load_diagnosis",
     "load_run",
+    "neutralise",
     "open_folder",
     "prior_from_run",
+    "read_csv",
+    "redact_frame",
     "save_diagnosis",
     "save_run",
     "spec_to_toml",
@@ -63,4 +66,6 @@ __all__ = [
     "write_files_atomic",
     "write_new_folder",
     "write_parquet",
+    "write_redacted_run",
+    "write_share_folder",
 ]

@@ -1,7 +1,11 @@
-"""Diagnosis folders (``qmsprint diagnose``): ``diagnosis.json`` and one CSV per table, no manifest.
+"""Diagnosis folders (``qmsprint diagnose``): ``diagnosis.json``, one CSV per table and a manifest.
 
 :func:`save_diagnosis` writes one atomically (:func:`~qmsprint.store.atomic.write_new_folder`, CSVs
-through :func:`~qmsprint.store.csvfile.write_csv`); :func:`load_diagnosis` reads one.
+through :func:`~qmsprint.store.csvfile.write_csv`): agent ids must be keyed pseudonyms (the data
+layer made them), customer ids never appear, free text holds no absolute paths or connection
+strings, and ``manifest.json`` (format ``qmsprint-diagnosis``) lists the sha256 of every file, as
+in run folders. :func:`load_diagnosis` reads one and checks the manifest; folders written before
+diagnosis folders had a manifest still open.
 """
 
 from __future__ import annotations
@@ -14,19 +18,35 @@ from typing import Any
 
 import pandas as pd
 
-from qmsprint.errors import BundleError
+from qmsprint.errors import BundleError, Problem
+from qmsprint.privacy import redact
 from qmsprint.spec import Spec
 from qmsprint.store.atomic import unique_target, write_new_folder
-from qmsprint.store.common import MANIFEST, slug
+from qmsprint.store.common import MANIFEST, dumps, sha256, slug
 from qmsprint.store.csvfile import write_csv
+from qmsprint.store.personal import check_pseudonymised, stored_frame
 
 DIAGNOSIS_FILE = "diagnosis.json"
+DIAGNOSIS_FORMAT = "qmsprint-diagnosis"
+DIAGNOSIS_FORMAT_VERSION = 1
+
+
+def manifest_format(path: Path) -> str | None:
+    """The ``format`` of the folder's ``manifest.json`` (``None`` without one; ``""`` when unreadable)."""
+    mf = path / MANIFEST
+    if not mf.is_file():
+        return None
+    try:
+        m = json.loads(mf.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return ""
+    return str(m.get("format", "")) if isinstance(m, dict) else ""
 
 
 def is_diagnosis_folder(path: str | Path) -> bool:
-    """True for a folder written by ``qmsprint diagnose`` (a diagnosis, no run manifest)."""
+    """True for a folder written by ``qmsprint diagnose`` (a diagnosis and a diagnosis manifest, or no manifest)."""
     p = Path(path)
-    return (p / DIAGNOSIS_FILE).is_file() and not (p / MANIFEST).exists()
+    return (p / DIAGNOSIS_FILE).is_file() and manifest_format(p) in (None, DIAGNOSIS_FORMAT)
 
 
 def diagnosis_created(path: Path, diagnosis: dict[str, Any] | None = None) -> str:
@@ -98,6 +118,7 @@ def load_diagnosis(path: str | Path) -> DiagnosisFolder:
     path = Path(path)
     if not path.is_dir():
         raise BundleError(f"diagnosis folder not found: {path}")
+    _verify(path)
     try:
         d = json.loads((path / DIAGNOSIS_FILE).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -139,14 +160,60 @@ def save_diagnosis(data: Mapping[str, Any], tables: Mapping[str, pd.DataFrame], 
         If ``out_dir`` already exists (nothing is overwritten) or cannot be written.
 
     """
+    import qmsprint
+
+    data = redact(json.loads(dumps(data)))  # no absolute paths or connection strings in its text
+    quadrant = data.get("quadrant") if isinstance(data, dict) else None
+    if isinstance(quadrant, list):
+        check_pseudonymised([r.get("agent_id") for r in quadrant if isinstance(r, dict)], "diagnosis quadrant")
+    safe = {name: stored_frame(table, f"{name} table") for name, table in tables.items()}
 
     def write(folder: Path) -> list[str]:
         (folder / DIAGNOSIS_FILE).write_text(json.dumps(data, indent=2), encoding="utf-8")
-        for name, table in tables.items():
+        for name, table in safe.items():
             write_csv(table, folder / f"{name}.csv")
-        return [DIAGNOSIS_FILE] + [f"{name}.csv" for name in tables]
+        names = [DIAGNOSIS_FILE] + [f"{name}.csv" for name in safe]
+        write_diagnosis_manifest(folder, names, qmsprint.__version__, (data.get("meta") or {}).get("created"))
+        return names
 
     return write_new_folder(out_dir, write, "diagnoses")
+
+
+def write_diagnosis_manifest(folder: Path, names: list[str], version: str, created: str | None = None) -> None:
+    """``manifest.json`` of a diagnosis folder: format, versions, when, and the sha256 of each file in ``names``."""
+    manifest = {
+        "format": DIAGNOSIS_FORMAT,
+        "format_version": DIAGNOSIS_FORMAT_VERSION,
+        "qmsprint_version": version,
+        "created": created or dt.datetime.now().isoformat(timespec="seconds"),
+        "files": {n: sha256(folder / n) for n in names},
+    }
+    (folder / MANIFEST).write_text(dumps(manifest), encoding="utf-8")
+
+
+def _verify(path: Path) -> None:
+    """Check a diagnosis folder's manifest (when it has one): format, version and every file's hash."""
+    if manifest_format(path) is None:
+        return  # written before diagnosis folders had a manifest
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise BundleError(f"{path} is damaged: {MANIFEST} is not valid JSON ({err})") from None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    version = manifest.get("format_version") if isinstance(manifest, dict) else None
+    if manifest.get("format") != DIAGNOSIS_FORMAT or not isinstance(files, dict) or not isinstance(version, int):
+        raise BundleError(f"{path} is damaged: {MANIFEST} is not a diagnosis manifest")
+    if version > DIAGNOSIS_FORMAT_VERSION:
+        raise BundleError(f"{path} was written by a newer qmsprint (diagnosis format {version}); upgrade qmsprint")
+    problems = []
+    for rel, digest in files.items():
+        p = path / rel
+        if not p.is_file():
+            problems.append(Problem(rel, "file is missing"))
+        elif sha256(p) != digest:
+            problems.append(Problem(rel, "file was changed after the diagnosis was written (checksum mismatch)"))
+    if problems:
+        raise BundleError(f"{path} is damaged: {', '.join(p.where for p in problems)} changed or missing", problems)
 
 
 def diagnosis_folder_name(spec: Spec, now: dt.datetime | None = None) -> Path:

@@ -6,7 +6,13 @@ import json
 from pathlib import Path
 
 from qmsprint.store.common import FORMAT, MANIFEST
-from qmsprint.store.diagnosis import DiagnosisFolder, diagnosis_created, is_diagnosis_folder, load_diagnosis
+from qmsprint.store.diagnosis import (
+    DIAGNOSIS_FORMAT,
+    DiagnosisFolder,
+    diagnosis_created,
+    is_diagnosis_folder,
+    load_diagnosis,
+)
 from qmsprint.store.runs_read import RunBundle, load_run
 
 
@@ -34,6 +40,8 @@ def list_runs(runs_dir: str | Path, *, diagnoses: bool = False) -> list[Path]:
             m = {"format": FORMAT}
         if isinstance(m, dict) and m.get("format") == FORMAT:
             found.append((str(m.get("created", "")), p.name, p))
+        elif diagnoses and isinstance(m, dict) and m.get("format") == DIAGNOSIS_FORMAT and is_diagnosis_folder(p):
+            found.append((diagnosis_created(p), p.name, p))
     return [p for *_, p in sorted(found, key=lambda t: (t[0], t[1]), reverse=True)]
 
 

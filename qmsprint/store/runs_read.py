@@ -20,6 +20,7 @@ from qmsprint.errors import BundleError, Problem
 from qmsprint.results import Diagnostics, Effect, HealthCheck, MetricResult
 from qmsprint.spec import Spec, parse_spec
 from qmsprint.store.common import FORMAT, FORMAT_VERSION, MANIFEST, REQUIRED_FILES, sha256
+from qmsprint.store.csvfile import read_csv
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:
@@ -204,12 +205,12 @@ class RunBundle:
     @cached_property
     def effects(self) -> pd.DataFrame:
         """Every effect, one row each."""
-        return pd.read_csv(self.path / "effects.csv")
+        return read_csv(self.path / "effects.csv")
 
     @cached_property
     def diagnostics(self) -> pd.DataFrame:
         """Sampler diagnostics per metric."""
-        return pd.read_csv(self.path / "diagnostics.csv")
+        return read_csv(self.path / "diagnostics.csv")
 
     @cached_property
     def recommendation(self) -> Recommendation:

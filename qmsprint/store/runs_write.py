@@ -8,7 +8,7 @@ Layout of ``runs/<name>-<YYYYmmdd-HHMMSS>[-k]/`` (see ARCHITECTURE.md)::
     provenance.json      data fingerprint, row counts, versions, seed, timestamps, prior used
     warnings.json        data warnings (list of Problem dicts)
     health.json          health checks (list of HealthCheck dicts)
-    cells.parquet        sufficient statistics, agent ids pseudonymised, no customer ids
+    cells.parquet        sufficient statistics: agent pseudonyms, tenure in bands, no customer ids
     weekly.parquet       weekly counts by arm and period
     results.json         every MetricResult.to_dict()
     effects.csv          every effect (overall and per segment), one row each
@@ -39,12 +39,13 @@ import pandas as pd
 
 from qmsprint.decide import Recommendation
 from qmsprint.errors import Problem
+from qmsprint.privacy import redact
 from qmsprint.results import Diagnostics, Effect, HealthCheck, MetricResult
 from qmsprint.spec import Spec, spec_to_dict
 from qmsprint.store.atomic import create_folder
 from qmsprint.store.common import FORMAT, FORMAT_VERSION, MANIFEST, dumps, jsonable, sha256, slug
-from qmsprint.store.csvfile import write_csv, write_parquet
-from qmsprint.store.pseudonyms import agent_pseudonyms, extend_pseudonyms, scrub, scrub_frame
+from qmsprint.store.csvfile import redact_frame, write_csv, write_parquet
+from qmsprint.store.personal import check_pseudonymised, stored_frame
 from qmsprint.store.spec_toml import spec_to_toml
 
 
@@ -109,7 +110,8 @@ def save_run(
     results, recommendation, health, warnings
         What the run computed.
     cells, weekly
-        Sufficient statistics and weekly counts (agent ids are pseudonymised here).
+        Sufficient statistics and weekly counts, agent ids already pseudonymised (as
+        :func:`qmsprint.data.prepare` returns them; anything else is refused).
     provenance
         Extra provenance (data fingerprint, row counts, timings, prior used, ...).
     diagnosis, design
@@ -132,7 +134,6 @@ def save_run(
     cells_df = cells if cells is not None else pd.DataFrame()
 
     def write(tmp: Path) -> None:
-        mapping = agent_pseudonyms(cells_df["agent_id"].dropna().unique() if "agent_id" in cells_df else [])
         _write_all(
             tmp,
             spec=spec,
@@ -145,7 +146,6 @@ def save_run(
             provenance=dict(provenance or {}),
             diagnosis=diagnosis,
             design=design,
-            mapping=mapping,
             version=qmsprint.__version__,
             created=now,
         )
@@ -182,15 +182,15 @@ def _write_all(
     provenance: dict[str, Any],
     diagnosis: Mapping[str, Any] | None,
     design: Mapping[str, Any] | None,
-    mapping: dict[str, str],
     version: str,
     created: dt.datetime,
 ) -> None:
     def text(name: str, content: str) -> None:
         (tmp / name).write_text(content, encoding="utf-8")
 
-    def js(name: str, obj: Any) -> None:
-        text(name, dumps(scrub(json.loads(dumps(obj)), mapping)))
+    def js(name: str, obj: Any, *, free_text: bool = True) -> None:
+        data = json.loads(dumps(obj))
+        text(name, dumps(redact(data) if free_text else data))  # no absolute paths or connection strings
 
     # spec
     src = spec.source_path
@@ -198,14 +198,13 @@ def _write_all(
         (tmp / "spec.toml").write_bytes(Path(src).read_bytes())
     else:
         text("spec.toml", spec_to_toml(spec))
-    js("spec.json", {**spec_to_dict(spec), "metric_modules": _copy_metric_modules(spec, tmp)})
-    # tables (the agent mapping grows as frames are scrubbed, so cells go first)
-    write_parquet(scrub_frame(cells, mapping), tmp / "cells.parquet", compression=None)
-    write_parquet(scrub_frame(weekly, mapping), tmp / "weekly.parquet", compression=None)
+    js("spec.json", {**spec_to_dict(spec), "metric_modules": _copy_metric_modules(spec, tmp)}, free_text=False)
+    write_parquet(stored_frame(cells, "cells"), tmp / "cells.parquet", compression=None)
+    write_parquet(stored_frame(weekly, "weekly"), tmp / "weekly.parquet", compression=None)
     js("warnings.json", [dataclasses.asdict(w) for w in warnings])
     js("health.json", [h.to_dict() for h in health])
     js("results.json", [r.to_dict() for r in results])
-    write_csv(scrub_frame(effects_table(results), mapping), tmp / "effects.csv")
+    write_csv(redact_frame(effects_table(results)), tmp / "effects.csv")
     write_csv(diagnostics_table(results), tmp / "diagnostics.csv")
     with open(tmp / "draws.npz", "wb") as f:
         np.savez(f, **{r.metric: np.asarray(r.draws, dtype=float).ravel() for r in results})
@@ -213,15 +212,13 @@ def _write_all(
     if posterior:
         (tmp / "posterior").mkdir()
         for r in posterior:
-            _write_posterior(
-                r.idata, tmp / "posterior" / f"{r.metric}.nc", mapping, {"qmsprint_metric": r.metric, "run": spec.name}
-            )
+            attrs = {"qmsprint_metric": r.metric, "run": spec.name}
+            _write_posterior(r.idata, tmp / "posterior" / f"{r.metric}.nc", attrs)
     js("recommendation.json", recommendation.to_dict())
     if diagnosis is not None:
         d = dict(diagnosis)
         if isinstance(d.get("quadrant"), list):
-            agents = [row.get("agent_id") for row in d["quadrant"] if row.get("agent_id") is not None]
-            extend_pseudonyms(mapping, agents)
+            check_pseudonymised([row.get("agent_id") for row in d["quadrant"] if isinstance(row, dict)], "diagnosis")
         js("diagnosis.json", d)
     if design is not None:
         js("design.json", design)
@@ -234,7 +231,7 @@ def _write_all(
         "seed": spec.sampler.seed,
         "sampler": spec.sampler.model_dump(),
         "versions": library_versions(),
-        "agents_pseudonymised": len(mapping),
+        "agents_pseudonymised": int(cells["agent_id"].nunique()) if "agent_id" in cells else 0,
         **provenance,
     }
     js("provenance.json", prov)
@@ -263,18 +260,16 @@ def _flat_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _write_posterior(idata: Any, path: Path, mapping: dict[str, str], attrs: Mapping[str, Any]) -> None:
-    """Write an InferenceData as NetCDF with flat attributes and pseudonymised string coordinates."""
+def _write_posterior(idata: Any, path: Path, attrs: Mapping[str, Any]) -> None:
+    """Write an InferenceData as NetCDF with flat attributes (agent coordinates must be pseudonyms)."""
     import arviz as az
 
     groups = {}
     for g in idata.groups():
         ds = idata[g]
         for name, coord in ds.coords.items():
-            if coord.dtype.kind in ("U", "S", "O"):
-                vals = [str(v) for v in coord.values.tolist()]
-                if any(v in mapping for v in vals):
-                    ds = ds.assign_coords({name: [mapping.get(v, v) for v in vals]})
+            if "agent" in str(name) and coord.dtype.kind in ("U", "S", "O"):
+                check_pseudonymised(coord.values.tolist(), f"posterior {path.stem}: {name}")
         ds = ds.copy()
         ds.attrs = _flat_attrs(ds.attrs)
         for v in ds.variables.values():

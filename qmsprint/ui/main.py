@@ -106,7 +106,7 @@ def _downloads(run: RunBundle | DiagnosisFolder) -> None:
         )
         st.sidebar.download_button(
             "Effects (CSV)",
-            data=run.effects.to_csv(index=False).encode("utf-8"),
+            data=api.effects_csv(run),  # formulas neutralised, no paths or connection strings
             file_name=f"{name}-effects.csv",
             mime="text/csv",
             icon=":material/table:",
