@@ -103,9 +103,13 @@ WRITES = re.compile(
 )
 
 
+# machine-local caches (not results): the disk cache of compiled models writes its own entries
+CACHES = {"models/compile_cache.py"}
+
+
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_only_the_store_writes_files(path):
-    if layer(path) == "store":
+    if layer(path) == "store" or str(path.relative_to(PKG)) in CACHES:
         return
     text = path.read_text(encoding="utf-8")
     hits = [ln.strip() for ln in text.splitlines() if WRITES.search(ln) and "to_csv(index=False).encode" not in ln]

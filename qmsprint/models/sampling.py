@@ -38,10 +38,14 @@ def nutpie_available() -> bool:
 
 
 def compile_nutpie(model: Any, initial_points: dict[str, np.ndarray] | None = None, *, freeze: bool = True) -> Any:
-    """Compile a PyMC model for nutpie; ``freeze`` bakes the data in as constants (no ``with_data``)."""
-    import nutpie
+    """Compile a PyMC model for nutpie; ``freeze`` bakes the data in as constants (no ``with_data``).
 
-    return nutpie.compile_pymc_model(model, freeze_model=freeze, initial_points=initial_points or None)
+    Goes through the disk cache of compiled models (:mod:`.compile_cache`): a model compiled
+    before, by any process with the same libraries on this machine, is loaded instead.
+    """
+    from qmsprint.models.compile_cache import compile_cached
+
+    return compile_cached(model, initial_points, freeze=freeze)
 
 
 @dataclass
