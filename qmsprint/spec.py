@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from qmsprint import metrics as metric_registry
 from qmsprint.errors import Problem, SpecError
 from qmsprint.metrics import MetricDef
+from qmsprint.metrics.custom_entries import register_entries
+from qmsprint.metrics.custom_fields import MetricKeys
 
 SEGMENT_COLUMNS = ("channel", "contact_reason", "team", "site")
 
@@ -32,6 +34,7 @@ BASE_COLUMNS = (
     "arm",
     "qa_score",
     "behavior_score",
+    "auto_score",  # a score of every interaction (speech / text analytics), 0-100: QA reliability
     "tenure_months",
 )
 ITEM_PREFIX = "item_"
@@ -39,7 +42,7 @@ ITEM_PREFIX = "item_"
 
 def canonical_columns() -> tuple[str, ...]:
     """Canonical column names: the base columns plus each registered metric's input column."""
-    extra = [m.column for m in metric_registry.registry().values() if m.column]
+    extra = [c for m in metric_registry.registry().values() for c in m.source_columns()]
     return BASE_COLUMNS + tuple(c for c in dict.fromkeys(extra) if c not in BASE_COLUMNS)
 
 
@@ -97,7 +100,7 @@ class RepeatContacts(_Strict):
     same_reason: bool = False
 
 
-class Metric(_Strict):
+class Metric(MetricKeys):  # + value_per_unit and the keys of a custom metric (qmsprint.metrics.custom_fields)
     """One outcome to estimate."""
 
     name: str
@@ -412,12 +415,21 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".") -> Spec:
 
     """
     problems: list[Problem] = _register_metric_modules(raw.get("metric_modules"), Path(base_dir))
+    raw, custom = register_entries(raw, tuple(metric_registry.BUILTIN))  # custom [[metrics]] entries
+    problems += custom
     spec: Spec | None = None
     try:
         spec = Spec.model_validate({**raw, "base_dir": Path(base_dir)})
     except ValidationError as err:
         problems += _pydantic_problems(err)
     problems += _semantic_problems(raw)
+    # a custom entry with problems is not registered: no "unknown metric" on top of its own problems
+    declared = {p.where.split(".")[0] for p in custom}
+    problems = [
+        p
+        for p in problems
+        if not (p.where.endswith("].name") and p.where[:-5] in declared and p.message.startswith("unknown metric"))
+    ]
     if problems:
         # de-duplicate, keep order
         uniq = list(dict.fromkeys(problems))

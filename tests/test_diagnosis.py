@@ -349,7 +349,7 @@ def test_outputs_summary_dict_figures_and_tables(fitted, tmp_path):
     from qmsprint.store import save_diagnosis
 
     tables = d.tables()
-    assert list(tables) == ["r2", "items", "quadrant", "root_causes", "variance"]
+    assert list(tables) == ["r2", "items", "quadrant", "root_causes", "variance", "reliability"]
     assert all(tables[name] is getattr(d, name) for name in tables)
     paths = save_diagnosis(d.to_dict(), tables, tmp_path / "diag")
     assert {p.name for p in paths} >= {"diagnosis.json", "items.csv", "quadrant.csv", "r2.csv"}

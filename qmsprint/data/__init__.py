@@ -19,6 +19,7 @@ import pandas as pd
 
 from qmsprint import metrics as metric_registry
 from qmsprint.data.cells import CELL_KEYS, cells_expr, weekly_expr
+from qmsprint.data.derived import censored_warnings, derivations, derived_columns, hit_rows, with_derived
 from qmsprint.data.load import (
     ROW,
     Source,
@@ -222,13 +223,20 @@ def _load(
         )
     if problems:
         raise DataError(f"invalid data in {src.label}", problems)
+    derived_hits = {  # derived outcomes (churn, sales within N days): on the ids as read, before pseudonyms
+        name: _materialize(
+            con, hit_rows(canonical_expr(parsed, items), spec, name, d, con), f"_qms_derived{i}_{k}", src.label
+        )
+        for i, (name, d) in enumerate(derivations(spec).items())
+    }
     parsed = pseudonymise_ids(con, parsed, engagement_key(spec))  # keyed, before any check, warning or text
     progress("repeat contacts and periods", 0.45)
     canon = canonical_expr(parsed, items)
     last = execute(con, canon.timestamp.max(), "read the data", src.label)
-    derived = derive(canon, spec, None if last is None or pd.isna(last) else pd.Timestamp(last).to_pydatetime())
+    last_ts = None if last is None or pd.isna(last) else pd.Timestamp(last).to_pydatetime()
+    derived = with_derived(derive(canon, spec, last_ts), spec, derived_hits, last_ts)
     if narrow:  # only what the reduction needs
-        derived = derived.select(*CELL_KEYS, *_cell_inputs(), "repeat_contact")
+        derived = derived.select(*CELL_KEYS, *_cell_inputs(), "repeat_contact", *derived_columns(spec))
     rows = _materialize(con, derived, f"_qms_rows_{k}", src.label)
     try:
         con.drop_table(f"_qms_parsed_{k}", force=True)
@@ -301,6 +309,7 @@ def prepare(spec: Spec, *, progress: Progress | None = None) -> PreparedData:
                 count=censored,
             )
         )
+    warnings += censored_warnings(spec, cells)
     warnings += few_interactions_warning(cells.groupby("agent_id", as_index=False)["n"].sum())
     progress("data ready", 1.0)
     return PreparedData(
@@ -359,7 +368,7 @@ def load_frame(spec: Spec, *, period: str | None = None, history: bool = False) 
     ld = _load(spec, need_arm=period != "baseline" and not history, arms_in_data=not history)
     t = ld.used if period is None else ld.used.filter(ld.used.period == period)
     types = canon_types()
-    cols = list(types) + ld.items + ["period", "repeat_contact"]
+    cols = list(types) + ld.items + ["period", "repeat_contact", *derived_columns(spec)]
     df = execute(ld.con, t.order_by(ROW).select(*cols), "read the data", ld.src.label)
     for c, typ in types.items():
         if typ == "string":
@@ -370,6 +379,8 @@ def load_frame(spec: Spec, *, period: str | None = None, history: bool = False) 
             df[c] = df[c].astype("boolean")
     df["period"] = df["period"].astype("string")
     df["repeat_contact"] = df["repeat_contact"].astype("boolean")
+    for c in derived_columns(spec):
+        df[c] = df[c].astype("boolean")
     return df.reset_index(drop=True)
 
 

@@ -20,6 +20,7 @@ import ibis.expr.types as ir
 from qmsprint import metrics as metric_registry
 from qmsprint import privacy
 from qmsprint.errors import DataError, Problem
+from qmsprint.metrics.base import COLUMN_TYPES
 from qmsprint.spec import ITEM_PREFIX, Spec, canonical_columns
 
 ROW = "_row"  # 1-based row number in the source (files concatenated in sorted path order)
@@ -27,7 +28,7 @@ RAW = "_raw_"  # prefix of the raw text of parsed columns, kept for error messag
 
 ID_COLUMNS = ("interaction_id", "customer_id", "agent_id")
 CATEGORY_COLUMNS = ("team", "site", "channel", "contact_reason")
-NUMBER_COLUMNS = ("qa_score", "behavior_score", "tenure_months")  # non-metric numbers
+NUMBER_COLUMNS = ("qa_score", "behavior_score", "auto_score", "tenure_months")  # non-metric numbers
 MISSING_CATEGORY = "(missing)"
 ABSENT_CATEGORY = "(none)"
 
@@ -377,12 +378,16 @@ def parsers(spec: Spec) -> dict[str, Callable[[ir.Value], ir.Value]]:
     for c in NUMBER_COLUMNS:
         p[c] = parse_number
     for m in metric_registry.registry().values():
-        if m.column and m.column not in p:
-            p[m.column] = {
-                "level": lambda c: parse_number(c, leading=True),
-                "bool": parse_bool,
-                "number": parse_number,
-            }[m.column_kind or "number"]
+        for col, kind in m.source_columns().items():
+            p.setdefault(
+                col,
+                {
+                    "level": lambda c: parse_number(c, leading=True),
+                    "bool": parse_bool,
+                    "number": parse_number,
+                    "timestamp": lambda c: parse_timestamp(c, spec.data.dayfirst),
+                }[kind],
+            )
     for c in ID_COLUMNS + CATEGORY_COLUMNS + ("arm",):
         p[c] = lambda c: _text(c).nullif("")
     return p
@@ -431,6 +436,7 @@ _BASE_TYPES = {
     "arm": "string",
     "qa_score": "float64",
     "behavior_score": "float64",
+    "auto_score": "float64",
     "tenure_months": "float64",
 }
 
@@ -439,8 +445,8 @@ def canon_types() -> dict[str, str]:
     """Canonical column -> Ibis type: the base columns and every registered metric's input column."""
     out = dict(_BASE_TYPES)
     for m in metric_registry.registry().values():
-        if m.column:
-            out.setdefault(m.column, m.column_type())
+        for col, kind in m.source_columns().items():
+            out.setdefault(col, COLUMN_TYPES[kind])
     return out
 
 

@@ -23,6 +23,7 @@ import pandera.ibis as pa
 from qmsprint import metrics as metric_registry
 from qmsprint.data.load import RAW, ROW, execute
 from qmsprint.errors import Problem
+from qmsprint.metrics.base import KIND_EXPECT
 from qmsprint.spec import Spec
 
 N_EXAMPLES = 5
@@ -82,14 +83,19 @@ def rules(spec: Spec, columns: list[str], required: set[str]) -> list[Rule]:
         + ")",
         "qa_score": "a number 0-100",
         "behavior_score": "a number 0-100",
+        "auto_score": "a number 0-100",
         "tenure_months": "a number of months",
     }
     ranges = {
         "qa_score": (0, 100, False, "a QA score between 0 and 100"),
         "behavior_score": (0, 100, False, "a behavior score between 0 and 100"),
+        "auto_score": (0, 100, False, "a full-coverage score between 0 and 100"),
         "tenure_months": (0, 1200, False, "a tenure between 0 and 1200 months"),
     }
     for metric in metric_registry.registry().values():
+        for col, kind in metric.source_columns().items():  # a derived metric's event flag or date
+            if col != metric.column:
+                parse_expect.setdefault(col, KIND_EXPECT[kind])
         if metric.column:
             parse_expect.setdefault(metric.column, metric.column_expect(spec))
             rng = metric.column_range(spec)

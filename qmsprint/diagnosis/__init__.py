@@ -9,6 +9,13 @@
 3. **"100 for whom?"** Which agents score high on QA but have poor customer outcomes (and the reverse)?
 4. **Root causes.** How much of the outcome variance sits with agents, and how much with contact
    reasons and channels (the system)?
+5. **Time.** What does each item cost in handle time (seconds per call)?
+6. **Sampling.** How far can an agent's monthly QA score be trusted, and how many evaluations
+   would it take (:mod:`.reliability`)?
+
+An export taken during a pilot holds both programs: the diagnosis then uses only the rows from
+before the pilot (when the experiment file has a baseline period) or adjusts every model for the
+program, and says which (:mod:`.program`).
 
 The package is split by job: :mod:`.prepare` (which outcomes, scores and items the canonical
 table allows), :mod:`.blocks` (each part as a model block of cells, and fitting them with
@@ -40,9 +47,10 @@ Both are computed per posterior draw, so each comes with a posterior mean and HD
 
 Item labels
 -----------
-Item effects are log-odds (latent-scale) differences for passing the item, adjusted for the other
-items, channel and contact reason, with agent random effects. With ``g`` the effect in the
-outcome's good direction (sign flipped for repeat contacts), an item
+Item effects are within-agent log-odds (latent-scale) differences for passing the item (an agent's
+passed vs failed interactions; the agent's pass rate of the item is a covariate), adjusted for the
+other items, the program, channel and contact reason, with agent random effects. With ``g`` the
+effect in the outcome's good direction (sign flipped for repeat contacts), an item
 
 * **matters** when the HDI of ``g`` lies above zero and its posterior mean is at least
   :data:`PRACTICAL_EFFECT`;
@@ -50,6 +58,9 @@ outcome's good direction (sign flipped for repeat contacts), an item
 * is **noise** otherwise (no reliable or no practically relevant association);
 * carries **no information** when it is passed (or failed) in at least :data:`UNINFORMATIVE_PASS_RATE`
   of the interactions, and is **constant** when it never varies; neither is fitted.
+
+For handle time the effect is in seconds per call: an item **adds time** when the HDI lies above
+zero and the mean is at least :data:`PRACTICAL_SECONDS`, **saves time** the other way round.
 """
 
 from __future__ import annotations
@@ -72,8 +83,10 @@ from qmsprint.diagnosis.prepare import (
     diagnosable_outcomes,
     prepare_diagnosis,
 )
+from qmsprint.diagnosis.program import handling, program_columns, program_labels
 from qmsprint.diagnosis.reading import (
     PRACTICAL_EFFECT,
+    PRACTICAL_SECONDS,
     items_table,
     quadrant_table,
     read_items,
@@ -81,6 +94,7 @@ from qmsprint.diagnosis.reading import (
     read_root_causes,
     root_cause_table,
 )
+from qmsprint.diagnosis.reliability import RELIABILITY_COLUMNS, reliability_table
 from qmsprint.diagnosis.result import R2_COLUMNS, TABLES, VARIANCE_COLUMNS, Diagnosis
 from qmsprint.models import draws_of
 from qmsprint.progress import Progress, silent
@@ -93,7 +107,10 @@ __all__ = [
     "MIN_AGENTS",
     "MIN_RESPONSES",
     "PRACTICAL_EFFECT",
+    "PRACTICAL_SECONDS",
     "R2_COLUMNS",
+    "RELIABILITY_COLUMNS",
+    "RELIABILITY_SCORES",
     "TABLES",
     "UNINFORMATIVE_PASS_RATE",
     "VARIANCE_COLUMNS",
@@ -108,6 +125,7 @@ __all__ = [
 
 DIAGNOSIS_DRAWS = 1000  # at most this many draws and tuning steps per chain (the spec's, if fewer)
 DIAGNOSIS_TUNE = 500
+RELIABILITY_SCORES = ("qa_score", "behavior_score", "auto_score")  # scores whose monthly reliability is read
 
 
 def diagnose(
@@ -149,16 +167,25 @@ def diagnose(
     """
     prog = progress or silent
     period_label = "all rows"
+    pre_pilot = False
     if frame is None:
         prog("loading data", 0.0)
         from qmsprint.data import load_history
 
         frame, period_label = load_history(spec)
+        pre_pilot = spec.periods.baseline is not None
     elif "period" in frame.columns and spec.periods.baseline is not None:
         frame = frame[frame["period"] == "baseline"]
         period_label = "baseline period"
+        pre_pilot = True
     prog("preparing cells", 0.05)
     p = prepare_diagnosis(frame, spec, items)
+    programs = program_columns(frame, spec)
+    prog("QA sampling reliability", 0.08)
+    scores = [s for s in RELIABILITY_SCORES if s in frame.columns and frame[s].notna().any()]
+    reliability, _ = reliability_table(
+        frame, scores, program=program_labels(programs), prob=spec.model.hdi_prob, seed=spec.sampler.seed
+    )
     blocks = outcome_blocks(p)
     draws = min(spec.sampler.draws, DIAGNOSIS_DRAWS)
     tune = min(spec.sampler.tune, DIAGNOSIS_TUNE)
@@ -177,7 +204,7 @@ def diagnose(
         if b.kind == "r2":
             r2_rows += read_r2(b, beta, sd, prob)
         elif b.kind == "items":
-            item_rows += read_items(b, beta[:, : len(b.info["items"])], prob, p.item_table)
+            item_rows += read_items(b, beta, prob, p.item_table)
         else:
             agents = b.agents[0]
             rc, vr, du = read_root_causes(b, beta, u, agents, prob, p)
@@ -188,7 +215,7 @@ def diagnose(
             agent_draws[b.outcome.name] = full
     seconds = time.perf_counter() - t0
     prog("summarising", 0.9)
-    order = list(diagnosable_outcomes())
+    order = [*diagnosable_outcomes(), *([p.time.name] if p.time is not None else [])]
     headline = p.outcomes[0]
     meta = {
         "name": spec.name,
@@ -212,7 +239,11 @@ def diagnose(
         "blocks": {b.key: {"cells": len(b.arrays.n), "observations": int(b.arrays.n.sum())} for b in blocks},
         "mix_factors": [f for f in ("contact_reason", "channel") if p.df[f].nunique() > 1],
         "practical_effect": PRACTICAL_EFFECT,
+        "practical_seconds": PRACTICAL_SECONDS,
         "uninformative_pass_rate": UNINFORMATIVE_PASS_RATE,
+        "program": handling(programs, pre_pilot),
+        "program_columns": list(p.adjust),
+        "item_effects": "within agent",
     }
     prog("done", 1.0)
     return Diagnosis(
@@ -224,4 +255,5 @@ def diagnose(
         diagnostics=diagnostics,
         notes=p.notes,
         meta=meta,
+        reliability=reliability,
     )

@@ -5,20 +5,23 @@ returns it: outcomes, scores and items already parsed into their canonical types
 what the diagnosis needs on top of the data layer's validation: a QA score and an agent per
 row, levels on the spec's scale, checklist items as 0/1, and enough agents and responses. It
 parses nothing again. Outcomes come from the metric registry: every registered metric of the
-``ordinal`` or ``binomial`` family whose column has data. :func:`outcome_cells` and
-:func:`item_patterns` group those rows into the cells of the model blocks.
+``ordinal`` or ``binomial`` family whose column has data; handle time (seconds per interaction)
+is the time outcome of the item models. With both programs in the rows, the program columns of
+:mod:`.program` come along. :func:`outcome_cells` and :func:`item_patterns` group those rows into
+the cells of the model blocks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from qmsprint import metrics as metric_registry
+from qmsprint.diagnosis.program import program_columns
 from qmsprint.errors import DataError, Problem
 from qmsprint.present import diagnosis as text
 from qmsprint.spec import ITEM_PREFIX, Spec
@@ -28,6 +31,7 @@ MIN_RESPONSES = 100
 UNINFORMATIVE_PASS_RATE = 0.99
 DIAGNOSABLE_FAMILIES = ("ordinal", "binomial")
 MIX_FACTORS = ("channel", "contact_reason")
+TIME_COLUMN = "handle_time"  # the time outcome: what each checklist item costs in seconds per call
 ITEM_TABLE_COLUMNS = ["item", "column", "pass_rate", "n", "status"]
 
 
@@ -42,7 +46,7 @@ class Outcome:
     column
         Column of the canonical table holding it.
     family
-        ``ordinal`` or ``binomial``.
+        ``ordinal``, ``binomial`` or ``gaussian`` (handle time in seconds).
     levels
         Ordered levels (ordinal; empty for binomial).
     better
@@ -52,7 +56,7 @@ class Outcome:
 
     name: str
     column: str
-    family: Literal["ordinal", "binomial"]
+    family: Literal["ordinal", "binomial", "gaussian"]
     levels: tuple[int, ...]
     better: Literal["higher", "lower"]
 
@@ -85,6 +89,10 @@ class DiagnosisData:
         Every agent, sorted (model agent codes index into it).
     notes
         Caveats for the reader.
+    adjust
+        Program columns in ``df`` every model adjusts for (``_program``, ``_pilot``; empty with one program).
+    time
+        The time outcome (handle time) when the rows have it, else None.
 
     """
 
@@ -95,6 +103,8 @@ class DiagnosisData:
     item_table: pd.DataFrame
     agents: pd.Index
     notes: list[str]
+    adjust: list[str] = field(default_factory=list)
+    time: Outcome | None = None
 
 
 def diagnosable_outcomes() -> tuple[str, ...]:
@@ -267,7 +277,14 @@ def prepare_diagnosis(frame: pd.DataFrame, spec: Spec, items: Sequence[str] | No
     present = [o for o in specs.values() if o.column in cols and frame[o.column].notna().any()]
     keep = ["agent_id", "qa_score"] + [c for c in ("behavior_score", *MIX_FACTORS, "team") if c in cols]
     item_cols = asked or present_items
-    df = frame[keep + [o.column for o in present] + item_cols].copy()
+    time = TIME_COLUMN in cols and pd.to_numeric(frame[TIME_COLUMN], errors="coerce").gt(0).any()
+    df = frame[keep + [o.column for o in present] + item_cols + ([TIME_COLUMN] if time else [])].copy()
+    programs = program_columns(frame, spec)
+    for col in programs.columns:
+        df[col] = programs[col]
+    if time:  # seconds above 0, else no time
+        ht = pd.to_numeric(df[TIME_COLUMN], errors="coerce").astype(float)
+        df[TIME_COLUMN] = ht.where(ht > 0)
     for col in MIX_FACTORS:
         if col not in df:
             df[col] = "all"
@@ -308,7 +325,12 @@ def prepare_diagnosis(frame: pd.DataFrame, spec: Spec, items: Sequence[str] | No
         ["behavior_score"] if "behavior_score" in df and df["behavior_score"].notna().any() else []
     )
     agents, outcomes, skipped = _enough_data(df, present)
-    return DiagnosisData(df, outcomes, scores, fit_items, item_table, agents, notes + skipped)
+    time_outcome = None
+    if time and int(df[TIME_COLUMN].notna().sum()) >= MIN_RESPONSES:
+        time_outcome = Outcome(TIME_COLUMN, TIME_COLUMN, "gaussian", (), "lower")
+    return DiagnosisData(
+        df, outcomes, scores, fit_items, item_table, agents, notes + skipped, list(programs.columns), time_outcome
+    )
 
 
 # ------------------------------------------------------------------------------ cells
@@ -319,10 +341,21 @@ def prepare_diagnosis(frame: pd.DataFrame, spec: Spec, items: Sequence[str] | No
 # memory already), and per-cell means of the standardized score would not be bit-identical.
 
 
-def outcome_cells(df: pd.DataFrame, keys: list[str], o: Outcome) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """Group the rows with an answer by ``keys``: cell keys, trials ``n`` and level counts (ordinal) or successes."""
+def outcome_cells(
+    df: pd.DataFrame, keys: list[str], o: Outcome, scale: tuple[float, float] = (0.0, 1.0)
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Group the rows with an answer by ``keys``: cell keys, trials ``n`` and statistics per cell.
+
+    The statistics are level counts (ordinal), successes (binomial) or the sum and the sum of
+    squares of the values standardized by ``scale`` = (mean, sd) (gaussian).
+    """
     col = o.column
     d = df[df[col].notna()]
+    if o.family == "gaussian":
+        z = (d[col].astype(float) - scale[0]) / scale[1]
+        g = pd.DataFrame({**{k: d[k] for k in keys}, "z": z, "z2": z**2}).groupby(keys, observed=True, sort=True)
+        agg = g.agg(n=("z", "size"), s=("z", "sum"), s2=("z2", "sum"))
+        return agg.index.to_frame(index=False), agg["n"].to_numpy("int64"), agg[["s", "s2"]].to_numpy(float)
     if o.family == "ordinal":
         counts = d.groupby(keys + [col], observed=True, sort=True).size().unstack(col, fill_value=0)
         counts = counts.reindex(columns=list(o.levels), fill_value=0)

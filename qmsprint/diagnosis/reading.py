@@ -19,6 +19,8 @@ from qmsprint.stats import hdi
 
 LOGISTIC_VAR = float(np.pi**2 / 3)
 PRACTICAL_EFFECT = 0.05
+PRACTICAL_SECONDS = 5.0  # an item's handle-time effect worth naming (seconds per call)
+TIME_LABELS = ("adds time", "saves time", "no time effect")
 
 
 def read_r2(b: OutcomeBlock, beta: np.ndarray, sd: np.ndarray, prob: float) -> list[dict[str, Any]]:
@@ -56,15 +58,38 @@ def item_label(mean: float, lo: float, hi: float) -> str:
     return "noise"
 
 
-def read_items(part: OutcomeBlock, g: np.ndarray, prob: float, table: pd.DataFrame) -> list[dict[str, Any]]:
-    """One row per fitted item of an ``items`` block (``g``: draws x items, log-odds for passing)."""
+def time_label(mean: float, lo: float, hi: float) -> str:
+    """``adds time`` / ``saves time`` / ``no time effect`` from an item's effect in seconds per call (mean and HDI)."""
+    if lo > 0 and mean >= PRACTICAL_SECONDS:
+        return "adds time"
+    if hi < 0 and mean <= -PRACTICAL_SECONDS:
+        return "saves time"
+    return "no time effect"
+
+
+def read_items(part: OutcomeBlock, beta: np.ndarray, prob: float, table: pd.DataFrame) -> list[dict[str, Any]]:
+    """One row per fitted item of an ``items`` block, labelled on its within-agent effect.
+
+    ``beta`` holds the block's coefficient draws: the K within-agent item effects first, then the
+    K agent pass rates (between agents). Effects are log-odds for passing (ordinal, binomial
+    outcomes) or seconds per call (handle time, labelled by :func:`time_label`).
+    """
     rates = table.set_index("item")
+    names = part.info["items"]
+    k_items = len(names)
+    unit = float(part.info.get("scale", (0.0, 1.0))[1]) if part.outcome.family == "gaussian" else 1.0
     rows = []
-    for k, name in enumerate(part.info["items"]):
-        d = g[:, k]
+    for k, name in enumerate(names):
+        d = beta[:, k] * unit
         good = part.outcome.sign * d
+        between = beta[:, k_items + k] * unit if beta.shape[1] >= 2 * k_items else np.full(len(d), np.nan)
         lo, hi = hdi(d, prob)
         glo, ghi = hdi(good, prob)
+        blo, bhi = hdi(between, prob) if np.isfinite(between).all() else (float("nan"), float("nan"))
+        if part.outcome.family == "gaussian":
+            label = time_label(float(d.mean()), lo, hi)
+        else:
+            label = item_label(float(good.mean()), glo, ghi)
         rows.append(
             {
                 "outcome": part.outcome.name,
@@ -78,7 +103,11 @@ def read_items(part: OutcomeBlock, g: np.ndarray, prob: float, table: pd.DataFra
                 "good_hdi_low": glo,
                 "good_hdi_high": ghi,
                 "prob_good": float((good > 0).mean()),
-                "label": item_label(float(good.mean()), glo, ghi),
+                "label": label,
+                "unit": "seconds" if part.outcome.family == "gaussian" else "log-odds",
+                "between_effect": float(np.mean(between)),
+                "between_hdi_low": blo,
+                "between_hdi_high": bhi,
             }
         )
     return rows
@@ -92,10 +121,10 @@ def read_root_causes(
     ``u`` holds the agent-effect draws of the block's agents, ``agents`` their positions in ``p.agents``.
     """
     o, i = part.outcome, part.info
-    nc = len(i["channels"]) - 1
+    nc, nr = len(i["channels"]) - 1, len(i["reasons"]) - 1
     zero = np.zeros((len(beta), 1))
     c = np.hstack([zero, beta[:, :nc]])
-    r = np.hstack([zero, beta[:, nc:]])
+    r = np.hstack([zero, beta[:, nc : nc + nr]])  # program columns (if any) come after the reasons
 
     def centred_var(eff: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         m = (eff * w).sum(axis=1, keepdims=True) / w.sum()
@@ -159,8 +188,9 @@ def items_table(rows: list[dict[str, Any]], p: DiagnosisData, order: list[str]) 
     ``order`` lists the outcomes in the order the table shows them.
     """
     rows = list(rows)
+    timed = p.time is not None and any(r["outcome"] == p.time.name for r in rows)
     if len(p.item_table):
-        for o in p.outcomes:
+        for o in [*p.outcomes, *([p.time] if timed and p.time is not None else [])]:
             for r in p.item_table[p.item_table["status"] != "fit"].itertuples():
                 rows.append({"outcome": o.name, "item": r.item, "pass_rate": r.pass_rate, "n": r.n, "label": r.status})
     df = pd.DataFrame(rows, columns=ITEM_COLUMNS)

@@ -14,10 +14,11 @@ from qmsprint.results import Diagnostics
 R2_COLUMNS = ["outcome", "score", "level", "mean", "hdi_low", "hdi_high", "n_obs", "n_agents"]
 ITEM_COLUMNS = [
     "outcome", "item", "label", "pass_rate", "n", "effect", "hdi_low", "hdi_high",
-    "good_effect", "good_hdi_low", "good_hdi_high", "prob_good",
+    "good_effect", "good_hdi_low", "good_hdi_high", "prob_good", "unit",
+    "between_effect", "between_hdi_low", "between_hdi_high",
 ]  # fmt: skip
 VARIANCE_COLUMNS = ["outcome", "component", "share", "hdi_low", "hdi_high", "systematic_share"]
-TABLES = ("r2", "items", "quadrant", "root_causes", "variance")
+TABLES = ("r2", "items", "quadrant", "root_causes", "variance", "reliability")
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -34,9 +35,11 @@ class Diagnosis:
         One row per outcome x score x level (``interaction`` / ``agent``): posterior ``mean``,
         ``hdi_low``, ``hdi_high`` of the latent-scale R-squared, with ``n_obs`` and ``n_agents``.
     items
-        One row per outcome x checklist item: ``pass_rate``, ``effect`` (log-odds for passing),
-        HDI, ``good_effect`` (in the good direction), ``prob_good``, ``label``
-        (``matters`` / ``noise`` / ``hurts`` / ``no information`` / ``constant``), sorted.
+        One row per outcome x checklist item: ``pass_rate``, ``effect`` (within-agent: log-odds for
+        passing, or seconds per call for ``handle_time``; ``unit`` says which), HDI, ``good_effect``
+        (in the good direction), ``prob_good``, ``label`` (``matters`` / ``noise`` / ``hurts`` /
+        ``no information`` / ``constant``; for handle time ``adds time`` / ``saves time`` /
+        ``no time effect``), the between-agent association (``between_effect`` and HDI), sorted.
     quadrant
         One row per agent: QA mean, headline outcome (observed and model-based, adjusted for
         contact mix), and the quadrant label ("high QA, poor outcomes" is "100 for whom?").
@@ -48,6 +51,9 @@ class Diagnosis:
         ``interaction``): share of the latent outcome variance (HDI) and share of the systematic part.
     diagnostics
         Convergence of each fit, keyed ``<outcome>/<part>``.
+    reliability
+        One row per QA score (checklist, behavior, full-coverage): reliability of an agent's
+        monthly score, evaluations needed for 0.8, rank-order chance (:mod:`.reliability`).
     notes
         Caveats: skipped parts, excluded items, dropped rows.
     meta
@@ -63,6 +69,7 @@ class Diagnosis:
     diagnostics: dict[str, Diagnostics]
     notes: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    reliability: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def converged(self) -> bool:

@@ -24,7 +24,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 Family = Literal["ordinal", "binomial", "continuous"]
 Direction = Literal["higher", "lower"]
-ColumnKind = Literal["level", "bool", "number"]
+ColumnKind = Literal["level", "bool", "number", "timestamp"]
+# canonical (Ibis) type of an input column by how it is parsed
+COLUMN_TYPES = {"level": "int64", "bool": "boolean", "number": "float64", "timestamp": "timestamp"}
 
 BINARY_VALUES = np.array([0.0, 100.0])  # a binary outcome on its reported scale (pp)
 
@@ -172,7 +174,15 @@ class MetricDef:
 
     def column_type(self) -> str:
         """Canonical (Ibis) type of the input column: ``int64``, ``boolean`` or ``float64``."""
-        return {"level": "int64", "bool": "boolean", "number": "float64"}[self.column_kind or "number"]
+        return COLUMN_TYPES[self.column_kind or "number"]
+
+    def source_columns(self) -> dict[str, ColumnKind]:
+        """Canonical input columns read from the data and how each is parsed (default: ``column``).
+
+        A derived metric (e.g. a custom "churned within 30 days", :mod:`qmsprint.metrics.custom`)
+        may read other columns (an event flag or date) instead of a column of its own.
+        """
+        return {self.column: self.column_kind or "number"} if self.column else {}
 
     def column_expect(self, spec: Spec) -> str:
         """What a readable value of the input column looks like (for parse errors)."""
@@ -181,6 +191,8 @@ class MetricDef:
             return f"a whole number {lv[0]}-{lv[-1]} (labels like '4 - Satisfied' are fine) or empty"
         if self.column_kind == "bool":
             return "yes/no, true/false or 1/0, or empty"
+        if self.column_kind == "timestamp":
+            return "a date or date/time (ISO like 2026-03-02), or empty"
         return "a number"
 
     def column_range(self, spec: Spec) -> tuple[float, float, bool, str] | None:
@@ -251,6 +263,14 @@ class MetricDef:
 
     def __repr__(self) -> str:
         return f"<metric {self.name}: {self.family}, {self.unit}>"
+
+
+KIND_EXPECT = {
+    "level": "a whole number or empty",
+    "bool": "yes/no, true/false or 1/0, or empty",
+    "number": "a number",
+    "timestamp": "a date or date/time (ISO like 2026-03-02), or empty",
+}
 
 
 def count_of(cond: ir.BooleanValue) -> ir.IntegerValue:

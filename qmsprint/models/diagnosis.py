@@ -24,7 +24,8 @@ from qmsprint.results import Diagnostics
 __all__ = ["PARAMETERS", "DiagnosisPart", "fit_parts", "information", "part_model"]
 
 # parameters whose convergence is checked (those a part has)
-PARAMETERS = ["beta", "sd_agent", "intercept", "cut"]
+PARAMETERS = ["beta", "sd_agent", "intercept", "cut", "sigma"]
+GAUSSIAN_TYPICAL_SD = 0.15  # typical sd of agent effects on a standardized value (handle time)
 
 
 @dataclass
@@ -36,7 +37,8 @@ class DiagnosisPart:
     key
         Label of the part (``<outcome>/<part>``), used in progress messages.
     family
-        ``ordinal`` (``y`` holds level counts, cells x levels) or ``binomial`` (``y`` successes).
+        ``ordinal`` (``y`` holds level counts, cells x levels), ``binomial`` (``y`` successes) or
+        ``gaussian`` (``y`` holds each cell's sum and sum of squares of a standardized value, cells x 2).
     coefs
         Names of the fixed effects (columns of ``X``).
     X
@@ -48,8 +50,9 @@ class DiagnosisPart:
     y
         Level counts (ordinal) or successes (binomial) per cell.
     between_slope
-        ``X`` is ``[within, between]`` of a score: the agent effects are centred on the between
-        slope times the agent's mean score (``X[:, 1]``), instead of on zero.
+        ``X`` starts with ``[within, between]`` of a score: the agent effects are centred on the
+        between slope times the agent's mean score (``X[:, 1]``), instead of on zero; further
+        columns (e.g. the program) enter as ordinary fixed effects.
 
     """
 
@@ -72,9 +75,28 @@ def information(part: DiagnosisPart) -> np.ndarray:
     """Fisher information about each agent's effect on the latent scale (per agent of the part)."""
     if part.family == "binomial":
         per_cell = binomial.information(part.y, part.n)
+    elif part.family == "gaussian":  # standardized values: information n / sigma^2 with sigma about 1
+        per_cell = part.n.astype(float)
     else:
         per_cell = part.n * ordinal.information(part.y)
     return np.bincount(part.agents[1], weights=per_cell)
+
+
+def gaussian_loglik(mean: Any, sigma: Any, n: np.ndarray, y: np.ndarray) -> Any:
+    """Normal log-likelihood of every cell from its count, sum and sum of squares (exact), up to a constant."""
+    import pytensor.tensor as pt
+
+    n = np.asarray(n, float)
+    s1, s2 = (np.ascontiguousarray(np.asarray(y, float)[:, k]) for k in (0, 1))
+    return -np.sum(n) * pt.log(sigma) - pt.sum(s2 - 2 * mean * s1 + n * mean**2) / (2 * sigma**2)
+
+
+def _centred(part: DiagnosisPart, ratio: float) -> bool:
+    """Centred agent effects when the agents' data dominate the prior (:func:`.priors.choose_centred`)."""
+    if part.family == "gaussian":
+        info = information(part)
+        return bool(info.size and np.median(info) * GAUSSIAN_TYPICAL_SD**2 >= ratio)
+    return choose_centred(part.family, information(part), ratio)
 
 
 def part_model(part: DiagnosisPart, centered: bool) -> tuple[Any, dict[str, np.ndarray]]:
@@ -83,7 +105,7 @@ def part_model(part: DiagnosisPart, centered: bool) -> tuple[Any, dict[str, np.n
     Agent effects ``u_j ~ Normal(m_j, sd_agent)`` with ``m_j = b_b xbar_j`` when the part has a
     between slope and 0 otherwise, ``centered`` or as ``m_j + sd_agent z_j``. The likelihoods are
     :func:`.binomial.loglik` and :func:`.ordinal.loglik` (PyMC's binomial and ordered multinomial
-    up to a constant, cheaper to differentiate).
+    up to a constant, cheaper to differentiate) and :func:`gaussian_loglik` (a normal on cell sums).
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -97,6 +119,8 @@ def part_model(part: DiagnosisPart, centered: bool) -> tuple[Any, dict[str, np.n
             xbar = np.zeros(len(agents))
             xbar[codes] = part.X[:, 1]
             fixed, mean = beta[0] * part.X[:, 0], beta[1] * xbar
+            if part.X.shape[1] > 2:
+                fixed = fixed + pt.dot(part.X[:, 2:], beta[2:])
         else:
             fixed, mean = (pt.dot(part.X, beta) if part.coefs else 0.0), 0.0
         if centered:
@@ -105,7 +129,11 @@ def part_model(part: DiagnosisPart, centered: bool) -> tuple[Any, dict[str, np.n
             z = pm.Normal("z_agent", 0.0, 1.0, dims="agent")
             u = pm.Deterministic("u_agent", mean + sd * z, dims="agent")
         eta = fixed + u[codes]
-        if part.family == "binomial":
+        if part.family == "gaussian":  # y = (sum, sum of squares) of standardized values per cell
+            a = pm.Normal("intercept", 0.0, 2.5)
+            sigma = pm.HalfNormal("sigma", 2.0)
+            pm.Potential("y", gaussian_loglik(a + eta, sigma, part.n, part.y))
+        elif part.family == "binomial":
             a = pm.Normal("intercept", mu=binomial.center({"y": part.y, "n": part.n}), sigma=2.5)
             data = {"y__y": part.y.astype(float), "y__n": part.n.astype(float)}
             pm.Potential("y", binomial.loglik(a + eta, data, "y"))
@@ -140,7 +168,7 @@ def fit_parts(
     two is kept. ``seconds`` in the diagnostics is the part's compile time plus its sampling's
     wall time.
     """
-    centred = [choose_centred(p.family, information(p), centred_ratio) for p in parts]
+    centred = [_centred(p, centred_ratio) for p in parts]
 
     def compile_part(k: int, centered: bool) -> Any:
         model, initial = part_model(parts[k], centered)

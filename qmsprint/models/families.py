@@ -6,10 +6,10 @@ A metric names its family (``MetricDef.family``); everything that fits or reads 
 
 from __future__ import annotations
 
-from qmsprint.models import binomial, continuous, ordinal
+from qmsprint.models import binomial, continuous, counts, ordinal
 from qmsprint.models.base import Family
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (ordinal.FAMILY, binomial.FAMILY, continuous.FAMILY)}
+FAMILIES: dict[str, Family] = {f.name: f for f in (ordinal.FAMILY, binomial.FAMILY, continuous.FAMILY, counts.FAMILY)}
 
 
 def get_family(name: str) -> Family:

@@ -8,7 +8,7 @@ too, as are the agent quadrants and score names.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from qmsprint import metrics as metric_registry
 
@@ -17,7 +17,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from qmsprint.diagnosis import Diagnosis
 
-SCORE_LABELS = {"qa_score": "Checklist QA score", "behavior_score": "Behavior score"}
+SCORE_LABELS = {
+    "qa_score": "Checklist QA score",
+    "behavior_score": "Behavior score",
+    "auto_score": "Full-coverage score",
+}
+PROGRAM_TEXT = {
+    "pre_pilot": "only rows from before the pilot ({period}), so the new program cannot colour the items",
+    "adjusted": "both programs are in the rows ({period}): every model adjusts for the program (arm x period)",
+    "single": "one program only in the rows ({period})",
+}
 # agent quadrants by (above the median QA score, above the median outcome)
 QUADRANTS = {
     (True, True): "high QA, good outcomes",
@@ -85,6 +94,88 @@ def observed_text(family: str, observed: float, overall: float) -> str:
 # ------------------------------------------------------------------------------ summary
 
 
+def program_sentence(meta: dict) -> str:
+    """Which rows the diagnosis rests on with respect to the pilot, and what item labels rest on."""
+    code = meta.get("program")
+    if code not in PROGRAM_TEXT:
+        return ""
+    text = PROGRAM_TEXT[code].format(period=meta.get("period_label", "all rows"))
+    return f"Rows: {text}. Items are labelled on their within-agent association (an agent's passed vs failed calls)."
+
+
+def _reliability_sentence(r: dict, prob: float) -> str:
+    """One score's monthly reliability, the evaluations needed and the rank-order chance."""
+    label = SCORE_LABELS.get(r["score"], r["score"])
+    hdi = f"{100 * prob:.0f}% HDI"
+    k = r["evaluations_per_month"]
+    what = "evaluations" if r["score"] == "qa_score" else "scored interactions"
+    text = (
+        f"{label}: an agent's monthly score from {k:g} {what} (median per agent and month) has a reliability of "
+        f"{r['reliability']:.2f} ({hdi} {r['reliability_low']:.2f}-{r['reliability_high']:.2f}): "
+        f"{share_text(r['reliability'])} of the differences between agents' monthly scores reflect how they "
+        f"work, the rest which calls were {'picked' if r['score'] == 'qa_score' else 'scored'}"
+    )
+    target = r.get("target", 0.8)
+    if r["reliability"] < target:
+        text += (
+            f"; a reliability of {target:g} needs about {r['needed']:.0f} {what} per agent and month "
+            f"({r['needed_low']:.0f}-{r['needed_high']:.0f})"
+        )
+    order = r.get("prob_rank_order")
+    if order is not None and order == order:
+        text += (
+            f". Two agents ranked {int(r['rank_gap'])} places apart in a month are truly in that order with "
+            f"probability {share_text(order)} ({share_text(r['prob_rank_order_low'])}-"
+            f"{share_text(r['prob_rank_order_high'])}; 50% is a coin toss)"
+        )
+    return text + "."
+
+
+def reliability_lines(d: Diagnosis) -> list[str]:
+    """The QA sampling sentences of the summary (one per score with enough data)."""
+    rel = getattr(d, "reliability", None)
+    if rel is None or not len(rel):
+        return []
+    prob = d.meta.get("hdi_prob", 0.94)
+    return [_reliability_sentence(r, prob) for r in rel.to_dict("records")]
+
+
+def time_lines(d: Diagnosis) -> list[str]:
+    """What items cost in handle time, and which add time while moving no customer outcome."""
+    if not len(d.items) or "handle_time" not in set(d.items["outcome"]):
+        return []
+    hdi = f"{100 * d.meta.get('hdi_prob', 0.94):.0f}% HDI"
+    t = d.items[d.items["outcome"] == "handle_time"].set_index("item")
+    customer = d.items[d.items["outcome"] != "handle_time"]
+    movers = set(customer.loc[customer["label"].isin(["matters", "hurts"]), "item"])
+    parts, idle = [], []
+    for item, r in t[t["label"] == "adds time"].sort_values("effect", ascending=False).iterrows():
+        sec = f"adds {r['effect']:.0f} s per call ({hdi} {r['hdi_low']:.0f}-{r['hdi_high']:.0f} s)"
+        if item in movers:
+            moved = customer[(customer["item"] == item) & customer["label"].isin(["matters", "hurts"])]
+            how = ", ".join(
+                f"{'helps' if x.label == 'matters' else 'hurts'} {metric_registry.get(x.outcome).label}"
+                for x in moved.itertuples()
+            )
+            parts.append(f"{item} {sec} and {how}")
+        else:
+            parts.append(f"{item} {sec} and moves no customer outcome")
+            idle.append(item)
+    saves = t[t["label"] == "saves time"].index.tolist()
+    lines = []
+    if parts:
+        lines.append("Handle time: " + "; ".join(parts) + ".")
+    if saves:
+        lines.append(f"Handle time: {', '.join(saves)} {'saves' if len(saves) == 1 else 'save'} time per call.")
+    if idle:
+        lines.append(
+            f"First to remove in a redesign: {', '.join(idle)} (time on every call, no customer outcome moves)."
+        )
+    if not parts and not saves:
+        lines.append("Handle time: no item adds or saves a noticeable amount of time per call.")
+    return lines
+
+
 def summary_text(d: Diagnosis) -> str:
     """Plain-language summary a consultant can paste into a slide."""
     m = d.meta
@@ -94,6 +185,8 @@ def summary_text(d: Diagnosis) -> str:
         f"Diagnosis of {m.get('name', 'the data')}: {m.get('n_interactions', 0):,} interactions from "
         f"{m.get('n_agents', 0)} agents ({m.get('period_label', 'all rows')})."
     ]
+    if program_sentence(m):
+        lines.append(program_sentence(m))
     # Alignment
     for outcome in d.r2["outcome"].unique() if len(d.r2) else []:
         sub = d.r2[d.r2["outcome"] == outcome]
@@ -115,6 +208,8 @@ def summary_text(d: Diagnosis) -> str:
     # Items
     if len(d.items):
         for outcome in d.items["outcome"].unique():
+            if outcome == "handle_time":
+                continue
             sub = d.items[d.items["outcome"] == outcome]
             label = metric_registry.get(outcome).label
             bits = []
@@ -124,6 +219,8 @@ def summary_text(d: Diagnosis) -> str:
                     bits.append(f"{', '.join(names)} {_ITEM_VERBS.get(lab, f'carry {lab}')}")
             if bits:
                 lines.append(f"Checklist items for {label}: " + "; ".join(bits) + ".")
+    lines += time_lines(d)
+    lines += reliability_lines(d)
     # Quadrant
     if len(d.quadrant):
         q = d.quadrant
@@ -189,8 +286,75 @@ def _outcome_label(outcome: str) -> str:
     return metric_registry.get(outcome).label
 
 
+def reliability_figure(rel: Any) -> go.Figure | None:
+    """Reliability of an agent's monthly score against evaluations per month (Spearman-Brown, with the icc's HDI)."""
+    import numpy as np
+    import plotly.graph_objects as go
+
+    if rel is None or not len(rel):
+        return None
+    fig = go.Figure()
+    top = float(max(60.0, np.nanmax(np.minimum(rel["needed_high"].to_numpy(float), 400.0)) * 1.1))
+    top = max(top, float(rel["evaluations_per_month"].max()) * 1.2)
+    k = np.unique(np.round(np.geomspace(1, top, 80)))
+    colors = ("#1d3557", "#e76f51", "#2a9d8f", "#8d99ae")
+    for i, r in enumerate(rel.to_dict("records")):
+        c = colors[i % len(colors)]
+        label = SCORE_LABELS.get(r["score"], r["score"])
+
+        def sb(icc: float) -> np.ndarray:
+            return k * icc / (1 + (k - 1) * icc)
+
+        fig.add_trace(go.Scatter(x=k, y=sb(r["icc_high"]), line={"width": 0}, showlegend=False, hoverinfo="skip"))
+        fig.add_trace(
+            go.Scatter(
+                x=k, y=sb(r["icc_low"]), fill="tonexty", line={"width": 0}, fillcolor=c, opacity=0.2,
+                showlegend=False, hoverinfo="skip",
+            )
+        )  # fmt: skip
+        fig.add_trace(go.Scatter(x=k, y=sb(r["icc"]), name=label, line={"color": c}))
+        fig.add_trace(
+            go.Scatter(
+                x=[r["evaluations_per_month"]], y=[r["reliability"]], mode="markers", marker={"color": c, "size": 11},
+                name=f"{label}: today ({r['evaluations_per_month']:g} a month)",
+            )
+        )  # fmt: skip
+    fig.add_hline(y=0.8, line_dash="dot", annotation_text="0.8")
+    fig.update_layout(
+        title="How far an agent's monthly score can be trusted: reliability by evaluations per month",
+        xaxis={"title": "scored interactions per agent and month", "type": "log"},
+        yaxis={"title": "reliability of the monthly score", "range": [0, 1]},
+    )
+    return fig
+
+
+def item_time_figure(items: Any) -> go.Figure | None:
+    """Seconds per call each checklist item adds (within agent, with HDI)."""
+    import plotly.express as px
+
+    if items is None or not len(items) or "handle_time" not in set(items["outcome"]):
+        return None
+    t = items[(items["outcome"] == "handle_time")].dropna(subset=["effect"])
+    if not len(t):
+        return None
+    t = t.assign(err_hi=t["hdi_high"] - t["effect"], err_lo=t["effect"] - t["hdi_low"]).sort_values("effect")
+    fig = px.scatter(
+        t,
+        x="effect",
+        y="item",
+        color="label",
+        error_x="err_hi",
+        error_x_minus="err_lo",
+        color_discrete_map={"adds time": "#e63946", "saves time": "#2a9d8f", "no time effect": "#8d99ae"},
+        labels={"effect": "seconds per call (within agent, with HDI)", "item": ""},
+        title="What each checklist item costs in handle time",
+    )
+    fig.add_vline(x=0, line_dash="dot")
+    return fig
+
+
 def figures(d: Diagnosis) -> dict[str, go.Figure]:
-    """Plotly figures: ``r2``, ``items``, ``quadrant`` and ``root_causes`` (those with data)."""
+    """Plotly figures: ``r2``, ``items``, ``item_time``, ``quadrant``, ``root_causes``, ``reliability`` (with data)."""
     import plotly.express as px
 
     figs: dict[str, go.Figure] = {}
@@ -216,6 +380,8 @@ def figures(d: Diagnosis) -> dict[str, go.Figure]:
         )
     fitted = d.items.dropna(subset=["effect"]) if len(d.items) else d.items
     if len(fitted):
+        fitted = fitted[fitted["outcome"] != "handle_time"]
+    if len(fitted):
         items = fitted.assign(
             outcome_label=fitted["outcome"].map(_outcome_label),
             err_hi=fitted["good_hdi_high"] - fitted["good_effect"],
@@ -231,8 +397,8 @@ def figures(d: Diagnosis) -> dict[str, go.Figure]:
             error_x_minus="err_lo",
             hover_data={"pass_rate": ":.1%", "prob_good": ":.2f"},
             color_discrete_map={"matters": "#2a9d8f", "noise": "#8d99ae", "hurts": "#e63946"},
-            labels={"good_effect": "effect on the outcome (log-odds, + = better for customers)", "item": ""},
-            title="Checklist items: association with customer outcomes (adjusted, with HDI)",
+            labels={"good_effect": "within-agent effect (log-odds, + = better for customers)", "item": ""},
+            title="Checklist items: within-agent association with customer outcomes (adjusted, with HDI)",
         )
         fig.add_vline(x=0, line_dash="dot")
         figs["items"] = fig
@@ -268,4 +434,10 @@ def figures(d: Diagnosis) -> dict[str, go.Figure]:
             labels={"pct": "share of systematic variance (%)", "outcome_label": ""},
             title="Agents or the system? Where outcome differences come from",
         )
+    time_fig = item_time_figure(d.items if len(d.items) else None)
+    if time_fig is not None:
+        figs["item_time"] = time_fig
+    rel_fig = reliability_figure(getattr(d, "reliability", None))
+    if rel_fig is not None:
+        figs["reliability"] = rel_fig
     return figs

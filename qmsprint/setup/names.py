@@ -34,6 +34,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                  "audit score", "compliance score", "checklist score", "monitoring score"),
     "behavior_score": ("behavior score", "behaviour score", "behavior", "behaviour", "behavioral score",
                        "behavioural score", "coaching score"),
+    "auto_score": ("auto score", "auto qa score", "automated score", "automated qa", "auto qa", "analytics score",
+                   "speech analytics score", "ai score", "full coverage score"),
     "tenure_months": ("tenure months", "tenure", "months tenure", "months of service", "months in role",
                       "seniority months", "seniority"),
     "csat": ("csat", "csat score", "customer satisfaction", "satisfaction", "survey score", "sat score",

@@ -25,7 +25,7 @@ CSAT_HIGHS = (5, 7, 10)  # CSAT scales recognised: 1-5, 1-7, 1-10 (0-... when 0 
 BASE_KINDS = {
     "interaction_id": "unique_id", "timestamp": "timestamp", "customer_id": "id", "agent_id": "agent",
     "team": "category", "site": "category", "channel": "category", "contact_reason": "category", "arm": "arm",
-    "qa_score": "percent", "behavior_score": "percent", "tenure_months": "months",
+    "qa_score": "percent", "behavior_score": "percent", "auto_score": "percent", "tenure_months": "months",
 }  # fmt: skip
 VALUE_ONLY = ("timestamp", "unique_id")  # kinds distinctive enough to suggest without a matching name
 VALUES_ONLY = "no name match, values only"

@@ -55,16 +55,29 @@ def render() -> None:
     titles = {
         "r2": "Checklist vs behavior score",
         "items": "Checklist items",
+        "item_time": "Time per item",
+        "reliability": "QA reliability",
         "quadrant": "100 for whom?",
         "root_causes": "Agents or the system?",
     }
+    meta = d.meta or {}
+    program = present_diagnosis.program_sentence(meta)
+    if program:
+        st.caption(fmt.md(program))
     present = [k for k in titles if k in figs]
     if not present:
         st.info("The diagnosis has no charts to show (too little data for its models).")
     for tab, key in zip(st.tabs([titles[k] for k in present]), present, strict=True) if present else []:
         with tab:
             widgets.show_figure(figs[key], key=f"diagnosis-{key}")
-            table = d.tables()[key]
+            if key == "reliability":
+                for line in present_diagnosis.reliability_lines(d):
+                    st.markdown(fmt.md(line))
+            elif key == "item_time":
+                for line in present_diagnosis.time_lines(d):
+                    st.markdown(fmt.md(line))
+            tables = d.tables()
+            table = tables["items"][tables["items"]["outcome"] == "handle_time"] if key == "item_time" else tables[key]
             if share and "agent_id" in table:
                 table = table.drop(columns=["agent_id"])
             if len(table):
