@@ -2,8 +2,11 @@
 
 * ``check_health`` on the prepared demo pilots (A/B and DiD): it runs inside ``qmsprint validate``,
   so it must stay a small fraction of ``prepare``;
-* ``plan_pilot`` with the default grid (4 agent counts x 3 lengths, 200 simulated pilots per cell,
-  the demo's five metrics), baseline estimation included;
+* ``plan_pilot`` with the default grid (4 agent counts x 3 lengths, ``design_grid.simulations``
+  simulated pilots analysed at every size, the demo's five metrics), baseline estimation included,
+  and the quality of its assurance grid: Monte Carlo error per size and between neighbouring sizes,
+  whether the simulated shares are monotone in agents and weeks before the monotone fit, how far the
+  fit moved them, and the grid itself;
 * ``assign_units`` on the demo's 120 agents.
 
     python bench/bench_design.py
@@ -50,7 +53,7 @@ def main() -> int:
     from qmsprint.health import check_health
     from qmsprint.spec import load_spec
 
-    rows = []
+    rows, grids = [], []
     for name in ("demo_ab", "demo_did"):
         spec = load_spec(ROOT / "experiments" / f"{name}.toml")
         t_prep, prepared = best_of(lambda spec=spec: prepare(spec), 1)
@@ -65,16 +68,48 @@ def main() -> int:
             f"{cells_grid} | {t_plan:.1f} | {t_assign:.2f} |"
         )
         print(rows[-1], flush=True)
+        m = plan.meta
+        over = plan.table[plan.table["metric"] == "overall"]
+        grid = over.pivot(index="agents_per_arm", columns="weeks", values="assurance")
+        raw = over.pivot(index="agents_per_arm", columns="weeks", values="assurance_raw")
+        rec = plan.recommended
+        grids.append(
+            f"**{name}** ({m['simulations']:,} simulated pilots, nested at every size): standard error at most "
+            f"{m['mc_error']:.3f} per size and {m['mc_error_difference']:.3f} for the difference between "
+            f"neighbouring sizes; simulated shares monotone before the fit: {'yes' if m['raw_monotone'] else 'no'} "
+            f"(largest drop {m['raw_largest_drop']:.3f}); largest correction by the monotone fit "
+            f"{m['largest_correction']:.3f}; reported grid monotone: {'yes' if m['monotone'] else 'no'}; "
+            + (
+                f"recommended {rec['agents_per_arm']} agents per arm x {rec['weeks']} weeks ({rec['assurance']:.0%})."
+                if rec
+                else "no size reaches the target."
+            )
+            + "\n\nP(decisive), reported (simulated before the fit):\n\n| agents per arm | "
+            + " | ".join(f"{w} weeks" for w in grid.columns)
+            + " |\n|---:|"
+            + "---:|" * len(grid.columns)
+            + "\n"
+            + "\n".join(
+                f"| {k} | " + " | ".join(
+                    "n/a" if grid.loc[k, w] != grid.loc[k, w] else f"{grid.loc[k, w]:.3f} ({raw.loc[k, w]:.3f})"
+                    for w in grid.columns
+                ) + " |"
+                for k in grid.index
+            )
+        )  # fmt: skip
+        print(grids[-1], flush=True)
     if not RESULTS.exists():
         RESULTS.write_text("# Benchmark results\n\nEach script under bench/ appends its section here.\n")
     text = (
         f"\n## Design and health checks on the demo data ({dt.date.today()})\n\n"
         f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} (shared machine). "
         f"`check_health` best of {REPEATS} on the prepared pilot (fast A/A, no model); "
-        "`plan_pilot` with the default grid (4 x 3 sizes, 200 simulated pilots per metric and size; baseline "
-        f"estimation included); `assign_units` best of {REPEATS} (baseline rows already loaded).\n\n"
+        "`plan_pilot` with the default grid (4 x 3 sizes, the same simulated pilots analysed at every size; "
+        f"baseline estimation included); `assign_units` best of {REPEATS} (baseline rows already loaded).\n\n"
         "| spec | interactions | cells | prepare s | check_health s | checks | metric x size cells | "
         "plan_pilot s | assign_units s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"
+        "\nAssurance grid: P(decisive) = P(scale up, iterate or stop under the decision rule), effects drawn "
+        "from the design prior and ICCs from their uncertainty.\n\n" + "\n\n".join(grids) + "\n"
     )
     with RESULTS.open("a") as fh:
         fh.write(text)

@@ -118,9 +118,17 @@ intervals; probabilities are posterior probabilities.</p>
 <table><tr><th></th><th>Mean</th><th>{{ hdi_pct }}% interval</th></tr>
 <tr><td>Repeat contacts avoided per month</td><td class="num">{{ impact.avoided }}</td>
 <td class="num">{{ impact.avoided_interval }}</td></tr>
-<tr><td>Value per month</td><td class="num">{{ impact.value }}</td><td class="num">{{ impact.value_interval }}</td></tr>
-<tr><td>Probability that it saves money</td><td class="num">{{ impact.p_save }}</td><td></td></tr>
+<tr><td>Value of contacts avoided per month</td><td class="num">{{ impact.value }}</td>
+<td class="num">{{ impact.value_interval }}</td></tr>
+{% if impact.ht_cost %}<tr><td>Cost of the handle-time change per month</td><td class="num">{{ impact.ht_cost }}</td>
+<td class="num">{{ impact.ht_cost_interval }}</td></tr>{% endif %}
+{% if impact.program %}<tr><td>Program cost per month</td><td class="num">{{ impact.program }}</td>
+<td></td></tr>{% endif %}
+<tr><td><b>Net value per month</b></td><td class="num"><b>{{ impact.net }}</b></td>
+<td class="num">{{ impact.net_interval }}</td></tr>
+<tr><td>Probability of a net saving</td><td class="num">{{ impact.p_net }}</td><td></td></tr>
 </table>
+{% if impact.net_sentence %}<p>{{ impact.net_sentence }}</p>{% endif %}
 <p class="muted">Inputs: {{ impact.inputs }}.</p>
 {{ fig_impact | safe }}
 {% else %}<p>No repeat-contact metric in this run, so no money figure.</p>{% endif %}
@@ -267,15 +275,29 @@ def _metric_rows(run: RunBundle, rec: Any) -> tuple[list[dict[str, Any]], list[d
 def _impact_rows(imp: dict[str, Any]) -> dict[str, Any]:
     cur = imp["currency"]
     av, val = imp["contacts_avoided_per_month"], imp["value_per_month"]
+    net = imp.get("net_value_per_month") or val
+    ht = imp.get("handle_time_cost_per_month")
+    program = imp.get("program_cost_per_month") or 0.0
+    inputs = f"{fmt.whole(imp['contacts_per_month'])} contacts a month, {cur} {imp['cost_per_contact']:,.2f} a contact"
+    if imp.get("handle_time_counted"):
+        inputs += f", {cur} {imp['cost_per_agent_minute']:,.2f} per agent minute"
+    if program:
+        inputs += f", program {fmt.money(program, cur)} a month"
     return {
+        "net_sentence": imp.get("net_sentence", ""),
+        "ht_cost": fmt.money(ht["mean"], cur) if ht else "",
+        "ht_cost_interval": f"{fmt.money(ht['hdi_low'], cur)} to {fmt.money(ht['hdi_high'], cur)}" if ht else "",
+        "program": fmt.money(program, cur) if program else "",
+        "net": fmt.money(net["mean"], cur),
+        "net_interval": f"{fmt.money(net['hdi_low'], cur)} to {fmt.money(net['hdi_high'], cur)}",
+        "p_net": fmt.pct(imp.get("prob_net_saving", imp["prob_saves"])),
         "sentence": imp["sentence"],
         "avoided": fmt.whole(av["mean"]),
         "avoided_interval": f"{fmt.whole(av['hdi_low'])} to {fmt.whole(av['hdi_high'])}",
         "value": fmt.money(val["mean"], cur),
         "value_interval": f"{fmt.money(val['hdi_low'], cur)} to {fmt.money(val['hdi_high'], cur)}",
         "p_save": fmt.pct(imp["prob_saves"]),
-        "inputs": f"{fmt.whole(imp['contacts_per_month'])} contacts a month, {cur} {imp['cost_per_contact']:,.2f} per "
-        "contact (experiment file, [business])",
+        "inputs": f"{inputs} (experiment file, [business])",
     }
 
 
@@ -335,7 +357,7 @@ def render_report(run: RunBundle) -> str:
     fig_impact = ""
     if rec.impact:
         impact = _impact_rows(rec.impact)
-        fig_impact = figs.html(figures.impact_figure(run.draws.get(rec.impact["metric"]), rec.impact))
+        fig_impact = figs.html(figures.impact_figure(dict(run.draws), rec.impact))
 
     counts = [
         (label, f"{prov[key]:,}" if isinstance(prov.get(key), int | float) else "n/a")
@@ -365,6 +387,14 @@ def render_report(run: RunBundle) -> str:
             + f", as its prior for {', '.join(fmt.metric_label(m) for m in prior.get('metrics', {}))}: evidence "
             "accumulates across pilots, so these results are not from this pilot's data alone."
         )
+        if prior.get("checks"):
+            prior_line += " Checked before fitting: " + "; ".join(prior["checks"]) + "."
+        shared = prior.get("units_in_common") or {}
+        if shared.get("count"):
+            prior_line += (
+                f" The two runs share {shared['count']} {shared.get('unit', 'unit')}(s): their lasting differences "
+                "count in both, so the combined evidence is somewhat overconfident."
+            )
     diagnosis = None
     if run.diagnosis:
         diagnosis = run.diagnosis.get("summary") or "Diagnosis computed; see diagnosis.json in the run folder."

@@ -139,6 +139,18 @@ class Decision(_Strict):
     prob_equivalent: float = Field(0.9, gt=0.5, lt=1, description="probability inside the ROPE to call no change")
     rope_fraction: float = Field(1.0, gt=0, description="ROPE half-width as a fraction of min_effect")
     guardrail_prob_worse: float = Field(0.9, gt=0.5, lt=1, description="probability of harm that vetoes")
+    guardrail_max_risk: float = Field(
+        0.1, gt=0, lt=0.5, description="a guardrail holds only when P(harm beyond its margin) is at most this"
+    )
+    prob_meaningful: float = Field(
+        0.8, gt=0.5, lt=1, description="scale up needs P(effect >= min_effect) at least this on one primary metric"
+    )
+    max_expected_loss: float = Field(
+        0.1,
+        gt=0,
+        lt=1,
+        description="... or an expected shortfall from min_effect below this fraction of min_effect (0.1 = a tenth)",
+    )
     min_units_per_arm: int = Field(8, ge=1)
 
 
@@ -148,6 +160,10 @@ class Business(_Strict):
     cost_per_contact: float = Field(5.0, ge=0)
     currency: str = "EUR"
     contacts_per_month: float = Field(100_000, ge=0)
+    cost_per_agent_minute: float = Field(
+        0.0, ge=0, description="cost of one minute of agent time: prices the handle-time change (0 = not counted)"
+    )
+    program_cost_per_month: float = Field(0.0, ge=0, description="running cost of the new program per month")
 
 
 class Sampler(_Strict):
@@ -206,7 +222,10 @@ class DesignSettings(_Strict):
 
     agents_per_arm: list[int] = Field(default_factory=lambda: [10, 20, 40, 80])
     weeks: list[int] = Field(default_factory=lambda: [4, 8, 12])
-    simulations: int = Field(200, ge=10)
+    simulations: int = Field(1000, ge=10)
+    effect_prior_sd: float = Field(
+        0.5, ge=0, description="design prior: sd of the true effect as a fraction of min_effect (centred on min_effect)"
+    )
     target_assurance: float = Field(0.8, gt=0, lt=1)
     strata: list[str] = Field(default_factory=lambda: ["team"])
     baseline_rates: BaselineRates | None = Field(

@@ -144,10 +144,23 @@ def test_prior_from_a_run_without_latent_effects_is_refused(small_spec, small_tr
     assert len(fake_estimate) == 1
 
 
+def _weeks_before(spec, truth, weeks=8):
+    """The spec of an earlier pilot: the same file, periods ``weeks`` weeks earlier (prior_from needs other data)."""
+    import datetime as dt
+
+    shift = dt.timedelta(weeks=weeks)
+    periods = {
+        k: {key: dt.date.fromisoformat(str(v[key])) - shift for key in ("start", "end")}
+        for k, v in truth["periods"].items()
+    }
+    return make_small_spec(spec.data.source, periods)
+
+
 def test_prior_from_with_latent_effects(small_spec, small_truth, tmp_path, fake_estimate):
     r = make_result("csat", 0.3, 0.05)
     rs = [r.__class__(**{**r.__dict__, "latent_effect": (0.5, 0.1)})]
-    earlier = save_run(small_spec, results=rs, recommendation=decide(small_spec, rs, []), runs_dir=tmp_path)
+    before = _weeks_before(small_spec, small_truth)
+    earlier = save_run(before, results=rs, recommendation=decide(before, rs, []), runs_dir=tmp_path)
     spec = make_small_spec(small_spec.data.source, small_truth["periods"], model={"prior_from": str(earlier)})
     out = run_pilot(spec, runs_dir=tmp_path / "runs", diagnosis=False)
     assert fake_estimate[-1]["prior"] == {"csat": (0.5, 0.1)}
@@ -193,7 +206,8 @@ def test_prior_from_previous_run_shifts_the_estimate(small_run, small_spec, smal
     mean0, sd0 = r0.latent_effect
     strong = (mean0 + 1.5, 0.05)  # far above this run's own estimate, and very sure
     rs = [r0.__class__(**{**r0.__dict__, "latent_effect": strong})]
-    earlier = save_run(small_spec, results=rs, recommendation=decide(small_spec, rs, []), runs_dir=tmp_path)
+    before = _weeks_before(small_spec, small_truth)
+    earlier = save_run(before, results=rs, recommendation=decide(before, rs, []), runs_dir=tmp_path)
     spec = make_small_spec(small_spec.data.source, small_truth["periods"], model={"prior_from": str(earlier)})
     out = run_pilot(spec, runs_dir=tmp_path, diagnosis=False)
     run = load_run(out.path)

@@ -264,7 +264,7 @@ def test_decide_returns_numbers_and_explain_words_them():
 def test_verdict_sentences():
     s = sentence("csat", 0.1777, 0.05)
     assert s.startswith("94% probability that CSAT improves by at least 0.1 points")
-    assert "(>99% that it improves at all); effect +0.18 points (94% interval +0.08 points to +0.27 points)." in s
+    assert "(>99% that it improves at all, expected shortfall 0.00 points); effect +0.18 points (94% interval" in s
     assert sentence("repeat_contact", 2.0, 0.3).startswith(">99% probability that Repeat contacts rise with the new")
     assert sentence("csat", -0.3, 0.05).startswith(">99% probability that CSAT gets worse with the new program")
     assert "is smaller than 0.1 points either way (no meaningful change)" in sentence("csat", 0.0, 0.03)
@@ -286,29 +286,71 @@ def test_scale_up_headline_and_reasons():
     )
     assert any(r.startswith(">99% probability that CSAT improves by at least 0.1 points") for r in rec.reasons)
     assert any(r.startswith(">99% probability that Repeat contacts fall by at least 1 pp") for r in rec.reasons)
-    assert rec.reasons[-1].startswith("About 2,400 repeat contacts avoided per month")
+    assert rec.reasons[-2].startswith("About 2,400 repeat contacts avoided per month")
+    assert rec.reasons[-1].startswith("Net value: no costs are subtracted")
+    assert rec.reasons[0].startswith("The rule: scale up needs every primary metric improved (P(better) >= 95%)")
+    assert "CSAT clears the bar: P(at least 0.1 points) >99%" in rec.reasons[0]
 
 
-def test_scale_up_names_a_guardrail_at_risk_instead_of_claiming_no_harm():
+def test_a_guardrail_at_risk_is_named_and_blocks_the_scale_up():
     rec = worded(SPEC, results(ht=(23.0, 13.0)))
     p = rec.verdicts["handle_time"].prob_harm
+    assert rec.action == "iterate"
     assert rec.headline == (
-        "Scale up Behavior-based QA: it improves CSAT and Repeat contacts. "
-        f"Watch Handle time: {fmt.pct(p)} probability that it rises by more than the tolerated 20 seconds."
+        "Iterate on Behavior-based QA: it improves CSAT and Repeat contacts, but Handle time is at risk: "
+        f"{fmt.pct(p)} probability that it rises by more than the tolerated 20 seconds; fix that before scaling up."
+    )
+    near = worded(SPEC, results(ht=(10.0, 8.0)))  # mean harm inside the margin: more data can clear it
+    assert near.action == "extend"
+    assert near.headline.startswith(
+        "Extend the pilot before scaling up: Behavior-based QA improves CSAT and Repeat contacts, but Handle time "
+        "is at risk: 11% probability that it rises by more than the tolerated 20 seconds. Settling Handle time needs"
     )
 
 
-def test_scale_up_with_an_unsettled_primary_says_so():
+def test_an_unsettled_primary_extends_the_pilot():
     rec = worded(SPEC, results(repeat=(-0.2, 1.0)))
-    assert rec.action == "scale_up"
-    assert "Repeat contacts not settled yet; keep measuring after scale-up." in rec.caveats
+    assert rec.action == "extend"
+    assert rec.headline.startswith("Extend the pilot: the evidence on Repeat contacts is not conclusive yet.")
+
+
+def test_an_improvement_too_small_to_act_on_is_said_so():
+    rec = worded(SPEC, results(csat=(0.07, 0.035), repeat=(-0.7, 0.35)))
+    assert rec.action == "iterate"
+    assert rec.headline == (
+        "Iterate on Behavior-based QA: it improves CSAT and Repeat contacts, but probably by less than is worth "
+        "acting on (20% probability that CSAT improves by at least 0.1 points); strengthen the program before "
+        "scaling it up."
+    )
+    csat = rec.verdicts["csat"].sentence
+    assert csat.startswith("CSAT improves (98% probability), but probably by less than the 0.1 points worth acting on")
+    assert "expected shortfall 0.03 points (80% needed, or an expected shortfall of at most 0.01 points)" in csat
+    assert "No primary metric clears the bar: the closest, CSAT, has P(at least 0.1 points) 20%" in rec.reasons[0]
+
+
+def test_net_value_sentence_with_costs():
+    spec = make_spec(
+        business={"cost_per_contact": 6.5, "contacts_per_month": 120000, "cost_per_agent_minute": 0.75,
+                  "program_cost_per_month": 5000}  # fmt: skip
+    )
+    rec = worded(spec, results(repeat=(-1.5, 0.5), ht=(10.0, 2.0)))
+    net = rec.impact["net_sentence"]
+    assert net.startswith(
+        "Net value, net of the change in handle time (longer contacts: EUR 15,000 a month more at EUR 0.75 per agent "
+        "minute) and the program's cost (EUR 5,000 a month): about -EUR 8,300 a month"
+    )
+    assert f"{fmt.pct(rec.impact['prob_net_saving'])} probability of a net saving." in net
+    assert net in rec.reasons
+    summary = text.run_summary(rec, results(repeat=(-1.5, 0.5), ht=(10.0, 2.0)))
+    assert f"  {net}" in summary.splitlines()
 
 
 def test_extend_headline_with_the_data_needed():
     rec = worded(SPEC, results(csat=(0.1, 0.1), repeat=(-0.9, 0.9)))
     assert rec.headline.startswith("Extend the pilot: the evidence on CSAT and Repeat contacts is not conclusive yet.")
     assert f"about {rec.extend['more_weeks']} more weeks" in rec.headline
-    assert "more agents per arm over the same weeks (if the effect stays where it is)." in rec.headline
+    assert "needs roughly 2.7 times the data so far (if the effects stay where they are): about" in rec.headline
+    assert "more agents per arm over the same weeks." in rec.headline
     assert rec.extend["sentence"] in rec.headline
     far = worded(SPEC, results(csat=(0.02, 0.2), repeat=(-0.1, 2.0)))
     assert "more than the pilot can usually afford" in far.headline
@@ -317,8 +359,8 @@ def test_extend_headline_with_the_data_needed():
 def test_extend_sentence_without_weeks_or_agents():
     ext = {"metrics": ["csat"], "factor": 2.5, "more_weeks": None, "more_agents_per_arm": None, "practical": True}
     assert text.extend_sentence(ext) == (
-        "Settling CSAT needs roughly 2.5 times the data so far: about 1.5 times the data collected so far "
-        "(if the effect stays where it is)."
+        "Settling CSAT needs roughly 2.5 times the data so far (if the effects stay where they are): about 1.5 "
+        "times the data collected so far."
     )
 
 
@@ -451,6 +493,14 @@ def test_impact_figure_draws_decides_numbers():
     fig = figures.impact_figure(rs[1].draws, rec.impact)
     assert np.mean(fig.data[0].x) == pytest.approx(rec.impact["value_per_month"]["mean"], rel=1e-9)
     assert figures.impact_figure(None, rec.impact) is None
+    # with handle time priced and a program cost: the net value, from the draws of both metrics
+    spec = make_spec(business={"cost_per_contact": 6.5, "contacts_per_month": 120000, "cost_per_agent_minute": 0.5,
+                               "program_cost_per_month": 2000})  # fmt: skip
+    rs = results(repeat=(-1.5, 0.5), ht=(6.0, 2.0))
+    imp = decide(spec, rs, []).impact
+    fig = figures.impact_figure({r.metric: r.draws for r in rs}, imp)
+    assert np.mean(fig.data[0].x) == pytest.approx(imp["net_value_per_month"]["mean"], rel=1e-9)
+    assert np.mean(np.asarray(fig.data[0].x) > 0) == pytest.approx(imp["prob_net_saving"])
 
 
 def test_posterior_and_forest_figures_are_labelled_in_the_metrics_unit():

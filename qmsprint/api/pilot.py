@@ -1,12 +1,14 @@
 """The whole analysis of a pilot, from the experiment file to a new run folder (:func:`run_pilot`).
 
 Steps, in order: the earlier run named by ``model.prior_from`` (checked first, so a bad reference
-fails before any work) -> :func:`qmsprint.data.prepare` (load, validate, reduce to cells) ->
+fails before any work) -> :func:`qmsprint.data.prepare` (load, validate, reduce to cells; then the
+earlier run's data are checked to differ from this run's) ->
 :func:`qmsprint.health.check_health` -> :func:`qmsprint.experiments.estimate` ->
-:func:`qmsprint.decide.decide` -> the checklist diagnosis on the baseline period (when the data has
-QA scores and a baseline; a failure becomes a warning, not a crash) -> the pilot sizing on the
-baseline -> the balance table by arm on the baseline (from the health checks, as ``design.json``)
--> the run folder.
+:func:`qmsprint.decide.decide` (with the pilot's variance decomposition,
+:func:`qmsprint.design.variance_parts`, for the "extend" advice) -> the checklist diagnosis on the
+baseline period (when the data has QA scores and a baseline; a failure becomes a warning, not a
+crash) -> the pilot sizing on the baseline -> the balance table by arm on the baseline (from the
+health checks, as ``design.json``) -> the run folder.
 
 Invalid input raises before anything is written (``SpecError``, ``DataError``, ``BundleError``);
 a fit that misses the convergence bars still writes the run folder, with no recommendation, and
@@ -125,6 +127,18 @@ def _plan(spec: Spec, frame: pd.DataFrame, prog: Progress) -> dict[str, Any]:
     return plan_pilot(spec, baseline=frame, progress=prog).to_dict()
 
 
+def _variance(spec: Spec, notes: list[str]) -> dict[str, Any]:
+    """How much of each metric's uncertainty more weeks can reduce (:func:`qmsprint.design.variance_parts`)."""
+    from qmsprint.data import load_frame
+    from qmsprint.design import variance_parts
+
+    try:
+        return variance_parts(spec, load_frame(spec))
+    except Exception as err:  # the decomposition only sharpens the "extend" advice: it must not sink the run
+        notes.append(f"variance decomposition for the extension skipped ({err}); it assumes all uncertainty shrinks")
+        return {}
+
+
 def run_pilot(
     spec: SpecLike,
     *,
@@ -156,6 +170,9 @@ def run_pilot(
         Invalid experiment file or data (nothing is written).
     BundleError
         ``model.prior_from`` names a missing or damaged run, or the run folder cannot be written.
+    SpecError
+        ``model.prior_from`` names a run whose evidence this run would repeat or whose latent
+        effects mean something else (:mod:`qmsprint.store.priors`); nothing is written.
 
     """
     spec = as_spec(spec)  # a bad experiment file fails first, before the heavy imports
@@ -165,7 +182,7 @@ def run_pilot(
     from qmsprint.experiments import estimate
     from qmsprint.health import check_health
     from qmsprint.present.text import explain
-    from qmsprint.store import prior_from_run, save_run
+    from qmsprint.store import check_prior_data, prior_from_run, save_run
 
     prog = progress or silent
     started = dt.datetime.now()
@@ -189,6 +206,8 @@ def run_pilot(
         )
 
     prepared = prepare(spec, progress=_scaled(prog, 0.01, 0.15))
+    if prior_info is not None:  # the earlier run's data must differ from this run's (before any fitting)
+        notes += check_prior_data(spec, prior_info, prepared)
     timed("prepare", t)
 
     t = time.perf_counter()
@@ -201,7 +220,9 @@ def run_pilot(
     timed("estimate", t)
 
     prog("deciding", 0.76)
-    rec = explain(decide(spec, results, health, weeks=_pilot_weeks(prepared.weekly)), spec, results, health)
+    variance = _variance(spec, notes)
+    rec = decide(spec, results, health, weeks=_pilot_weeks(prepared.weekly), variance=variance)
+    rec = explain(rec, spec, results, health)
     converged = all(r.diagnostics.converged for r in results)
 
     loaded: list[pd.DataFrame] = []

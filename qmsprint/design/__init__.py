@@ -5,6 +5,8 @@
   :class:`MetricBaseline`.
 - :mod:`~qmsprint.design.simulation`: closed-form and simulated assurance of one grid cell.
 - :mod:`~qmsprint.design.assurance`: :func:`plan_pilot` over the grid of sizes -> :class:`PlanResult`.
+- :mod:`~qmsprint.design.extension`: :func:`variance_parts`, the variance decomposition of a
+  pilot's own data behind the recommendation's "extend" advice.
 - :mod:`~qmsprint.design.assignment`: :func:`assign_units` (stratified, blocked randomization with
   a balance table) -> :class:`AssignmentResult`.
 
@@ -15,6 +17,7 @@ by :mod:`qmsprint.store`.
 from qmsprint.design.assignment import AssignmentResult, assign_units, unit_frame
 from qmsprint.design.assurance import PlanResult, plan_pilot
 from qmsprint.design.baseline import Baseline, MetricBaseline, baseline_from_rates, fit_baseline, history_frame
+from qmsprint.design.extension import variance_parts
 
 __all__ = [
     "AssignmentResult",
@@ -27,4 +30,5 @@ __all__ = [
     "history_frame",
     "plan_pilot",
     "unit_frame",
+    "variance_parts",
 ]

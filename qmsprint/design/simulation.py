@@ -1,19 +1,31 @@
-"""Assurance of one metric in one grid cell (k agents per arm x w weeks): closed form and simulation.
+"""Simulated pilots for the assurance: one metric's data at every size of the grid, with common random numbers.
 
-Closed form (:func:`closed_form`)
-    The analysis compares unit means (A/B) or unit changes (DiD) between arms, so
-    ``Var(unit mean) = tau_u^2 + (tau_a^2 + sigma^2 / m) / a`` (m observations per agent, a agents
-    per unit; for agents ``tau_u^2 + sigma^2 / m``, i.e. the design effect ``DEFF = 1 + (m - 1) ICC``),
-    DiD ``2 tau_p^2 + sigma^2 (1/m_pilot + 1/m_base) / a``; ``se = sqrt(Var (1/G_t + 1/G_c))`` and
-    assurance ``P(T' >= t_q)`` with ``T'`` noncentral t (df ``G_t + G_c - 2``, noncentrality
-    ``min_effect / se``).
-Simulation (:func:`simulate_cell`)
-    Pilots are drawn from the fitted baseline on the latent scale: ordered-logit shifts for
-    categorical metrics (unit, agent and unit x period effects; the treatment shift solved so the
-    expected natural-scale difference is exactly ``min_effect``), normal means for continuous
-    metrics, Poisson volumes and binomial survey response. Each pilot is analysed like the
-    decision rule reads it: a conjugate normal analysis of unit means (flat prior, Student-t
-    posterior with Welch degrees of freedom); decisive when ``P(improvement) >= prob_improve``.
+For each of ``S`` simulated pilots (:func:`draw_parameters`):
+
+1. the **true effect** is drawn from the design prior (natural scale, signed like the metric);
+2. the **variance components** are drawn from their uncertainty: the baseline's between-agent,
+   between-unit and unit x period variances are method-of-moments estimates from a limited number
+   of agents and units, so each pilot gets ``V * df / chi2(df)`` (a scaled inverse chi-square
+   around the estimate ``V`` of the variance of observed means, with ``df`` the agents or units
+   minus one), less the sampling noise inside ``V``; stated rates count as ``STATED_DF`` units;
+3. categorical metrics (ordinal and binary) are simulated on the latent ordered-logit scale of
+   the baseline's level shares (:class:`LatentScale`): natural-scale variances become latent sds
+   and the effect a latent shift whose expected natural-scale difference, over the agents, is
+   the drawn effect; continuous metrics are simulated on their natural scale.
+
+:func:`simulate_metric` then draws the pilot's data for the largest size of the grid, week by
+week: per agent-week a Poisson number of observations (volume x response rate) and their level
+counts (multinomial / binomial) or sums (normal), unit x period shocks for a DiD, and the
+baseline period for a DiD. Every smaller size is a **nested part of the same pilot**: the first
+units of each arm and the first weeks (common random numbers), so sizes differ only by the data
+they add, and Monte Carlo noise does not reorder them.
+
+:func:`approximate_posterior` analyses a size as the decision rule reads it, with a fast
+approximation of the posterior of the effect: Welch's comparison of unit means (A/B) or unit
+changes (DiD) as a Student-t posterior (flat prior). A slow test checks it against full fits.
+
+:func:`closed_form` is the textbook power at exactly ``min_effect`` (noncentral t), kept as a
+reference column of the plan.
 """
 
 from __future__ import annotations
@@ -22,7 +34,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import special, stats
 
 from qmsprint.design.baseline import Baseline, MetricBaseline
 from qmsprint.errors import DesignError, Problem
@@ -32,6 +44,8 @@ from qmsprint.stats import ordinal_probs, welch_rows
 # Gauss-Hermite nodes and weights (probabilists'): expectations over a standard normal
 GH_X, GH_W = np.polynomial.hermite_e.hermegauss(40)
 GH_W = GH_W / GH_W.sum()
+STATED_DF = 20  # stated variance components are as uncertain as estimates from 21 units
+_SD_GRID = np.concatenate([[0.0], np.geomspace(1e-3, 20.0, 800)])
 
 
 class LatentScale:
@@ -43,45 +57,44 @@ class LatentScale:
         cum = np.cumsum(shares)[:-1]
         self.cuts = special.logit(np.clip(cum, 1e-9, 1 - 1e-9))
         self.values = mb.values
+        m = self.mean(_SD_GRID[:, None] * GH_X[None, :])
+        self._var = np.maximum.accumulate(np.maximum(m**2 @ GH_W - (m @ GH_W) ** 2, 0.0))
 
     def mean(self, eta: np.ndarray) -> np.ndarray:
         """Expected natural-scale value at latent location(s) ``eta``."""
         return ordinal_probs(eta, self.cuts) @ self.values
 
-    def sd_for_variance(self, target_var: float) -> float:
-        """Latent SD ``s`` with ``Var_u(mean(u)) = target_var`` for ``u ~ Normal(0, s)``."""
-        if target_var <= 0:
-            return 0.0
+    def sd_for_variance(self, target_var: float | np.ndarray) -> np.ndarray:
+        """Latent SD ``s`` with ``Var_u(mean(u)) = target_var`` for ``u ~ Normal(0, s)`` (vectorized)."""
+        t = np.asarray(target_var, float)
+        return np.interp(np.maximum(t, 0.0), self._var, _SD_GRID)
 
-        def var(s: float) -> float:
-            m = self.mean(s * GH_X)
-            return float(GH_W @ m**2 - (GH_W @ m) ** 2)
+    def shift_for_effect(self, effect: float | np.ndarray, sd: float | np.ndarray) -> np.ndarray:
+        """Latent shift whose expected natural-scale effect over agents (latent sd ``sd``) is ``effect``.
 
-        hi = 1.0
-        while var(hi) < target_var and hi < 20:
-            hi *= 2
-        if var(hi) < target_var:
-            return hi
-        return float(optimize.brentq(lambda s: var(s) - target_var, 0.0, hi, xtol=1e-6))
+        Vectorized bisection; raises :class:`DesignError` when an effect is beyond what the levels allow.
+        """
+        eff = np.atleast_1d(np.asarray(effect, float))
+        s = np.broadcast_to(np.atleast_1d(np.asarray(sd, float)), eff.shape)
+        nodes = s[:, None] * GH_X[None, :]
+        base = self.mean(nodes) @ GH_W
 
-    def shift_for_effect(self, effect: float, sd: float) -> float:
-        """Latent shift whose expected natural-scale effect (over agents) is ``effect``."""
-        base = float(GH_W @ self.mean(sd * GH_X))
+        def f(d: np.ndarray) -> np.ndarray:
+            return self.mean(nodes + d[:, None]) @ GH_W - base - eff
 
-        def f(d: float) -> float:
-            return float(GH_W @ self.mean(sd * GH_X + d)) - base - effect
-
-        lo, hi = -1.0, 1.0
-        while f(lo) > 0 and lo > -40:
-            lo *= 2
-        while f(hi) < 0 and hi < 40:
-            hi *= 2
-        if f(lo) > 0 or f(hi) < 0:
+        lo, hi = np.full(eff.shape, -40.0), np.full(eff.shape, 40.0)
+        if np.any(f(lo) > 0) or np.any(f(hi) < 0):
+            bad = float(eff[(f(lo) > 0) | (f(hi) < 0)][0])
             raise DesignError(
                 "cannot simulate the requested effect",
-                [Problem("metrics", f"an effect of {effect:g} is outside what the baseline levels allow")],
+                [Problem("metrics", f"an effect of {bad:g} is outside what the baseline levels allow")],
             )
-        return float(optimize.brentq(f, lo, hi, xtol=1e-8))
+        for _ in range(45):
+            mid = 0.5 * (lo + hi)
+            up = f(mid) < 0
+            lo, hi = np.where(up, mid, lo), np.where(up, hi, mid)
+        out = 0.5 * (lo + hi)
+        return out if np.ndim(effect) else out[:1]
 
 
 @dataclass(frozen=True)
@@ -117,7 +130,7 @@ def _unit_var(mb: MetricBaseline, base: Baseline, spec: Spec, cell: GridCell) ->
 
 
 def closed_form(mb: MetricBaseline, base: Baseline, spec: Spec, cell: GridCell, effect: float) -> dict[str, float]:
-    """Closed-form assurance of one metric in one grid cell (noncentral t)."""
+    """Power at exactly ``effect`` (noncentral t) with the point estimates: a reference for the simulation."""
     var, m = _unit_var(mb, base, spec, cell)
     gt, gc = cell.units_t, cell.units_c
     se = math.sqrt(var * (1 / gt + 1 / gc))
@@ -128,87 +141,213 @@ def closed_form(mb: MetricBaseline, base: Baseline, spec: Spec, cell: GridCell, 
     obs_unit = m * cell.agents_per_unit
     deff = 1 + (obs_unit - 1) * icc_unit
     if df < 1 or se <= 0:
-        assurance = float("nan")
+        power = float("nan")
     else:
         tq = stats.t.ppf(spec.decision.prob_improve, df)
-        assurance = float(stats.nct.sf(tq, df, abs(effect) / se))
-    return {"se": se, "obs_per_agent": m, "icc": icc_unit, "deff": deff, "assurance": assurance}
+        power = float(stats.nct.sf(tq, df, abs(effect) / se))
+    return {"se": se, "obs_per_agent": m, "icc": icc_unit, "deff": deff, "power": power}
 
 
-def decisive(diff: np.ndarray, se: np.ndarray, df: np.ndarray, sign: float, prob: float) -> np.ndarray:
-    """Whether each analysed pilot reaches ``P(improvement) >= prob`` (flat-prior t posterior)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p_better = stats.t.cdf(sign * diff / se, df)
-    return np.nan_to_num(p_better, nan=0.0) >= prob
+# --------------------------------------------------------------------------------------------
+# Parameters of each simulated pilot
+# --------------------------------------------------------------------------------------------
 
 
-def _simulate_arm(
+@dataclass
+class MetricDraws:
+    """Per simulated pilot: the true effect (natural scale) and the sds / shift the data are drawn with.
+
+    ``s_unit``, ``s_agent``, ``s_period`` and ``shift`` are on the latent scale for categorical
+    metrics and on the natural scale for continuous ones.
+    """
+
+    effect: np.ndarray
+    s_unit: np.ndarray
+    s_agent: np.ndarray
+    s_period: np.ndarray
+    shift: np.ndarray
+    latent: LatentScale | None
+
+
+def _inv_chi2(estimate: float, df: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` draws of a variance of observed means around ``estimate`` (scaled inverse chi-square, ``df``)."""
+    if df < 1 or estimate <= 0:
+        return np.full(n, max(estimate, 0.0))
+    return estimate * df / rng.chisquare(df, n)
+
+
+def draw_parameters(
     mb: MetricBaseline,
-    latent: LatentScale | None,
     base: Baseline,
     spec: Spec,
-    cell: GridCell,
-    n_units: int,
-    shift: float,
-    sds: tuple[float, float, float],
-    sims: int,
+    prior: tuple[float, float],
+    n: int,
     rng: np.random.Generator,
-) -> np.ndarray:
-    """Unit means (A/B) or unit changes (DiD) of one arm in ``sims`` simulated pilots."""
-    s_unit, s_agent, s_period = sds
-    a = cell.agents_per_unit
-    shape = (sims, n_units, a)
-    u = rng.normal(0, 1, (sims, n_units, 1)) * s_unit + rng.normal(0, 1, shape) * s_agent
-    periods = [("pilot", cell.weeks, shift)]
+) -> MetricDraws:
+    """Effects from the design prior ``prior`` (mean, sd; natural scale), variance components from their uncertainty."""
+    effect = rng.normal(prior[0], prior[1], n) if prior[1] > 0 else np.full(n, float(prior[0]))
+    s2 = mb.sd_within**2
+    stated = base.source != "data"
+    m_bar = max(base.volume * base.baseline_weeks * mb.response_rate, 1e-9)  # baseline observations per agent
+    noise = 0.0 if stated else s2 / m_bar
+    a = 1.0 if spec.unit == "agent" else max(1.0, base.agents_per_unit)
+    n_agents, n_units = (STATED_DF + 1, STATED_DF + 1) if stated else (base.n_agents, base.n_units)
+    if spec.unit == "agent":
+        t_agent = np.zeros(n)
+        t_unit = np.maximum(_inv_chi2(mb.tau_unit**2 + noise, n_agents - 1, n, rng) - noise, 0.0)
+    else:
+        within_df = (n_agents - n_units) if not stated else STATED_DF
+        t_agent = np.maximum(_inv_chi2(mb.tau_agent**2 + noise, within_df, n, rng) - noise, 0.0)
+        est_u = mb.tau_unit**2 + (mb.tau_agent**2 + noise) / a
+        t_unit = np.maximum(_inv_chi2(est_u, n_units - 1, n, rng) - (t_agent + noise) / a, 0.0)
+    t_period = np.zeros(n)
     if spec.design == "did":
-        periods.append(("baseline", base.baseline_weeks, 0.0))
-    means = []
-    for _, weeks, d in periods:
-        eta = u + d + rng.normal(0, 1, (sims, n_units, 1)) * s_period
-        n = rng.poisson(base.volume * weeks, shape)
-        obs = rng.binomial(n, mb.response_rate) if mb.response_rate < 1 else n
-        if latent is not None:
-            counts = rng.multinomial(obs, ordinal_probs(eta, latent.cuts))
-            total = counts @ latent.values
-        else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                noise = rng.normal(0, 1, shape) * mb.sd_within / np.sqrt(np.maximum(obs, 1))
-            total = (mb.mean + eta + noise) * obs
-        n_obs = obs.sum(axis=2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            means.append(np.where(n_obs > 0, total.sum(axis=2) / n_obs, np.nan))
-    return means[0] - means[1] if spec.design == "did" else means[0]
-
-
-def simulate_cell(
-    mb: MetricBaseline,
-    base: Baseline,
-    spec: Spec,
-    cell: GridCell,
-    effect: float,
-    sims: int,
-    rng: np.random.Generator,
-) -> dict[str, float]:
-    """Simulated assurance of one metric in one grid cell: share of simulated pilots that are decisive."""
+        half_noise = 0.0 if stated else 4 * s2 / (m_bar * a)
+        t_period = np.maximum(_inv_chi2(2 * mb.tau_period**2 + half_noise, n_units - 1, n, rng) - half_noise, 0.0) / 2
     if mb.categorical:
         latent = LatentScale(mb)
-        s_tot = latent.sd_for_variance(mb.tau_unit**2 + mb.tau_agent**2)
-        frac = mb.tau_unit**2 / (mb.tau_unit**2 + mb.tau_agent**2) if (mb.tau_unit + mb.tau_agent) > 0 else 1.0
-        s_unit, s_agent = s_tot * math.sqrt(frac), s_tot * math.sqrt(1 - frac)
-        s_period = latent.sd_for_variance(mb.tau_period**2)
+        s_tot = latent.sd_for_variance(t_unit + t_agent)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.where(t_unit + t_agent > 0, t_unit / (t_unit + t_agent), 1.0)
         shift = latent.shift_for_effect(effect, s_tot)
-    else:
-        latent = None
-        s_unit, s_agent, s_period, shift = mb.tau_unit, mb.tau_agent, mb.tau_period, effect
-    sds = (s_unit, s_agent, s_period)
-    y_t = _simulate_arm(mb, latent, base, spec, cell, cell.units_t, shift, sds, sims, rng)
-    y_c = _simulate_arm(mb, latent, base, spec, cell, cell.units_c, 0.0, sds, sims, rng)
-    diff, se, df = welch_rows(y_t, y_c)
-    sign = 1.0 if effect >= 0 else -1.0
-    hits = decisive(diff, se, df, sign, spec.decision.prob_improve)
-    a = float(hits.mean())
-    return {
-        "assurance": a,
-        "assurance_se": math.sqrt(max(a * (1 - a), 0.25 / sims) / sims),
-        "mean_estimate": float(np.nanmean(diff)),
-    }
+        return MetricDraws(
+            effect, s_tot * np.sqrt(frac), s_tot * np.sqrt(1 - frac), latent.sd_for_variance(t_period), shift, latent
+        )
+    return MetricDraws(effect, np.sqrt(t_unit), np.sqrt(t_agent), np.sqrt(t_period), effect.copy(), None)
+
+
+# --------------------------------------------------------------------------------------------
+# The pilots' data, nested over sizes
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SimulatedMetric:
+    """One metric's simulated pilots at the largest size (treatment units first, then control units).
+
+    Attributes
+    ----------
+    pilot_sum, pilot_n
+        Per pilot, unit and week: sum of the observations (natural scale) and their number up to the
+        end of that week (cumulative), shape (S, U, W).
+    base_sum, base_n
+        Per pilot and unit in the baseline period (DiD), shape (S, U); None for an A/B.
+    units_t, units_c, agents_per_unit
+        Units per arm at the largest size and agents per unit.
+    levels
+        With ``keep_levels``: level counts per pilot, agent and week, shape (S, A, W, L) (A = U x
+        agents per unit; binary metrics: L = 2), for building cells in tests.
+
+    """
+
+    pilot_sum: np.ndarray
+    pilot_n: np.ndarray
+    base_sum: np.ndarray | None
+    base_n: np.ndarray | None
+    units_t: int
+    units_c: int
+    agents_per_unit: int
+    levels: np.ndarray | None = None
+
+
+def _probabilities(latent: LatentScale, eta: np.ndarray, keep_levels: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(category probabilities at ``eta``, value of each category): levels with one value pooled unless kept."""
+    p = ordinal_probs(eta, latent.cuts)
+    if keep_levels:
+        return p, latent.values
+    values, inverse = np.unique(latent.values, return_inverse=True)
+    return p @ np.eye(len(values))[inverse], values
+
+
+def _outcomes(
+    mb: MetricBaseline,
+    probs: tuple[np.ndarray, np.ndarray] | None,
+    eta: np.ndarray,
+    n: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(sum of natural-scale observations, category counts or None) for ``n`` observations at latent ``eta``."""
+    if probs is not None:
+        p, values = probs
+        # multinomial counts as a chain of binomials: category j among what categories j.. leave
+        left, rest = n.copy(), np.ones(n.shape)
+        counts = np.empty(n.shape + (p.shape[-1],), dtype=np.int64)
+        for j in range(p.shape[-1] - 1):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                q = np.clip(np.where(rest > 0, p[..., j] / rest, 0.0), 0.0, 1.0)
+            counts[..., j] = rng.binomial(left, q)
+            left = left - counts[..., j]
+            rest = rest - p[..., j]
+        counts[..., -1] = left
+        return counts @ values, counts
+    noise = rng.standard_normal(n.shape) * mb.sd_within * np.sqrt(n)
+    return n * (mb.mean + eta) + noise, None
+
+
+def simulate_metric(
+    mb: MetricBaseline,
+    base: Baseline,
+    spec: Spec,
+    draws: MetricDraws,
+    largest: GridCell,
+    weeks: int,
+    rng: np.random.Generator,
+    *,
+    keep_levels: bool = False,
+) -> SimulatedMetric:
+    """The pilots' data at the largest size of the grid, week by week (see the module doc)."""
+    s = len(draws.effect)
+    gt, gc, a = largest.units_t, largest.units_c, largest.agents_per_unit
+    u = gt + gc
+    treated = np.repeat(np.r_[np.ones(gt), np.zeros(gc)], a)[None, :]
+    level = np.repeat(rng.standard_normal((s, u)) * draws.s_unit[:, None], a, axis=1)
+    level = level + rng.standard_normal((s, u * a)) * draws.s_agent[:, None]
+    rate = base.volume * mb.response_rate
+    eta_pilot = level + treated * draws.shift[:, None]
+    if spec.design == "did":
+        eta_pilot = eta_pilot + np.repeat(rng.standard_normal((s, u)) * draws.s_period[:, None], a, axis=1)
+    lat = draws.latent
+    probs = _probabilities(lat, eta_pilot, keep_levels) if lat is not None else None
+    sums, counts, levels = [], [], []
+    for _ in range(weeks):
+        n = rng.poisson(rate, (s, u * a))
+        total, lv = _outcomes(mb, probs, eta_pilot, n, rng)
+        sums.append(total.reshape(s, u, a).sum(axis=2))
+        counts.append(n.reshape(s, u, a).sum(axis=2))
+        if keep_levels and lv is not None:
+            levels.append(lv)
+    base_sum = base_n = None
+    if spec.design == "did":
+        eta_base = level + np.repeat(rng.standard_normal((s, u)) * draws.s_period[:, None], a, axis=1)
+        n = rng.poisson(rate * base.baseline_weeks, (s, u * a))
+        total, _ = _outcomes(mb, _probabilities(lat, eta_base, False) if lat is not None else None, eta_base, n, rng)
+        base_sum, base_n = total.reshape(s, u, a).sum(axis=2), n.reshape(s, u, a).sum(axis=2)
+    return SimulatedMetric(
+        pilot_sum=np.cumsum(np.stack(sums, axis=2), axis=2, dtype=float),
+        pilot_n=np.cumsum(np.stack(counts, axis=2), axis=2, dtype=float),
+        base_sum=None if base_sum is None else base_sum.astype(float),
+        base_n=None if base_n is None else base_n.astype(float),
+        units_t=gt,
+        units_c=gc,
+        agents_per_unit=a,
+        levels=np.stack(levels, axis=2) if levels else None,
+    )
+
+
+def approximate_posterior(
+    sim: SimulatedMetric, units_t: int, units_c: int, weeks: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, sd, degrees of freedom) of the approximate posterior of the effect at one size, per pilot.
+
+    The first ``units_t`` treatment and ``units_c`` control units over the first ``weeks`` weeks;
+    Welch's comparison of unit means (A/B) or of unit changes from the baseline (DiD).
+    """
+    tot = sim.pilot_sum[:, :, weeks - 1]
+    n = sim.pilot_n[:, :, weeks - 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = np.where(n > 0, tot / n, np.nan)
+        if sim.base_sum is not None:
+            y = y - np.where(sim.base_n > 0, sim.base_sum / sim.base_n, np.nan)
+    y_t = y[:, :units_t]
+    y_c = y[:, sim.units_t : sim.units_t + units_c]
+    return welch_rows(y_t, y_c)

@@ -8,7 +8,7 @@ it for the overall rows of a plan.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -81,7 +81,7 @@ def assurance_figure(table: pd.DataFrame, target: float | None = None) -> go.Fig
             )
     if target is not None and math.isfinite(target):
         fig.add_hline(y=target, line_dash="dash", annotation_text=f"target {target:.0%}")
-    title = "How likely a pilot of each size ends with a clear answer (simulated assurance)"
+    title = "How likely a pilot of each size ends with a clear call (simulated assurance)"
     if len(panels) == 1:
         title = f"{title}: {panel_label(panels[0])}"
     fig.update_layout(**LAYOUT, title=title, legend_title_text="pilot length", height=120 + 300 * rows)
@@ -91,23 +91,42 @@ def assurance_figure(table: pd.DataFrame, target: float | None = None) -> go.Fig
     return fig
 
 
+def _prior_text(plan: PlanResult) -> str:
+    sources = {v.get("source") for v in (plan.meta.get("design_prior") or {}).values()}
+    runs = sorted(x for x in sources if x and x.startswith("run "))
+    if runs:
+        return f"true effects drawn from the posterior of the earlier {', '.join(runs)}"
+    return "true effects drawn around min_effect for primary metrics and around no change for the others"
+
+
 def plan_summary(plan: PlanResult) -> str:
     """Plain-language summary of a pilot sizing with the recommended size, one line per metric."""
     m = plan.meta
+    se, diff = m.get("mc_error", float("nan")), m.get("mc_error_difference", float("nan"))
     lines = [
         f"Pilot design for '{m['name']}' ({m['design'].upper()}, randomizing {m['unit']}s): chance that the "
-        f"pilot ends decisively (P(improvement) >= {m['prob_improve']:.0%}) if each metric improves by its "
-        f"min_effect; baseline from {plan.baseline.source}.",
+        f"pilot ends decisively (scale up, iterate or stop under the decision rule) with {_prior_text(plan)}; "
+        f"baseline from {plan.baseline.source}.",
+        f"Monte Carlo error: {m['simulations']:,} simulated pilots, the same ones nested at every size; standard "
+        f"error at most {se:.1%} per size and {diff:.1%} between neighbouring sizes; the grid is fitted to never "
+        f"fall with more agents or weeks (largest correction {m.get('largest_correction', 0.0):.1%}).",
     ]
     rec = plan.recommended
     target = m["target_assurance"]
     table = plan.table
     over = table[table["metric"] == "overall"]
+
+    def calls(r: Any) -> str:
+        return (
+            f"scale up {r['p_scale_up']:.0%}, iterate {r['p_iterate']:.0%}, stop {r['p_stop']:.0%}, "
+            f"inconclusive {r['p_inconclusive']:.0%}"
+        )
+
     if rec is not None:
         lines.append(
             f"Recommended: {rec['agents_per_arm']} agents per arm for {rec['weeks']} weeks "
-            f"({rec['cost']:.0f} agent-weeks): {rec['assurance']:.0%} assurance on the primary metrics "
-            f"(target {target:.0%}; closed form {rec['assurance_closed']:.0%})."
+            f"({rec['cost']:.0f} agent-weeks): {rec['assurance']:.0%} chance of a decisive result "
+            f"(target {target:.0%}; {calls(rec)})."
         )
     else:
         best = over.loc[over["assurance"].idxmax()] if over["assurance"].notna().any() else None
@@ -115,7 +134,7 @@ def plan_summary(plan: PlanResult) -> str:
         if best is not None:
             text += (
                 f"; the best is {int(best['agents_per_arm'])} agents per arm for {int(best['weeks'])} weeks "
-                f"({best['assurance']:.0%}). Add more agents or weeks to design_grid"
+                f"({best['assurance']:.0%}: {calls(best)}). Add more agents or weeks to design_grid"
             )
         lines.append(text + ".")
     at = rec
@@ -127,9 +146,10 @@ def plan_summary(plan: PlanResult) -> str:
         per = per[(per["agents_per_arm"] == at["agents_per_arm"]) & (per["weeks"] == at["weeks"])]
         for _, r in per.iterrows():
             info = metric_registry.get(r["metric"])
+            settled = "not at risk" if r["role"] == "guardrail" else "settled"
             lines.append(
-                f"  {info.label} ({r['role']}): {r['assurance']:.0%} to detect {r['min_effect']:g} {info.unit} "
-                f"(ICC {r['icc']:.3f}, design effect {r['deff']:.1f})"
+                f"  {info.label} ({r['role']}): {r['assurance']:.0%} {settled}; power {r['power_closed']:.0%} "
+                f"to detect {r['min_effect']:g} {info.unit} exactly (ICC {r['icc']:.3f}, design effect {r['deff']:.1f})"
             )
     for note in plan.notes:
         lines.append(f"Note: {note}")

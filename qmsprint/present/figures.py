@@ -4,7 +4,7 @@ Each function takes plain data from a run (draws, effects, weekly counts, health
 returns a ``plotly.graph_objects.Figure`` labelled in the metric's own unit, with hover values.
 The app's pages and :mod:`qmsprint.report` call the same functions, so a chart changes in one
 place. Weekly levels come from the metric registry (:meth:`MetricDef.weekly_level`); the business
-impact is drawn from :func:`qmsprint.decide.impact_draws`, the one home of its formula. The
+impact is drawn from :func:`qmsprint.decide.net_value_draws`, the one home of its formula. The
 assurance chart is in :mod:`qmsprint.present.design`, the diagnosis charts in
 :mod:`qmsprint.present.diagnosis`.
 """
@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from qmsprint import metrics as metric_registry
-from qmsprint.decide import impact_draws
+from qmsprint.decide import impact_inputs, net_value_draws
 from qmsprint.present.format import interval_text, is_num, metric_label, num, pct, threshold_text, unit_text
 
 NEW, OLD = "#1f6f8b", "#9aa5b1"
@@ -316,21 +316,35 @@ def balance_figure(table: pd.DataFrame | None, warn: float = 0.1) -> go.Figure:
     return fig
 
 
-def impact_figure(effect_draws: np.ndarray | None, impact: dict[str, Any]) -> go.Figure | None:
-    """Posterior of the value per month, from the repeat-contact effect draws and the impact's inputs.
+def impact_figure(draws: Any, impact: dict[str, Any]) -> go.Figure | None:
+    """Posterior of the net value per month, from the effect draws and the impact's inputs.
 
-    The money per draw comes from :func:`qmsprint.decide.impact_draws` (the formula lives there);
-    ``None`` without draws.
+    Parameters
+    ----------
+    draws
+        Headline draws per metric (``{metric: draws}``, e.g. a run's ``draws``), or the repeat-contact
+        draws alone.
+    impact
+        ``Recommendation.impact`` (inputs and which metrics it counted).
+
+    The money per draw comes from :func:`qmsprint.decide.net_value_draws` (the formula lives there);
+    ``None`` without repeat-contact draws.
+
     """
-    if effect_draws is None or len(effect_draws) < 2:
+    by_metric = draws if isinstance(draws, dict) else {impact.get("metric", ""): draws}
+    rep = by_metric.get(impact.get("metric", ""))
+    if rep is None or len(rep) < 2:
         return None
-    _, value = impact_draws(effect_draws, impact["contacts_per_month"], impact["cost_per_contact"])
-    fig = go.Figure(go.Histogram(x=value, nbinsx=60, histnorm="probability density", marker_color=GOOD))
+    ht_name = impact.get("handle_time_metric")
+    ht = by_metric.get(ht_name) if ht_name else None
+    net = net_value_draws(rep, ht, **impact_inputs(impact))["net"]
+    fig = go.Figure(go.Histogram(x=net, nbinsx=60, histnorm="probability density", marker_color=GOOD))
     fig.add_vline(x=0, line_color="#1d3557")
+    p = pct(impact.get("prob_net_saving"))
     fig.update_layout(
         **{**LAYOUT, "margin": {"l": 40, "r": 20, "t": 60, "b": 40}},
-        title=f"Value per month ({impact['currency']}): posterior",
-        xaxis_title=f"value per month ({impact['currency']})",
+        title=f"Net value per month ({impact['currency']}): posterior; {p} probability of a net saving",
+        xaxis_title=f"net value per month ({impact['currency']})",
         height=320,
     )
     return fig

@@ -42,6 +42,8 @@ VERDICT_ICONS = {
     "worse": ":material/trending_down:",
     "inconclusive": ":material/help:",
 }
+GUARDRAIL_LABELS = {"holds": "holds", "at_risk": "at risk", "veto": "vetoes"}
+GUARDRAIL_TONES = {"holds": "green", "at_risk": "orange", "veto": "red"}
 ROLE_LABELS = {"primary": "Primary metric", "secondary": "Secondary metric", "guardrail": "Guardrail"}
 STATUS_LABELS = {"ok": "OK", "warn": "Warning", "alert": "Alert"}
 STATUS_TONES = {"ok": "green", "warn": "orange", "alert": "red"}
@@ -220,6 +222,11 @@ def verdict_badge(verdict: str | None) -> str:
     """Markdown badge for a verdict, e.g. ``:green-badge[:material/trending_up: Improved]``."""
     tone, icon = VERDICT_TONES.get(verdict or "", "gray"), VERDICT_ICONS.get(verdict or "", "")
     return f":{tone}-badge[{icon} {verdict_label(verdict, capital=True)}]".replace("[ ", "[")
+
+
+def guardrail_label(state: str | None) -> str:
+    """A guardrail's state: ``holds`` / ``at risk`` / ``vetoes`` (empty for other metrics)."""
+    return GUARDRAIL_LABELS.get(state or "", "")
 
 
 def role_label(role: str) -> str:

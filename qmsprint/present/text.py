@@ -18,6 +18,7 @@ from qmsprint import metrics as metric_registry
 from qmsprint.decide import Groups, Recommendation, Verdict, groups, small_arms
 from qmsprint.present.format import (
     action_label,
+    guardrail_label,
     hdi_level,
     is_num,
     level_text,
@@ -84,8 +85,25 @@ def _thr(x: float, unit: str) -> str:
 # ------------------------------------------------------------------------------ the recommendation
 
 
-def verdict_sentence(v: Verdict) -> str:
-    """What a metric's verdict means, with the probabilities and the effect behind it."""
+def _shortfall(v: Verdict) -> str:
+    return num(v.expected_shortfall, v.unit, style="plain").lstrip("+")
+
+
+def _bar(v: Verdict, dec: Any = None) -> str:
+    """The meaningful bar in words, e.g. ``80% needed, or an expected shortfall of at most 0.01 points``."""
+    p_m = getattr(dec, "prob_meaningful", None)
+    loss = getattr(dec, "max_expected_loss", None)
+    if p_m is None or loss is None:
+        return ""
+    most = num(loss * v.min_effect, v.unit, style="plain")
+    return f" ({pct(p_m)} needed, or an expected shortfall of at most {most})"
+
+
+def verdict_sentence(v: Verdict, dec: Any = None) -> str:
+    """What a metric's verdict means, with the probabilities and the effect behind it.
+
+    ``dec`` (the spec's ``[decision]`` table) adds the bars the numbers were held to.
+    """
     label, unit, it = metric_label(v.metric), v.unit, _it(v.metric)
     up = _verbs(v.metric, v.better)[0]
     if v.better == "higher":
@@ -96,20 +114,29 @@ def verdict_sentence(v: Verdict) -> str:
     effect = _effect(v.mean, v.hdi_low, v.hdi_high, unit, v.hdi_prob)
     if v.role == "guardrail":
         rope, harm = _thr(v.rope, unit), _moves(v.metric, v.better)
+        risk = getattr(dec, "guardrail_max_risk", None)
         if v.veto:
             return (
                 f"{label} (guardrail) {down} beyond the tolerated {rope}: {pct(v.prob_harm)} probability "
                 f"that {it} {harm} by more than {rope}; effect {effect}."
             )
         state = "is at risk" if v.at_risk else "holds"
+        bar = f" ({pct(risk)} at most for a guardrail to hold)" if risk is not None else ""
         return (
             f"{label} (guardrail) {state}: {pct(v.prob_harm)} probability that {it} {harm} by more "
-            f"than the tolerated {rope}; effect {effect}."
+            f"than the tolerated {rope}{bar}; effect {effect}."
+        )
+    if v.verdict == "improved" and not v.meaningful and v.expected_shortfall == v.expected_shortfall:
+        return (
+            f"{label} {up} ({pct(v.prob_better)} probability), but probably by less than the {thr} worth acting "
+            f"on: {pct(v.prob_meaningful)} probability that {it} {up} by at least {thr}, expected shortfall "
+            f"{_shortfall(v)}{_bar(v, dec)}; effect {effect}."
         )
     if v.verdict == "improved":
+        short = f", expected shortfall {_shortfall(v)}" if v.expected_shortfall == v.expected_shortfall else ""
         return (
             f"{pct(v.prob_meaningful)} probability that {label} {up} by at least {thr} "
-            f"({pct(v.prob_better)} that {it} {up} at all); effect {effect}."
+            f"({pct(v.prob_better)} that {it} {up} at all{short}); effect {effect}."
         )
     if v.verdict == "worse":
         return f"{pct(v.prob_worse)} probability that {label} {down} with the new program; effect {effect}."
@@ -119,7 +146,8 @@ def verdict_sentence(v: Verdict) -> str:
             f"{_thr(v.rope, unit)} either way (no meaningful change); effect {effect}."
         )
     return (
-        f"{label} is not settled yet: {pct(v.prob_better)} probability that {it} {up}, "
+        f"{label} {'are' if _plural(v.metric) else 'is'} not settled yet: {pct(v.prob_better)} probability that "
+        f"{it} {up}, "
         f"{pct(v.prob_meaningful)} that {it} {up} by at least {thr}; effect {effect}."
     )
 
@@ -144,6 +172,45 @@ def impact_sentence(impact: dict[str, Any]) -> str:
     )
 
 
+def net_sentence(impact: dict[str, Any]) -> str:
+    """The net value per month: contacts avoided minus the handle-time cost and the program's cost."""
+    net, cur = impact.get("net_value_per_month"), impact["currency"]
+    if not net:
+        return ""
+    level = hdi_level(impact["hdi_prob"])
+    parts = []
+    cost = impact.get("handle_time_cost_per_month")
+    if impact.get("handle_time_counted") and cost:
+        verb = "longer" if cost["mean"] >= 0 else "shorter"
+        parts.append(
+            f"the change in handle time ({verb} contacts: {money(abs(cost['mean']), cur)} a month "
+            f"{'more' if cost['mean'] >= 0 else 'less'} at {cur} {impact['cost_per_agent_minute']:,.2f} per agent "
+            "minute)"
+        )
+    program = impact.get("program_cost_per_month") or 0.0
+    if program > 0:
+        parts.append(f"the program's cost ({money(program, cur)} a month)")
+    missing = []
+    if impact.get("handle_time_present") and not impact.get("handle_time_counted"):
+        missing.append("cost_per_agent_minute (the handle-time change)")
+    if program <= 0:
+        missing.append("program_cost_per_month")
+    if not parts:
+        return (
+            f"Net value: no costs are subtracted, so it equals the value of the contacts avoided "
+            f"({pct(impact['prob_net_saving'])} probability of a net saving); set [business] "
+            f"{' and '.join(missing) or 'the costs'} to net them out."
+        )
+    text = (
+        f"Net value, net of {' and '.join(parts)}: about {money(net['mean'], cur)} a month ({level} interval "
+        f"{money(net['hdi_low'], cur)} to {money(net['hdi_high'], cur)}); {pct(impact['prob_net_saving'])} probability "
+        "of a net saving."
+    )
+    if missing:
+        text += f" Not counted: {' and '.join(missing)} in [business]."
+    return text
+
+
 def segment_sentence(s: dict[str, Any]) -> str:
     """Where the program works best and least along one segment dimension."""
 
@@ -158,60 +225,135 @@ def segment_sentence(s: dict[str, Any]) -> str:
 
 
 def extend_sentence(extend: dict[str, Any]) -> str:
-    """How much more data would settle the inconclusive primaries."""
+    """How much more data would settle what is open, and whether more weeks can get there at all."""
     factor = extend["factor"]
-    parts = []
+    what = _names(extend["metrics"])
     weeks, agents = extend.get("more_weeks"), extend.get("more_agents_per_arm")
-    if weeks is not None:
-        parts.append(f"about {weeks} more week{'s' if weeks != 1 else ''}")
-    if agents is not None:
-        parts.append(f"about {agents} more agents per arm over the same weeks")
-    how = " or ".join(parts) if parts else f"about {factor - 1.0:.1f} times the data collected so far"
-    text = (
-        f"Settling {_names(extend['metrics'])} needs roughly {factor:.1f} times the data so far: {how} "
-        "(if the effect stays where it is)."
-    )
+    can = extend.get("weeks_can_settle", True)
+    text = f"Settling {what} needs roughly {factor:.1f} times the data so far (if the effects stay where they are)"
+    if not can:
+        per = extend.get("per_metric") or {}
+        stuck = [m for m, p in per.items() if p.get("weeks_factor") == float("inf")]
+        share = min((per[m]["weeks_share"] for m in stuck), default=None)
+        why = (
+            f": more weeks cannot get there, because only {pct(share)} of the uncertainty about "
+            f"{_names(stuck)} is interaction noise that longer pilots reduce; the rest comes from differences "
+            "between units, which more weeks of the same units do not reduce"
+            if share is not None
+            else ": more weeks cannot get there"
+        )
+        text += why
+        text += f". About {agents} more agents per arm would." if agents is not None else "."
+    else:
+        parts = []
+        if weeks is not None:
+            parts.append(f"about {weeks} more week{'s' if weeks != 1 else ''}")
+        if agents is not None:
+            parts.append(f"about {agents} more agents per arm over the same weeks")
+        how = " or ".join(parts) if parts else f"about {factor - 1.0:.1f} times the data collected so far"
+        text += f": {how}."
+    if extend.get("basis") == "assumed" and can and weeks is not None:
+        text += " (Assumes all of the uncertainty shrinks with more weeks; between-agent differences may not.)"
     if not extend.get("practical", True):
         text += " That is more than the pilot can usually afford: the effect is likely smaller than worth detecting."
     return text
 
 
+def _at_risk_text(m: str, v: Verdict) -> str:
+    return (
+        f"{metric_label(m)} {'are' if _plural(m) else 'is'} at risk: {pct(v.prob_harm)} probability that {_it(m)} "
+        f"{_moves(m, v.better)} by more "
+        f"than the tolerated {_thr(v.rope, v.unit)}"
+    )
+
+
 def headline(rec: Recommendation, g: Groups, program: str) -> str:
     """The one sentence a client leader reads first (``rec`` carries the worded ``extend``)."""
     vs = rec.verdicts
+    more = (" " + rec.extend["sentence"]) if rec.extend and rec.extend.get("sentence") else ""
     if rec.action == "none":
         one = len(g.not_converged) == 1
         return (
             f"No recommendation: the {'fit' if one else 'fits'} for {_names(g.not_converged)} did not converge, so "
             f"{'its' if one else 'their'} results cannot be trusted yet (re-run with more draws or check the data)."
         )
-    if rec.action == "iterate":
+    if rec.action in ("iterate", "stop") and (g.worse or g.vetoes):
+        if rec.action == "stop":
+            bad = " and ".join(metric_label(m) for m in g.worse + g.vetoes)
+            return f"Stop: {program} makes {bad} worse without a clear gain elsewhere."
         bad = [f"{metric_label(m)} {'get' if _plural(m) else 'gets'} worse" for m in g.worse] + [
             f"{metric_label(m)} {_verbs(m, 'higher')[1]} beyond the tolerated {_thr(vs[m].rope, vs[m].unit)}"
             for m in g.vetoes
         ]
         return f"Iterate on {program}: it improves {_names(g.improved)}, but " + " and ".join(bad) + "; fix that first."
-    if rec.action == "stop" and (g.worse or g.vetoes):
-        bad = " and ".join(metric_label(m) for m in g.worse + g.vetoes)
-        return f"Stop: {program} makes {bad} worse without a clear gain elsewhere."
     if rec.action == "stop":
         return f"Stop: {program} makes no meaningful difference to {_names(g.same)}."
-    if rec.action == "extend":
-        return f"Extend the pilot: the evidence on {_names(g.unsure)} is not conclusive yet. " + rec.extend["sentence"]
-    # scale_up: "without harming" only for guardrails that hold (as their own sentence says); name the others
-    text = f"Scale up {program}: it improves {_names(g.improved)}"
-    held = [m for m in g.guardrails if not vs[m].at_risk]
-    if held:
-        text += " without harming " + _names(held)
-    text += "."
-    for m in g.guardrails:
-        v = vs[m]
-        if v.at_risk:
-            text += (
-                f" Watch {metric_label(m)}: {pct(v.prob_harm)} probability that {_it(m)} "
-                f"{_moves(m, v.better)} by more than the tolerated {_thr(v.rope, v.unit)}."
+    if rec.action == "extend" and g.unsure:
+        risk = "".join(f" {_at_risk_text(m, vs[m])}." for m in g.at_risk)
+        return f"Extend the pilot: the evidence on {_names(g.unsure)} is not conclusive yet.{risk}{more}"
+    if rec.action == "iterate" and g.same:
+        return (
+            f"Iterate on {program}: it improves {_names(g.improved)} but makes no meaningful difference to "
+            f"{_names(g.same)}; rework it before scaling up."
+        )
+    if not g.meaningful and g.short:
+        best = max((vs[m] for m in g.short), key=lambda v: v.prob_meaningful)
+        odds = (
+            f"{pct(best.prob_meaningful)} probability that {metric_label(best.metric)} "
+            f"{_verbs(best.metric, best.better)[0]} by at least {_thr(best.min_effect, best.unit)}"
+        )
+        if rec.action == "extend":
+            return (
+                f"Extend the pilot: {program} improves {_names(g.improved)}, but the evidence that the gain is worth "
+                f"acting on is not strong enough yet ({odds}).{more}"
             )
-    return text
+        return (
+            f"Iterate on {program}: it improves {_names(g.improved)}, but probably by less than is worth acting on "
+            f"({odds}); strengthen the program before scaling it up."
+        )
+    if g.at_risk:
+        risk = " and ".join(_at_risk_text(m, vs[m]) for m in g.at_risk)
+        if rec.action == "extend":
+            return f"Extend the pilot before scaling up: {program} improves {_names(g.improved)}, but {risk}.{more}"
+        return f"Iterate on {program}: it improves {_names(g.improved)}, but {risk}; fix that before scaling up."
+    return f"Scale up {program}: it improves {_names(g.improved)}" + (
+        f" without harming {_names(g.held)}." if g.held else "."
+    )
+
+
+def rule_sentence(rec: Recommendation, g: Groups, dec: Any) -> str:
+    """The decision rule behind the call, with the numbers that decided it (the first reason)."""
+    vs = rec.verdicts
+    if rec.action == "none" or dec is None:
+        return ""
+    bar = (
+        f"P(at least min_effect) >= {pct(dec.prob_meaningful)}, or an expected shortfall from min_effect of at most "
+        f"{dec.max_expected_loss:g} x min_effect"
+    )
+    guards = "; ".join(f"{metric_label(m)}: P(harm beyond the margin) {pct(vs[m].prob_harm)}" for m in g.guardrails)
+    guard_rule = (
+        f"every guardrail must hold (P(harm beyond its margin) <= {pct(dec.guardrail_max_risk)}; it vetoes at "
+        f"{pct(dec.guardrail_prob_worse)})"
+    )
+    lines = [
+        f"The rule: scale up needs every primary metric improved (P(better) >= {pct(dec.prob_improve)}), one of them "
+        f"by enough to act on ({bar}), and {guard_rule}."
+    ]
+    if g.meaningful:
+        v = vs[g.meaningful[0]]
+        lines.append(
+            f"{metric_label(v.metric)} clears the bar: P(at least {_thr(v.min_effect, v.unit)}) "
+            f"{pct(v.prob_meaningful)}, expected shortfall {_shortfall(v)}."
+        )
+    elif g.short:
+        v = max((vs[m] for m in g.short), key=lambda x: x.prob_meaningful)
+        lines.append(
+            f"No primary metric clears the bar: the closest, {metric_label(v.metric)}, has P(at least "
+            f"{_thr(v.min_effect, v.unit)}) {pct(v.prob_meaningful)} and an expected shortfall of {_shortfall(v)}."
+        )
+    if guards:
+        lines.append(f"Guardrails: {guards}.")
+    return " ".join(lines)
 
 
 def explain(
@@ -234,9 +376,14 @@ def explain(
         ``sentence`` filled.
 
     """
-    verdicts = {m: dataclasses.replace(v, sentence=verdict_sentence(v)) for m, v in rec.verdicts.items()}
+    dec = spec.decision
+    verdicts = {m: dataclasses.replace(v, sentence=verdict_sentence(v, dec)) for m, v in rec.verdicts.items()}
     g = groups(verdicts)
-    impact = {**rec.impact, "sentence": impact_sentence(rec.impact)} if rec.impact else rec.impact
+    impact = (
+        {**rec.impact, "sentence": impact_sentence(rec.impact), "net_sentence": net_sentence(rec.impact)}
+        if rec.impact
+        else rec.impact
+    )
     extend = {**rec.extend, "sentence": extend_sentence(rec.extend)} if rec.extend else rec.extend
     segments = [{**s, "sentence": segment_sentence(s)} for s in rec.segments]
     out = dataclasses.replace(rec, verdicts=verdicts, impact=impact, extend=extend, segments=segments)
@@ -252,7 +399,7 @@ def explain(
     small = small_arms(spec, results)
     if small:
         caveats.append(
-            "Few agents per arm ("
+            f"Few {spec.unit}s per arm ("
             + ", ".join(f"{a}: {n}" for a, n in small.items())
             + f"; at least {spec.decision.min_units_per_arm} recommended): results lean on the model's assumptions."
         )
@@ -261,13 +408,15 @@ def explain(
         for m in g.secondaries
         if verdicts[m].verdict == "worse"
     ]
-    if rec.action == "scale_up" and g.unsure:
-        caveats.append(f"{_names(g.unsure)} not settled yet; keep measuring after scale-up.")
-
     reasons = [verdicts[m].sentence for m in g.primaries + g.guardrails]
     reasons += [verdicts[m].sentence for m in g.secondaries if m not in g.primaries]
     if impact:
         reasons.append(impact["sentence"])
+        if impact["net_sentence"]:
+            reasons.append(impact["net_sentence"])
+    rule = rule_sentence(out, g, dec)
+    if rule:
+        reasons.insert(0, rule)
     out.action_label = action_label(rec.action)
     out.headline = headline(out, g, spec.arms.treatment_display)
     out.reasons, out.caveats = reasons, caveats
@@ -293,13 +442,20 @@ def run_summary(rec: Recommendation, results: list[MetricResult], notes: Iterabl
             f"[{num(h.hdi_low, h.unit, signed=True, style='plain')}, "
             f"{num(h.hdi_high, h.unit, signed=True, style='plain')}]"
         )
-        if v:
+        if v and v.role == "guardrail" and v.guardrail:
+            line += (
+                f", P(harm beyond {_thr(v.rope, v.unit)}) {pct(v.prob_harm)} -> guardrail "
+                f"{guardrail_label(v.guardrail)}"
+            )
+        elif v:
             line += f", P(better) {pct(v.prob_better)} -> {verdict_label(v.verdict)}"
         if not r.diagnostics.converged:
             line += f" (NOT CONVERGED: {', '.join(r.diagnostics.problems)})"
         lines.append(line)
     if rec.impact and rec.impact.get("sentence"):
         lines.append(f"  {rec.impact['sentence']}")
+    if rec.impact and rec.impact.get("net_sentence"):
+        lines.append(f"  {rec.impact['net_sentence']}")
     lines += [f"  caveat: {c}" for c in rec.caveats]
     lines += [f"  note: {n}" for n in notes]
     return "\n".join(lines)

@@ -25,7 +25,7 @@ from qmsprint.store.diagnosis import (
     save_diagnosis,
 )
 from qmsprint.store.folders import list_runs, open_folder
-from qmsprint.store.priors import prior_from_run
+from qmsprint.store.priors import check_prior_data, design_prior_from_run, prior_from_run
 from qmsprint.store.runs_read import RunBundle, load_run, verify_run
 from qmsprint.store.runs_write import diagnostics_table, effects_table, library_versions, save_run
 from qmsprint.store.share import write_redacted_run, write_share_folder
@@ -42,8 +42,10 @@ __all__ = [
     "REQUIRED_FILES",
     "DiagnosisFolder",
     "RunBundle",
+    "check_prior_data",
     "compare_runs",
     "create_folder",
+    "design_prior_from_run",
     "diagnosis_folder_name",
     "diagnostics_table",
     "effects_table",

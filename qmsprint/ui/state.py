@@ -221,10 +221,16 @@ class Impact:
     currency: str
     hdi_prob: float
     sentence: str
+    net: Interval | None = None
+    prob_net_saving: float | None = None
+    handle_time_cost: Interval | None = None
+    program_cost: float = 0.0
+    net_sentence: str = ""
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Impact:
-        """From ``Recommendation.impact``."""
+        """From ``Recommendation.impact`` (runs written before the net value have no ``net``)."""
+        net, ht = d.get("net_value_per_month"), d.get("handle_time_cost_per_month")
         return cls(
             contacts_avoided=Interval.from_dict(d["contacts_avoided_per_month"]),
             value=Interval.from_dict(d["value_per_month"]),
@@ -232,6 +238,11 @@ class Impact:
             currency=str(d.get("currency", "")),
             hdi_prob=float(d["hdi_prob"]),
             sentence=str(d.get("sentence", "")),
+            net=Interval.from_dict(net) if net else None,
+            prob_net_saving=float(d["prob_net_saving"]) if d.get("prob_net_saving") is not None else None,
+            handle_time_cost=Interval.from_dict(ht) if ht else None,
+            program_cost=float(d.get("program_cost_per_month") or 0.0),
+            net_sentence=str(d.get("net_sentence", "")),
         )
 
 

@@ -24,10 +24,18 @@ def _impact(impact: state.Impact) -> None:
         cols[1].metric("Value per month", fmt.money(value.mean, currency))
         if fmt.is_num(value.low) and fmt.is_num(value.high):
             cols[1].caption(f"{level} interval: {fmt.money(value.low, currency)} to {fmt.money(value.high, currency)}")
-    if fmt.is_num(impact.prob_saves):
+    if impact.net is not None and fmt.is_num(impact.net.mean):
+        cols[2].metric("Net value per month", fmt.money(impact.net.mean, currency))
+        cols[2].caption(
+            f"{level} interval: {fmt.money(impact.net.low, currency)} to {fmt.money(impact.net.high, currency)}; "
+            f"{fmt.pct(impact.prob_net_saving)} probability of a net saving"
+        )
+    elif fmt.is_num(impact.prob_saves):
         cols[2].metric("Probability that it saves money", fmt.pct(impact.prob_saves))
     if impact.sentence:
         st.markdown(fmt.md(impact.sentence))
+    if impact.net_sentence:
+        st.markdown(fmt.md(impact.net_sentence))
 
 
 def render() -> None:
