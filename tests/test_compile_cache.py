@@ -215,3 +215,16 @@ def draws_b(compiled) -> np.ndarray:
     import nutpie
 
     return nutpie.sample(compiled, draws=20, tune=20, chains=1, seed=1, progress_bar=False).posterior["b"].to_numpy()
+
+
+def test_compiles_run_llvm_at_the_cheaper_level_unless_numba_opt_is_set(monkeypatch):
+    from numba.core import config
+
+    before = int(config.OPT)
+    monkeypatch.delenv("NUMBA_OPT", raising=False)
+    with cc._compile_opt():
+        assert int(config.OPT) == cc.COMPILE_OPT
+    assert int(config.OPT) == before
+    monkeypatch.setenv("NUMBA_OPT", "3")
+    with cc._compile_opt():
+        assert int(config.OPT) == before
