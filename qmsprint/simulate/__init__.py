@@ -63,6 +63,12 @@ period after a baseline in which everybody is on the old program. ``did`` lets w
 sites with ``unit="site"``) switch at the pilot start; the treated teams differ at baseline
 (``did_group_offset``) and everyone shifts in the pilot (``did_period_shock``). The ``arm`` column
 always holds the unit's group. Few clusters: ``n_teams=4, unit="team"`` puts 2 teams in each arm.
+``waves`` rolls the new program out to teams (sites with ``unit="site"``) in waves (``wave_weeks``:
+the pilot weeks the waves switch in), the other teams never switching; ``prepost`` switches every
+unit at the pilot start (no control group). In both the ``arm`` column is the program of the row
+(the control arm before the unit's switch), the effect can grow over its first weeks
+(``effect_ramp_weeks``) and ``trend_per_week`` adds a trend; their truth also has the switch dates,
+the effect per wave and per week since the switch (:mod:`qmsprint.simulate.rollout`).
 
 Random streams: the main stream ``default_rng(seed)`` makes exactly the draws the simulator has
 always made, whatever the options; shocks, the gamma and mixture draws come from a second stream

@@ -46,7 +46,9 @@ class SimConfig:
     Parameters
     ----------
     design
-        ``ab`` or ``did``.
+        ``ab``, ``did``, ``waves`` (a staggered roll-out: units switch to the new program on their
+        own dates, see ``wave_weeks``) or ``prepost`` (every unit switches at the pilot start: a
+        before/after comparison without a control group).
     n_agents, n_teams, n_sites
         Agents are spread evenly over teams, teams over sites.
     interactions_per_agent
@@ -121,6 +123,19 @@ class SimConfig:
         warning case. The truth stays the population truth.
     nps_answer_share
         Share of survey respondents who also answer the NPS question.
+    wave_weeks
+        ``waves``: the pilot week (0 = its first) in which each wave of units switches. The switching
+        units (``round(treated_share * n)`` teams, or sites / agents with ``unit``) are spread evenly
+        over the waves at random; the others never switch (a never-treated comparison). Each unit's
+        ``arm`` is the control arm before its switch and the treatment arm from its switch day on.
+    effect_ramp_weeks
+        ``waves`` and ``prepost``: the effect grows over the first weeks on the new program: in week
+        ``e`` since the switch (0, 1, ...) it is ``min(1, (e + 1) / effect_ramp_weeks)`` times the
+        full effect (1: the full effect at once).
+    trend_per_week
+        A linear trend of the latent experience predictor per week since the first day of the data
+        (all designs; default 0). With ``season_amplitude`` (a 13-week cycle) it makes a before/after
+        comparison without a control group drift.
 
     """
 
@@ -174,6 +189,9 @@ class SimConfig:
     season_amplitude: float = 0.08
     did_group_offset: float = -0.15
     did_period_shock: float = 0.10
+    wave_weeks: tuple[int, ...] = (0, 3, 6)
+    effect_ramp_weeks: int = 1
+    trend_per_week: float = 0.0
     channel_mix: tuple[float, ...] = (0.50, 0.25, 0.10, 0.15)
     reason_mix: tuple[float, ...] = (0.28, 0.24, 0.16, 0.10, 0.08, 0.14)
     items: tuple[SimItem, ...] = DEFAULT_ITEMS
@@ -187,8 +205,18 @@ class SimConfig:
         pairs = tuple(sorted((str(k), float(v)) for k, v in (by.items() if isinstance(by, Mapping) else by)))
         object.__setattr__(self, "agent_sd_by_metric", pairs)
         problems = []
-        if self.design not in ("ab", "did"):
-            problems.append(f"design must be 'ab' or 'did' (got {self.design!r})")
+        if self.design not in ("ab", "did", "waves", "prepost"):
+            problems.append(f"design must be 'ab', 'did', 'waves' or 'prepost' (got {self.design!r})")
+        if self.design == "prepost" and self.baseline_weeks < 1:
+            problems.append("a before/after (prepost) simulation needs baseline_weeks >= 1")
+        waves = tuple(self.wave_weeks)
+        increasing = all(a < b for a, b in zip(waves, waves[1:], strict=False))
+        if self.design == "waves" and not (waves and all(0 <= w < self.weeks for w in waves) and increasing):
+            problems.append(f"wave_weeks must be increasing pilot weeks in 0..{self.weeks - 1} (got {waves})")
+        if self.effect_ramp_weeks < 1:
+            problems.append(f"effect_ramp_weeks must be >= 1 (got {self.effect_ramp_weeks})")
+        if not math.isfinite(self.trend_per_week):
+            problems.append(f"trend_per_week must be finite (got {self.trend_per_week})")
         if self.design == "did" and self.baseline_weeks < 1:
             problems.append("a DiD simulation needs baseline_weeks >= 1")
         if self.n_agents < 2 or self.n_teams < 1 or self.n_agents < self.n_teams:

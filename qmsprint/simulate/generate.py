@@ -10,6 +10,7 @@ from scipy.special import expit, logit
 
 from qmsprint.simulate import handle_time
 from qmsprint.simulate.config import CHANNELS, METRICS, REASONS, SimConfig, Simulation
+from qmsprint.simulate.rollout import rollout_truth
 from qmsprint.simulate.world import World, features, ordinal_draw
 from qmsprint.stats import ordinal_exceedance
 
@@ -94,7 +95,8 @@ def simulate(cfg: SimConfig | None = None) -> Simulation:
     fcr = rng.random(N) < expit(fcr_lin)
     lht = lht0 + cfg.handle_time_effect * treat
     ht = handle_time.draw(cfg, lht, rng.normal(0, cfg.ht_sd, N), world.side)
-    rate = np.where(group & pilot, cfg.response_rate[1], cfg.response_rate[0])
+    on_new = group & pilot if world.agent_switch_s is None else treat > 0
+    rate = np.where(on_new, cfg.response_rate[1], cfg.response_rate[0])
     if cfg.response_depends_on_outcome:  # happier customers answer more often (not at random)
         with np.errstate(divide="ignore"):
             rate = expit(logit(rate) + cfg.response_outcome_slope * (csat - csat.mean()))
@@ -117,7 +119,7 @@ def simulate(cfg: SimConfig | None = None) -> Simulation:
             "site": pd.array(site_ids[world.team_site[team]], dtype="string"),
             "channel": pd.array(np.array(CHANNELS)[ch], dtype="string"),
             "contact_reason": pd.array(np.array(REASONS)[rs], dtype="string"),
-            "arm": pd.array(np.where(world.agent_treated[agent], trt, ctrl), dtype="string"),
+            "arm": pd.array(np.where(_on_new(world, agent, treat), trt, ctrl), dtype="string"),
             "qa_score": np.round(qa, 2),
         }
     )
@@ -133,16 +135,13 @@ def simulate(cfg: SimConfig | None = None) -> Simulation:
     frame["tenure_months"] = world.tenure[agent]
 
     # ---------------------------------------------------------------- truth
-    pop = pilot & (True if cfg.design == "ab" else group)
+    rollout = world.agent_switch_s is not None  # waves / prepost: per-interaction switch and ramp
+    pop = (treat > 0) if rollout else pilot & (True if cfg.design == "ab" else group)
     pop = np.asarray(pop, bool)
-    e0, e0n, e0f = core_c[pop], core_n[pop], core_f[pop]
 
     def ord_stats(eta, cuts):
         ge = ordinal_exceedance(eta, cuts)
         return ge
-
-    g0c, g1c = ord_stats(e0, csat_cuts), ord_stats(e0 + cfg.csat_effect, csat_cuts)
-    g0n, g1n = ord_stats(e0n, nps_cuts), ord_stats(e0n + cfg.nps_effect, nps_cuts)
 
     def csat_scales(ge):
         return {"mean": float(lo + ge.sum(1).mean()), "top2box": float(100 * ge[:, -2].mean())}
@@ -160,27 +159,37 @@ def simulate(cfg: SimConfig | None = None) -> Simulation:
     def rate_scales(p):
         return {"rate": float(100 * p.mean())}
 
-    fl0 = cfg.fcr_base + 0.6 * e0f
-    rl0 = rep0[pop]
-    control = {
-        "csat": csat_scales(g0c),
-        "nps": nps_scales(g0n),
-        "fcr": rate_scales(expit(fl0)),
-        "repeat_contact": rate_scales(expit(rl0)),
-        "handle_time": {"mean": float(handle_time.expected(cfg, lht0[pop]).mean())},
-    }
-    treatment = {
-        "csat": csat_scales(g1c),
-        "nps": nps_scales(g1n),
-        "fcr": rate_scales(expit(fl0 + cfg.fcr_effect)),
-        "repeat_contact": rate_scales(expit(rl0 + cfg.repeat_effect)),
-        "handle_time": {"mean": float(handle_time.expected(cfg, lht0[pop], cfg.handle_time_effect).mean())},
-    }
-    effects: dict[str, dict[str, float]] = {}
-    for m in control:
-        effects[m] = {k: treatment[m][k] - control[m][k] for k in control[m]}
-    for m, k in (("fcr", "rate"), ("repeat_contact", "rate"), ("handle_time", "mean")):
-        effects[m]["relative"] = 100 * (treatment[m][k] - control[m][k]) / control[m][k]
+    def truth_of(sel: np.ndarray) -> tuple[dict, dict, dict]:
+        """(control, treatment, effects) averaged over the population's interactions ``sel``."""
+        w = treat[pop][sel] if rollout else 1.0  # share of the full effect each interaction gets
+        e0, e0n, e0f = core_c[pop][sel], core_n[pop][sel], core_f[pop][sel]
+        g0c, g1c = ord_stats(e0, csat_cuts), ord_stats(e0 + cfg.csat_effect * w, csat_cuts)
+        g0n, g1n = ord_stats(e0n, nps_cuts), ord_stats(e0n + cfg.nps_effect * w, nps_cuts)
+        fl0 = cfg.fcr_base + 0.6 * e0f
+        rl0 = rep0[pop][sel]
+        l0 = lht0[pop][sel]
+        control = {
+            "csat": csat_scales(g0c),
+            "nps": nps_scales(g0n),
+            "fcr": rate_scales(expit(fl0)),
+            "repeat_contact": rate_scales(expit(rl0)),
+            "handle_time": {"mean": float(handle_time.expected(cfg, l0).mean())},
+        }
+        treatment = {
+            "csat": csat_scales(g1c),
+            "nps": nps_scales(g1n),
+            "fcr": rate_scales(expit(fl0 + cfg.fcr_effect * w)),
+            "repeat_contact": rate_scales(expit(rl0 + cfg.repeat_effect * w)),
+            "handle_time": {"mean": float(handle_time.expected(cfg, l0, cfg.handle_time_effect * w).mean())},
+        }
+        effects: dict[str, dict[str, float]] = {}
+        for m in control:
+            effects[m] = {k: treatment[m][k] - control[m][k] for k in control[m]}
+        for m, k in (("fcr", "rate"), ("repeat_contact", "rate"), ("handle_time", "mean")):
+            effects[m]["relative"] = 100 * (treatment[m][k] - control[m][k]) / control[m][k]
+        return control, treatment, effects
+
+    control, treatment, effects = truth_of(np.ones(int(pop.sum()), bool))
 
     # repeat share as the data layer defines it
     rep_data, censored = _repeat_in_data(sec, cust, W)
@@ -193,7 +202,7 @@ def simulate(cfg: SimConfig | None = None) -> Simulation:
         "pilot": {"start": str(world.pilot_start.date()), "end": str((world.end - pd.Timedelta(days=1)).date())},
     }
     period = np.where(pilot, "pilot", "baseline")
-    arm = np.where(world.agent_treated[agent], trt, ctrl)
+    arm = np.where(_on_new(world, agent, treat), trt, ctrl)
     by: dict[str, dict[str, float]] = {}
     resp_by: dict[str, dict[str, float]] = {}
     csat_all: dict[str, dict[str, float]] = {}
@@ -212,7 +221,9 @@ def simulate(cfg: SimConfig | None = None) -> Simulation:
         "design": cfg.design,
         "unit": world.unit,
         "arms": {"control": ctrl, "treatment": trt},
-        "population": "all units" if cfg.design == "ab" else "treated units",
+        "population": {"ab": "all units", "waves": "switched units from their switch", "prepost": "all units"}.get(
+            cfg.design, "treated units"
+        ),
         "n_pilot_interactions": int(pop.sum()),
         "effects": effects,
         "control": control,
@@ -295,7 +306,14 @@ def simulate(cfg: SimConfig | None = None) -> Simulation:
         "n_interactions": int(N),
         "seed": cfg.seed,
     }
+    if rollout:
+        truth.update(rollout_truth(world, agent[pop], sec[pop], truth_of, team_ids, site_ids))
     return Simulation(frame=frame, truth=truth, config=cfg)
+
+
+def _on_new(world: World, agent: np.ndarray, treat: np.ndarray) -> np.ndarray:
+    """The ``arm`` column: the unit's group (A/B, DiD), or whether it has switched yet (waves, prepost)."""
+    return world.agent_treated[agent] if world.agent_switch_s is None else np.asarray(treat) > 0
 
 
 def _shocks(world: World, agent_ids: np.ndarray, team_ids: np.ndarray, site_ids: np.ndarray) -> dict[str, Any]:

@@ -59,7 +59,11 @@ class World:
         self.has_shocks = max(cfg.team_period_sd, cfg.team_week_sd, cfg.site_period_sd, cfg.agent_period_sd) > 0
         self.has_ht_terms = max(cfg.ht_team_sd, cfg.ht_team_period_sd, cfg.ht_agent_period_sd) > 0
         # group assignment
-        if cfg.unit == "site":  # whole sites (A/B and DiD)
+        self.agent_wave = np.full(na, -1)  # waves / prepost: wave of each agent's unit (-1: never switches)
+        if cfg.design in ("waves", "prepost"):
+            self.agent_wave = self._waves(rng)
+            self.agent_treated = self.agent_wave >= 0
+        elif cfg.unit == "site":  # whole sites (A/B and DiD)
             k = max(1, min(ns - 1, round(ns * cfg.treated_share)))
             sites = rng.permutation(ns)[:k]
             self.agent_treated = np.isin(self.team_site[self.agent_team], sites)
@@ -83,13 +87,36 @@ class World:
         self.total_days = (self.end - self.t0).days
         self.pilot_start_s = (self.pilot_start - self.t0).total_seconds()
         self.end_s = float(self.total_days * 86400)
+        # waves / prepost: second of the data on which each agent's unit switches (inf: never)
+        self.agent_switch_s: np.ndarray | None = None
+        if cfg.design in ("waves", "prepost"):
+            offsets = np.asarray(cfg.wave_weeks if cfg.design == "waves" else (0,), float) * 7 * 86400
+            self.agent_switch_s = np.where(
+                self.agent_wave >= 0, self.pilot_start_s + offsets[np.maximum(self.agent_wave, 0)], np.inf
+            )
+
+    def _waves(self, rng: np.random.Generator) -> np.ndarray:
+        """Wave of each agent's unit (teams, or sites with ``unit="site"``); -1 for units that never switch.
+
+        ``round(treated_share * units)`` units switch, spread evenly over the waves at random; in a
+        before/after pilot every unit switches at the pilot start (wave 0).
+        """
+        cfg = self.cfg
+        if cfg.design == "prepost":
+            return np.zeros(cfg.n_agents, int)
+        unit_of = self.team_site[self.agent_team] if cfg.unit == "site" else self.agent_team
+        n = int(unit_of.max()) + 1
+        k = max(1, min(n, round(n * cfg.treated_share)))
+        wave = np.full(n, -1)
+        wave[rng.permutation(n)[:k]] = np.arange(k) % len(cfg.wave_weeks)
+        return wave[unit_of]
 
     @property
     def unit(self) -> str:
         """The assignment unit: ``site``, ``team`` (team randomization and DiD) or ``agent``."""
         if self.cfg.unit == "site":
             return "site"
-        return "team" if (self.cfg.design == "did" or self.cfg.unit == "team") else "agent"
+        return "team" if (self.cfg.design in ("did", "waves", "prepost") or self.cfg.unit == "team") else "agent"
 
     def core_for(self, metric: str, core: np.ndarray, agent: np.ndarray) -> np.ndarray:
         """The experience predictor of one metric: ``core`` with that metric's own agent sd.
@@ -128,6 +155,10 @@ def features(world: World, agent, ch, rs, sec, rng) -> dict[str, np.ndarray]:  #
     pilot = sec >= world.pilot_start_s
     group = world.agent_treated[agent]
     treat = group & pilot
+    if world.agent_switch_s is not None:  # waves / prepost: from the unit's switch day, growing over the first weeks
+        since = sec - world.agent_switch_s[agent]
+        weeks_on = np.floor(np.where(since >= 0, since, 0.0) / (7 * 86400))
+        treat = np.where(since >= 0, np.minimum(1.0, (weeks_on + 1) / cfg.effect_ramp_weeks), 0.0)
     week = (sec // (7 * 86400)).astype(int)
     items = {}
     item_eff = np.zeros(n)
@@ -152,6 +183,8 @@ def features(world: World, agent, ch, rs, sec, rng) -> dict[str, np.ndarray]:  #
     )
     if cfg.design == "did":
         core = core + cfg.did_group_offset * group + cfg.did_period_shock * pilot
+    if cfg.trend_per_week:
+        core = core + cfg.trend_per_week * week
     per = pilot.astype(np.intp)
     if world.has_shocks:
         site = world.team_site[team]
