@@ -558,3 +558,9 @@ def test_net_value_against_hand_computation():
     plain = business_impact(SPEC, results(repeat=(-1.5, 0.5), ht=(10.0, 2.0)))
     assert not plain["handle_time_counted"] and plain["handle_time_present"]
     assert plain["net_value_per_month"]["mean"] == pytest.approx(plain["value_per_month"]["mean"])
+
+
+def test_the_data_to_settle_is_given_only_with_extend():
+    # iterate (a primary got worse) while a guardrail is at risk: no "more data" advice beside a call to fix the program
+    rec = decide(SPEC, results(repeat=(2.0, 0.3), ht=(10.0, 8.0)), [])
+    assert rec.action == "iterate" and rec.verdicts["handle_time"].at_risk and rec.extend is None

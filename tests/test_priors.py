@@ -157,15 +157,22 @@ def test_the_design_prior_of_a_later_pilot_is_the_earlier_posterior(small_spec, 
 
 @pytest.mark.slow
 def test_chained_posterior_of_two_halves_matches_one_fit_on_all_the_data():
-    """Half 1 -> its latent effect as the prior of half 2 ~ one fit on both halves (independent agents)."""
+    """Half 1 -> its latent effect as the prior of half 2 ~ one fit on both halves (independent agents).
+
+    The chained prior carries only the effect's posterior; each fit re-estimates the spread of
+    agents on its own, so the two agree up to Monte Carlo error when the effect's precision comes
+    mostly from the data within agents (agent sd 0.12 on the logit scale here). With large
+    between-agent spread and small pilots the chained posterior leans a little more on one half.
+    """
     import pandas as pd
     from models_cellsim import make_cells, spec_for
 
     from qmsprint.experiments import estimate
 
     spec = spec_for("ab", metrics=("fcr",), draws=1000, tune=500, chains=2, seed=5, team_effects=False)
-    kw = {"n_agents": 30, "per_agent": 150, "effects": {**dict.fromkeys(("csat", "nps", "repeat_contact",
-          "handle_time"), 0.0), "fcr": 0.25}, "channels": ("voice",), "channel_shift": (0.0,)}  # fmt: skip
+    effects = {**dict.fromkeys(("csat", "nps", "repeat_contact", "handle_time"), 0.0), "fcr": 0.25}
+    kw = {"n_agents": 40, "per_agent": 150, "agent_sd": 0.12, "effects": effects, "channels": ("voice",),
+          "channel_shift": (0.0,)}  # fmt: skip
     first, _, _ = make_cells(seed=21, **kw)
     second, _, _ = make_cells(seed=22, **kw)
     second = second.assign(agent_id="b" + second["agent_id"].astype(str))  # another cohort of agents
@@ -176,7 +183,7 @@ def test_chained_posterior_of_two_halves_matches_one_fit_on_all_the_data():
     m_b, s_b = both.latent_effect
     ess = min(chained.diagnostics.ess_bulk_min, both.diagnostics.ess_bulk_min)
     mcse = np.hypot(s_c, s_b) / np.sqrt(ess)  # Monte Carlo error of the difference of two posterior means
-    assert abs(m_c - m_b) <= 3 * mcse + 0.05 * s_b, (m_c, m_b, mcse)
+    assert abs(m_c - m_b) <= 3 * mcse, (m_c, m_b, mcse)
     assert s_c == pytest.approx(s_b, rel=0.1)
     # and the chained posterior is narrower than either half alone: evidence accumulated
     (r2,) = estimate(spec, second)

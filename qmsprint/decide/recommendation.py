@@ -39,9 +39,9 @@ class Recommendation:
     segments
         Where the program works best and least: one dict per metric x segment dimension.
     extend
-        When something is open that more data could settle (inconclusive primaries, an improvement
-        short of the meaningful bar, a guardrail at risk): the data factor and the extra weeks /
-        agents per arm (:func:`qmsprint.decide.extend.extension`).
+        With ``action == "extend"``: what more data would settle (inconclusive primaries, an
+        improvement short of the meaningful bar, a guardrail at risk), the data factor and the
+        extra weeks / agents per arm (:func:`qmsprint.decide.extend.extension`).
     thresholds
         The decision thresholds used.
     notes
@@ -242,7 +242,7 @@ def decide(
     verdicts = {r.metric: verdict_for(spec, r) for r in results}
     g = groups(verdicts)
     action = action_for(verdicts)
-    settle = to_settle(action, g, verdicts)
+    settle = to_settle(action, g, verdicts) if action == "extend" else []
     return Recommendation(
         action=action,
         verdicts=verdicts,
