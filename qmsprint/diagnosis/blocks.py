@@ -146,7 +146,7 @@ def items_block(p: DiagnosisData, o: Outcome) -> OutcomeBlock:
     reason enter as each cell's mix (the share of its rows in each level but the reference), which
     adjusts the item effects for items passed more often in some channels or reasons. On the
     bundled data this is 3-4x fewer cells (repeat contacts: 58,759 -> 13,568) for the same item
-    effects (tests/test_diagnosis.py checks them against the truth with confounded mixes).
+    effects (tests/test_diagnosis_cells.py checks them against the truth with confounded mixes).
     """
     items = p.fit_items
     df = p.df.dropna(subset=[*items, o.column])

@@ -23,6 +23,13 @@ from qmsprint.results import Diagnostics
 
 __all__ = ["PARAMETERS", "DiagnosisPart", "fit_parts", "information", "part_model"]
 
+# Parts with more cells than this sample at most LARGE_PART_DRAWS draws per chain: their sampling
+# is the cost of a diagnosis, and their ESS per draw is high (the item parts of the bundled data:
+# bulk ESS >= 0.8 and tail ESS >= 0.55 per draw, so 4 x 400 draws leave ESS near 900 against the
+# 400 needed). A part that misses the bars is fitted again with every draw.
+LARGE_PART_CELLS = 5_000
+LARGE_PART_DRAWS = 400
+
 # parameters whose convergence is checked (those a part has)
 PARAMETERS = ["beta", "sd_agent", "intercept", "cut", "sigma"]
 GAUSSIAN_TYPICAL_SD = 0.15  # typical sd of agent effects on a standardized value (handle time)
@@ -91,6 +98,22 @@ def gaussian_loglik(mean: Any, sigma: Any, n: np.ndarray, y: np.ndarray) -> Any:
     return -np.sum(n) * pt.log(sigma) - pt.sum(s2 - 2 * mean * s1 + n * mean**2) / (2 * sigma**2)
 
 
+# numba refers to a constant array over 1 MB (or a strided one) by its address in this process,
+# which keeps the compiled model out of the disk cache (.compile_cache): designs are split below it
+CONSTANT_BYTES = 10**6
+
+
+def _dot(X: np.ndarray, beta: Any) -> Any:
+    """``X @ beta`` as a sum over contiguous column blocks of at most :data:`CONSTANT_BYTES` each."""
+    import pytensor.tensor as pt
+
+    per = max(1, CONSTANT_BYTES // max(1, X.shape[0] * X.itemsize))
+    out: Any = 0.0
+    for a in range(0, X.shape[1], per):
+        out = out + pt.dot(np.ascontiguousarray(X[:, a : a + per]), beta[a : a + per])
+    return out
+
+
 def _centred(part: DiagnosisPart, ratio: float) -> bool:
     """Centred agent effects when the agents' data dominate the prior (:func:`.priors.choose_centred`)."""
     if part.family == "gaussian":
@@ -108,7 +131,6 @@ def part_model(part: DiagnosisPart, centered: bool) -> tuple[Any, dict[str, np.n
     up to a constant, cheaper to differentiate) and :func:`gaussian_loglik` (a normal on cell sums).
     """
     import pymc as pm
-    import pytensor.tensor as pt
 
     agents, codes = part.agents
     initial: dict[str, np.ndarray] = {}
@@ -118,11 +140,11 @@ def part_model(part: DiagnosisPart, centered: bool) -> tuple[Any, dict[str, np.n
         if part.between_slope:  # X = [within, between]; the between slope is the agents' mean
             xbar = np.zeros(len(agents))
             xbar[codes] = part.X[:, 1]
-            fixed, mean = beta[0] * part.X[:, 0], beta[1] * xbar
+            fixed, mean = beta[0] * np.ascontiguousarray(part.X[:, 0]), beta[1] * xbar
             if part.X.shape[1] > 2:
-                fixed = fixed + pt.dot(part.X[:, 2:], beta[2:])
+                fixed = fixed + _dot(part.X[:, 2:], beta[2:])
         else:
-            fixed, mean = (pt.dot(part.X, beta) if part.coefs else 0.0), 0.0
+            fixed, mean = (_dot(part.X, beta) if part.coefs else 0.0), 0.0
         if centered:
             u = pm.Normal("u_agent", mean, sd, dims="agent")
         else:
@@ -147,6 +169,11 @@ def part_model(part: DiagnosisPart, centered: bool) -> tuple[Any, dict[str, np.n
     return model, initial
 
 
+def part_draws(part: DiagnosisPart, draws: int) -> int:
+    """Draws per chain for a part: ``draws``, at most :data:`LARGE_PART_DRAWS` for a large part."""
+    return min(draws, LARGE_PART_DRAWS) if len(part.n) > LARGE_PART_CELLS else draws
+
+
 def fit_parts(
     parts: Sequence[DiagnosisPart],
     *,
@@ -165,8 +192,9 @@ def fit_parts(
     A part's agent effects are centred when its agents carry enough information
     (:func:`.priors.choose_centred` at ``centred_ratio``), else non-centred; a fit that misses the
     convergence bars is repeated with the other parametrization, and the better-converged of the
-    two is kept. ``seconds`` in the diagnostics is the part's compile time plus its sampling's
-    wall time.
+    two is kept. Parts over :data:`LARGE_PART_CELLS` cells draw at most :data:`LARGE_PART_DRAWS`
+    per chain (a repeat draws ``draws``). ``seconds`` in the diagnostics is the part's compile time
+    plus its sampling's wall time.
     """
     centred = [_centred(p, centred_ratio) for p in parts]
 
@@ -174,10 +202,11 @@ def fit_parts(
         model, initial = part_model(parts[k], centered)
         return sampling.compile_model(model, initial, backend)
 
-    def sample(k: int, ready: Any, fraction: float, after: Callable[[], Any] = lambda: None) -> tuple:
+    def sample(k: int, ready: Any, fraction: float, after: Callable[[], Any] = lambda: None, full: bool = False):
         t0 = time.perf_counter()
+        n = draws if full else part_draws(parts[k], draws)
         run = sampling.start_sampling(
-            ready, draws=draws, tune=tune, chains=chains, seed=seed + k, target_accept=target_accept
+            ready, draws=n, tune=tune, chains=chains, seed=seed + k, target_accept=target_accept
         )
         extra = after()  # e.g. compile the next part while this one samples
         idata, sampler = sampling.finish_sampling(run, parts[k].key, progress, fraction)
@@ -188,14 +217,14 @@ def fit_parts(
         ready = compile_part(0, centred[0]) if parts else None
         for k, part in enumerate(parts):
             frac = 0.15 + 0.75 * k / len(parts)
-            size = f"{len(part.n):,} cells, {chains} chains x {draws}"
+            size = f"{len(part.n):,} cells, {chains} chains x {part_draws(part, draws)}"
             progress(f"fitting {part.key} ({k + 1} of {len(parts)}: {size})", frac)
             nxt = (lambda k=k: compile_part(k + 1, centred[k + 1])) if k + 1 < len(parts) else (lambda: None)
             idata, diag, following = sample(k, ready, frac, nxt)
             if not diag.converged:
                 missed = ", ".join(diag.problems)
                 progress(f"{part.key} missed the bars ({missed}): trying the other parametrization", frac)
-                idata2, diag2, _ = sample(k, compile_part(k, not centred[k]), frac)
+                idata2, diag2, _ = sample(k, compile_part(k, not centred[k]), frac, full=True)
                 if diag2.converged or len(diag2.problems) < len(diag.problems):
                     idata, diag = idata2, diag2
             ready = following
