@@ -12,7 +12,7 @@ DEMO_SPEC ?= experiments/demo_ab.toml
 DEMO_SECOND ?= experiments/demo_did.toml
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo test lint bench clean
+.PHONY: install system-deps demo test lint bench bench-venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/run_all.py
+
+# the side-by-side bench with Bambi needs its own venv (Bambi's arviz-plots breaks `import arviz` in .venv)
+BENCH_VENV := bench/.venv-bambi
+bench-venv:
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q -e ".[bench]"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-output

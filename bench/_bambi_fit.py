@@ -1,0 +1,95 @@
+"""The row-level side of bench/bench_bambi.py, run in its own venv (bench/.venv-bambi).
+
+Reads a Parquet file of rows (``y``, ``treat`` 0/1, ``agent``), fits one model row by row and
+prints one JSON line: seconds (model build + sampling), the posterior mean and sd of the
+treatment coefficient, and the worst R-hat / lowest ESS of it.
+
+* ``--model bambi-cumulative``: Bambi's ``y ~ treat + (1|agent)``, family ``cumulative``
+  (cumulative logit; ``y`` the ordered CSAT level);
+* ``--model pymc-bernoulli``: a hand-written PyMC model, ``y ~ Bernoulli(logit^-1(a + b treat + u_agent))``
+  with ``u_agent ~ Normal(0, sd)`` (non-centred), what one writes without Bambi for FCR.
+
+Both sample with nutpie when it is installed (as qmsprint does), else PyMC's NUTS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import pandas as pd
+
+
+def fit_bambi(df: pd.DataFrame, draws: int, tune: int, chains: int, seed: int, sampler: str):
+    import bambi as bmb
+
+    df = df.assign(y=pd.Categorical(df["y"], ordered=True), agent=df["agent"].astype(str))
+    model = bmb.Model("y ~ treat + (1|agent)", df, family="cumulative")
+    idata = model.fit(
+        draws=draws, tune=tune, chains=chains, random_seed=seed, progressbar=False, inference_method=sampler
+    )
+    return idata, "treat"
+
+
+def fit_pymc_bernoulli(df: pd.DataFrame, draws: int, tune: int, chains: int, seed: int, sampler: str):
+    import pymc as pm
+
+    agent = pd.Categorical(df["agent"].astype(str))
+    codes = agent.codes.astype(np.int64)
+    y = df["y"].to_numpy().astype(np.int64)
+    treat = df["treat"].to_numpy().astype(float)
+    with pm.Model(coords={"agent": agent.categories}):
+        a = pm.Normal("a", 0.0, 2.5)
+        b = pm.Normal("treat", 0.0, 1.0)
+        sd = pm.HalfNormal("sd", 1.0)
+        z = pm.Normal("z", 0.0, 1.0, dims="agent")
+        pm.Bernoulli("y", logit_p=a + b * treat + sd * z[codes], observed=y)
+        idata = pm.sample(
+            draws=draws, tune=tune, chains=chains, random_seed=seed, progressbar=False, nuts_sampler=sampler
+        )
+    return idata, "treat"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("data")
+    ap.add_argument("--model", choices=["bambi-cumulative", "pymc-bernoulli"], required=True)
+    ap.add_argument("--draws", type=int, default=1000)
+    ap.add_argument("--tune", type=int, default=300)
+    ap.add_argument("--chains", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    try:
+        import nutpie  # noqa: F401
+
+        sampler = "nutpie"
+    except ImportError:
+        sampler = "pymc"
+    df = pd.read_parquet(args.data)
+    t0 = time.perf_counter()
+    fit = fit_bambi if args.model == "bambi-cumulative" else fit_pymc_bernoulli
+    idata, name = fit(df, args.draws, args.tune, args.chains, args.seed, sampler)
+    seconds = time.perf_counter() - t0
+    draws = idata.posterior[name].to_numpy().ravel()
+    import arviz as az
+
+    summ = az.summary(idata, var_names=[name])
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "mean": float(draws.mean()),
+                "sd": float(draws.std()),
+                "rhat": float(summ["r_hat"].max()),
+                "ess_bulk": float(summ["ess_bulk"].min()),
+                "rows": len(df),
+                "sampler": sampler,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

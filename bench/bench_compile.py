@@ -1,0 +1,92 @@
+"""Benchmark of the disk cache of compiled models (``make bench``); appends a section to bench/RESULTS.md.
+
+Two fresh processes, one after the other, fit the same models: the five metrics of the bundled
+A/B pilot (experiments/demo_ab.toml) and the parts of its checklist diagnosis. The first starts
+from an empty cache folder (so it compiles every model), the second finds them cached. For each:
+models compiled and loaded, seconds compiling (nutpie/numba, while the previous model samples)
+and seconds loading from the cache (graph key, machine code, initial-point function), and the
+wall time of the whole process.
+
+    python bench/bench_compile.py            # both processes, then the RESULTS.md section
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from _common import ROOT, append, load, machine
+
+
+def child() -> None:
+    """Fit the metrics and the diagnosis; print the cache's counters as JSON."""
+    t0 = time.perf_counter()
+    from qmsprint.data import prepare
+    from qmsprint.diagnosis import diagnose
+    from qmsprint.experiments import estimate
+    from qmsprint.models import compile_cache as cc
+    from qmsprint.spec import load_spec
+
+    spec = load_spec(ROOT / "experiments" / "demo_ab.toml")
+    prep = prepare(spec)
+    res = estimate(spec, prep.cells)
+    d = diagnose(spec)
+    s = cc.stats
+    print(
+        json.dumps(
+            {
+                "compiled": s.misses,
+                "loaded": s.hits,
+                "rejected": s.rejected,
+                "uncacheable": s.uncacheable,
+                "compiling": s.seconds_compiling,
+                "loading": s.seconds_loading,
+                "wall": time.perf_counter() - t0,
+                "converged": all(r.diagnostics.converged for r in res) and d.converged,
+            }
+        )
+    )
+
+
+def main() -> None:
+    start = load()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="qmsprint-cache-") as folder:
+        env = {**os.environ, "QMSPRINT_CACHE_DIR": folder}
+        for label in ("first process (empty cache)", "second process (same models)"):
+            out = subprocess.run(
+                [sys.executable, __file__, "--child"], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+            )
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            rows.append(
+                f"| {label} | {r['compiled']} | {r['loaded']} | {r['uncacheable']} | {r['compiling']:.1f} | "
+                f"{r['loading']:.1f} | {r['compiling'] + r['loading']:.1f} | {r['wall']:.1f} | "
+                f"{'yes' if r['converged'] else 'no'} |"
+            )
+            print(rows[-1], flush=True)
+    append(
+        "Compiled-model cache (bench/bench_compile.py)",
+        [
+            machine(start),
+            "Two fresh processes in turn fit the 5 metrics of the bundled A/B pilot and the parts of its "
+            "checklist diagnosis, with one cache folder that starts empty. Seconds compiling = nutpie/numba "
+            "compiles (each beside the previous model's sampling); seconds loading = cache hits (graph key, "
+            "machine code, initial-point function).",
+            "",
+            "| process | models compiled | loaded from cache | not cacheable | s compiling | s loading | "
+            "s compile total | wall s | all converged |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+            *rows,
+        ],
+    )
+
+
+if __name__ == "__main__":
+    if "--child" in sys.argv:
+        child()
+    else:
+        main()
