@@ -22,6 +22,7 @@ from qmsprint.errors import BundleError
 from qmsprint.present import figures
 from qmsprint.present import format as fmt
 from qmsprint.present.text import explain
+from qmsprint.present.values import value_rows
 from qmsprint.privacy import redact_text
 from qmsprint.store import RunBundle, load_run, write_file_atomic
 
@@ -116,10 +117,12 @@ intervals; probabilities are posterior probabilities.</p>
 {% if impact %}
 <p>{{ impact.sentence }}</p>
 <table><tr><th></th><th>Mean</th><th>{{ hdi_pct }}% interval</th></tr>
-<tr><td>Repeat contacts avoided per month</td><td class="num">{{ impact.avoided }}</td>
+{% if impact.repeat %}<tr><td>Repeat contacts avoided per month</td><td class="num">{{ impact.avoided }}</td>
 <td class="num">{{ impact.avoided_interval }}</td></tr>
 <tr><td>Value of contacts avoided per month</td><td class="num">{{ impact.value }}</td>
-<td class="num">{{ impact.value_interval }}</td></tr>
+<td class="num">{{ impact.value_interval }}</td></tr>{% endif %}
+{% for v in impact.metric_values %}<tr><td>{{ v.what }}</td><td class="num">{{ v.value }}</td>
+<td class="num">{{ v.interval }}</td></tr>{% endfor %}
 {% if impact.ht_cost %}<tr><td>Cost of the handle-time change per month</td><td class="num">{{ impact.ht_cost }}</td>
 <td class="num">{{ impact.ht_cost_interval }}</td></tr>{% endif %}
 {% if impact.program %}<tr><td>Program cost per month</td><td class="num">{{ impact.program }}</td>
@@ -131,7 +134,8 @@ intervals; probabilities are posterior probabilities.</p>
 {% if impact.net_sentence %}<p>{{ impact.net_sentence }}</p>{% endif %}
 <p class="muted">Inputs: {{ impact.inputs }}.</p>
 {{ fig_impact | safe }}
-{% else %}<p>No repeat-contact metric in this run, so no money figure.</p>{% endif %}
+{% else %}<p>No repeat-contact metric and no metric with a value_per_unit in this run, so no money figure.</p>
+{% endif %}
 </section>
 
 <section id="data-quality">
@@ -283,6 +287,8 @@ def _impact_rows(imp: dict[str, Any]) -> dict[str, Any]:
         inputs += f", {cur} {imp['cost_per_agent_minute']:,.2f} per agent minute"
     if program:
         inputs += f", program {fmt.money(program, cur)} a month"
+    for v in imp.get("metric_values") or []:
+        inputs += f", {v['label']} {fmt.money(v['value_per_unit'], cur)} a unit"
     return {
         "net_sentence": imp.get("net_sentence", ""),
         "ht_cost": fmt.money(ht["mean"], cur) if ht else "",
@@ -298,6 +304,8 @@ def _impact_rows(imp: dict[str, Any]) -> dict[str, Any]:
         "value_interval": f"{fmt.money(val['hdi_low'], cur)} to {fmt.money(val['hdi_high'], cur)}",
         "p_save": fmt.pct(imp["prob_saves"]),
         "inputs": f"{inputs} (experiment file, [business])",
+        "repeat": bool(imp.get("metric", "repeat_contact")),
+        "metric_values": value_rows(imp),
     }
 
 

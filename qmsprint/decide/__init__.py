@@ -22,6 +22,7 @@ call is ``extend`` when more data could clear it, else ``iterate``.
 """
 
 from qmsprint.decide.extend import MAX_PRACTICAL_FACTOR, VarianceParts, extension, weeks_factor
+from qmsprint.decide.metric_value import metric_value_draws, metric_values, stored_value_draws, value_factor
 from qmsprint.decide.recommendation import (
     Groups,
     Recommendation,
@@ -73,10 +74,14 @@ __all__ = [
     "impact_draws",
     "impact_inputs",
     "meaningful_factor",
+    "metric_value_draws",
+    "metric_values",
     "more_data_factor",
     "net_value_draws",
     "segment_summary",
     "small_arms",
+    "stored_value_draws",
+    "value_factor",
     "verdict_for",
     "weeks_factor",
 ]

@@ -7,6 +7,7 @@ handle-time effect (seconds per contact)::
     value of contacts avoided         = contacts avoided * cost_per_contact
     handle-time cost per month        = (h / 60) * contacts_per_month * cost_per_agent_minute
     net value per month               = value of contacts avoided - handle-time cost - program_cost_per_month
+                                        + value of the metrics with a value_per_unit (:mod:`.metric_value`)
 
 (inputs from ``[business]``). The two effects come from separate fits, so their draws are paired
 at random (fixed seed) as independent posteriors. Summaries are the posterior mean, the HDI
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from qmsprint.decide.metric_value import metric_value_draws, metric_values
 from qmsprint.decide.verdicts import draws_of
 from qmsprint.results import MetricResult
 from qmsprint.spec import Spec
@@ -70,16 +72,23 @@ def net_value_draws(
     cost_per_contact: float,
     cost_per_agent_minute: float = 0.0,
     program_cost_per_month: float = 0.0,
+    values: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Per draw: ``avoided``, ``value`` (of contacts avoided), ``handle_time_cost`` and ``net`` (see the module doc)."""
-    rep, ht = _paired(repeat, handle_time)
+    """Per draw: ``avoided``, ``value`` (of contacts avoided), ``handle_time_cost``, ``metric_values`` and ``net``.
+
+    ``values`` holds draws of the value per month of metrics with a ``value_per_unit``
+    (:func:`qmsprint.decide.metric_value.metric_value_draws`); they add to the net value.
+    """
+    rep, ht, *extra = _paired(repeat, handle_time, *(values or {}).values())
     avoided, value = impact_draws(rep, contacts_per_month, cost_per_contact)
     cost = (
         handle_time_cost_draws(ht, contacts_per_month, cost_per_agent_minute)
         if ht is not None
         else np.zeros_like(value)
     )
-    return {"avoided": avoided, "value": value, "handle_time_cost": cost, "net": value - cost - program_cost_per_month}
+    more = np.sum([x for x in extra if x is not None], axis=0) if extra else np.zeros_like(value)
+    net = value - cost - program_cost_per_month + more
+    return {"avoided": avoided, "value": value, "handle_time_cost": cost, "metric_values": more, "net": net}
 
 
 def impact_inputs(impact: Mapping[str, Any]) -> dict[str, float]:
@@ -101,23 +110,27 @@ def business_impact(spec: Spec, results: list[MetricResult]) -> dict[str, Any] |
         ``contacts_avoided_per_month``, ``value_per_month`` (gross), ``handle_time_cost_per_month``
         (None when not counted), ``net_value_per_month`` (each ``{mean, hdi_low, hdi_high}``),
         ``prob_saves`` (P(gross value > 0)), ``prob_net_saving``, ``handle_time_counted`` and the
-        inputs; None without a repeat-contact metric.
+        inputs; ``metric_values`` (:func:`qmsprint.decide.metric_value.metric_values`) and their sum
+        ``metric_values_per_month``; None without a repeat-contact metric or a metric with a
+        ``value_per_unit``. Without a repeat-contact metric ``metric`` is None and its parts are 0.
 
     """
     r = next((x for x in results if x.metric == IMPACT_METRIC), None)
-    if r is None:
+    values = metric_values(spec, results)
+    if r is None and not values:
         return None
     b = spec.business
     prob = spec.model.hdi_prob
     h = next((x for x in results if x.metric == HANDLE_TIME_METRIC), None)
     counted = h is not None and b.cost_per_agent_minute > 0
     d = net_value_draws(
-        draws_of(r),
+        draws_of(r) if r is not None else np.zeros(1),
         draws_of(h) if counted else None,
         contacts_per_month=b.contacts_per_month,
         cost_per_contact=b.cost_per_contact,
         cost_per_agent_minute=b.cost_per_agent_minute,
         program_cost_per_month=b.program_cost_per_month,
+        values=metric_value_draws(spec, results),
     )
 
     def summ(x: np.ndarray) -> dict[str, float]:
@@ -126,7 +139,9 @@ def business_impact(spec: Spec, results: list[MetricResult]) -> dict[str, Any] |
 
     p_save = float(np.mean(d["value"] > 0)) if b.cost_per_contact > 0 else float(np.mean(d["avoided"] > 0))
     return {
-        "metric": IMPACT_METRIC,
+        "metric": IMPACT_METRIC if r is not None else None,
+        "metric_values": values,
+        "metric_values_per_month": summ(d["metric_values"]) if values else None,
         "contacts_avoided_per_month": summ(d["avoided"]),
         "value_per_month": summ(d["value"]),
         "prob_saves": p_save,

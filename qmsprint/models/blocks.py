@@ -149,8 +149,8 @@ def _compiled_block(block: ModelBlock, backend: str) -> tuple[CompiledModel, boo
         model, compiled = _CACHE[key]
         _CACHE.move_to_end(key)
         data = block.data()
-        if compiled is not None:
-            compiled = compiled.with_data(**data)
+        if compiled is not None:  # containers the graph does not use are not shared variables of the compiled model
+            compiled = compiled.with_data(**{k: v for k, v in data.items() if k in compiled.shared_data})
         else:
             import pymc as pm
 

@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from qmsprint import metrics as metric_registry
-from qmsprint.decide import impact_inputs, net_value_draws
+from qmsprint.decide import impact_inputs, net_value_draws, stored_value_draws
 from qmsprint.present.format import interval_text, is_num, metric_label, num, pct, threshold_text, unit_text
 
 NEW, OLD = "#1f6f8b", "#9aa5b1"
@@ -331,13 +331,15 @@ def impact_figure(draws: Any, impact: dict[str, Any]) -> go.Figure | None:
     ``None`` without repeat-contact draws.
 
     """
-    by_metric = draws if isinstance(draws, dict) else {impact.get("metric", ""): draws}
-    rep = by_metric.get(impact.get("metric", ""))
-    if rep is None or len(rep) < 2:
+    by_metric = draws if isinstance(draws, dict) else {impact.get("metric") or "": draws}
+    rep = by_metric.get(impact.get("metric") or "")
+    values = stored_value_draws(impact, by_metric)  # metrics with a value_per_unit
+    if (rep is None or len(rep) < 2) and not values:
         return None
     ht_name = impact.get("handle_time_metric")
     ht = by_metric.get(ht_name) if ht_name else None
-    net = net_value_draws(rep, ht, **impact_inputs(impact))["net"]
+    rep = rep if rep is not None and len(rep) >= 2 else np.zeros(1)
+    net = net_value_draws(rep, ht, **impact_inputs(impact), values=values)["net"]
     fig = go.Figure(go.Histogram(x=net, nbinsx=60, histnorm="probability density", marker_color=GOOD))
     fig.add_vline(x=0, line_color="#1d3557")
     p = pct(impact.get("prob_net_saving"))

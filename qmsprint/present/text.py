@@ -32,6 +32,7 @@ from qmsprint.present.format import (
     verdict_label,
     whole,
 )
+from qmsprint.present.values import gross_what, impact_words
 from qmsprint.results import HealthCheck, MetricResult
 from qmsprint.spec import Spec
 
@@ -197,7 +198,7 @@ def net_sentence(impact: dict[str, Any]) -> str:
         missing.append("program_cost_per_month")
     if not parts:
         return (
-            f"Net value: no costs are subtracted, so it equals the value of the contacts avoided "
+            f"Net value: no costs are subtracted, so it equals the value of {gross_what(impact)} "
             f"({pct(impact['prob_net_saving'])} probability of a net saving); set [business] "
             f"{' and '.join(missing) or 'the costs'} to net them out."
         )
@@ -379,11 +380,7 @@ def explain(
     dec = spec.decision
     verdicts = {m: dataclasses.replace(v, sentence=verdict_sentence(v, dec)) for m, v in rec.verdicts.items()}
     g = groups(verdicts)
-    impact = (
-        {**rec.impact, "sentence": impact_sentence(rec.impact), "net_sentence": net_sentence(rec.impact)}
-        if rec.impact
-        else rec.impact
-    )
+    impact = impact_words(rec.impact, impact_sentence, net_sentence)  # + metrics with a value_per_unit
     extend = {**rec.extend, "sentence": extend_sentence(rec.extend)} if rec.extend else rec.extend
     segments = [{**s, "sentence": segment_sentence(s)} for s in rec.segments]
     out = dataclasses.replace(rec, verdicts=verdicts, impact=impact, extend=extend, segments=segments)

@@ -6,6 +6,7 @@ The numbers come from :func:`qmsprint.decide.metric_value.metric_values` (stored
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from qmsprint.present.format import hdi_level, money, num, pct, whole
@@ -40,6 +41,23 @@ def value_sentences(impact: dict[str, Any] | None) -> str:
     if not impact:
         return ""
     return " ".join(value_sentence(v, impact) for v in impact.get("metric_values") or [])
+
+
+def impact_words(
+    impact: dict[str, Any] | None,
+    repeat_sentence: Callable[[dict[str, Any]], str],
+    net_sentence: Callable[[dict[str, Any]], str],
+) -> dict[str, Any] | None:
+    """An impact with its ``sentence`` (repeat contacts avoided, then each valued metric) and ``net_sentence``.
+
+    ``repeat_sentence`` words the repeat contacts avoided (:func:`qmsprint.present.text.impact_sentence`);
+    without a repeat-contact metric (``metric`` None) only the valued metrics are worded.
+    """
+    if not impact:
+        return impact
+    values = value_sentences(impact)
+    sentence = values if not impact.get("metric") else repeat_sentence(impact) + (f" {values}" if values else "")
+    return {**impact, "sentence": sentence, "net_sentence": net_sentence(impact)}
 
 
 def value_rows(impact: dict[str, Any] | None) -> list[dict[str, str]]:

@@ -27,6 +27,7 @@ import streamlit as st
 from qmsprint import api
 from qmsprint import metrics as metric_registry
 from qmsprint.errors import QmsprintError
+from qmsprint.present.values import value_rows
 from qmsprint.results import MetricResult
 from qmsprint.ui.config import AppConfig, from_env
 
@@ -226,6 +227,8 @@ class Impact:
     handle_time_cost: Interval | None = None
     program_cost: float = 0.0
     net_sentence: str = ""
+    repeat: bool = True  # a repeat-contact metric is priced (else only metrics with a value_per_unit)
+    metric_values: tuple[dict[str, str], ...] = ()  # rows of qmsprint.present.values.value_rows
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Impact:
@@ -243,6 +246,8 @@ class Impact:
             handle_time_cost=Interval.from_dict(ht) if ht else None,
             program_cost=float(d.get("program_cost_per_month") or 0.0),
             net_sentence=str(d.get("net_sentence", "")),
+            repeat=bool(d.get("metric", "repeat_contact")),
+            metric_values=tuple(value_rows(d)),
         )
 
 

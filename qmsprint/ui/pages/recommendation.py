@@ -16,11 +16,11 @@ def _impact(impact: state.Impact) -> None:
     avoided, value = impact.contacts_avoided, impact.value
     level = fmt.hdi_level(impact.hdi_prob)
     cols = st.columns(3)
-    if fmt.is_num(avoided.mean):
+    if impact.repeat and fmt.is_num(avoided.mean):
         cols[0].metric("Repeat contacts avoided per month", fmt.whole(avoided.mean))
         if fmt.is_num(avoided.low) and fmt.is_num(avoided.high):
             cols[0].caption(f"{level} interval: {fmt.whole(avoided.low)} to {fmt.whole(avoided.high)}")
-    if fmt.is_num(value.mean):
+    if impact.repeat and fmt.is_num(value.mean):
         cols[1].metric("Value per month", fmt.money(value.mean, currency))
         if fmt.is_num(value.low) and fmt.is_num(value.high):
             cols[1].caption(f"{level} interval: {fmt.money(value.low, currency)} to {fmt.money(value.high, currency)}")
@@ -32,6 +32,13 @@ def _impact(impact: state.Impact) -> None:
         )
     elif fmt.is_num(impact.prob_saves):
         cols[2].metric("Probability that it saves money", fmt.pct(impact.prob_saves))
+    if impact.metric_values:  # metrics with a value_per_unit (retention, sales, ...)
+        st.dataframe(
+            [{"": v["what"], "mean": v["value"], f"{level} interval": v["interval"], "P(adds value)": v["prob"]}
+             for v in impact.metric_values],
+            hide_index=True,
+            width="stretch",
+        )  # fmt: skip
     if impact.sentence:
         st.markdown(fmt.md(impact.sentence))
     if impact.net_sentence:
