@@ -58,7 +58,11 @@ def test_each_type_maps_to_its_family_scales_and_cell_columns():
     )  # fmt: skip
     assert (c.family, c.unit, [s.name for s in c.scales]) == ("gamma", "EUR", ["mean", "relative"])
     assert (p.family, p.unit, p.plural) == ("counts", "per contact", True)
-    assert (e.family, e.levels(spec), [s.name for s in e.scales]) == ("ordinal", (1, 2, 3, 4, 5, 6, 7), ["mean", "top2box"])
+    assert (e.family, e.levels(spec), [s.name for s in e.scales]) == (
+        "ordinal",
+        (1, 2, 3, 4, 5, 6, 7),
+        ["mean", "top2box"],
+    )
     assert spec.metric("cost").better == "lower" and spec.metric("retained_90d").threshold == 1.0
     assert spec.metric("retained_90d").value_per_unit == 400.0
     assert r.cell_columns(spec) == ("retained_90d_n", ["retained_90d_yes"])
@@ -158,7 +162,9 @@ def test_custom_columns_are_parsed_checked_and_reduced_to_cells(tmp_path):
     assert cells["products_sumsq"].sum() == sum((i % 3) ** 2 for i in range(40))
     assert cells["cost_sum"].sum() == pytest.approx(sum(10.5 + i for i in range(40)))
     assert cells["cost_log_sum"].sum() == pytest.approx(sum(np.log(10.5 + i) for i in range(40)))
-    assert [int(cells[f"effort_{k}"].sum()) for k in range(1, 8)] == [sum(1 + i % 7 == k for i in range(40)) for k in range(1, 8)]
+    assert [int(cells[f"effort_{k}"].sum()) for k in range(1, 8)] == [
+        sum(1 + i % 7 == k for i in range(40)) for k in range(1, 8)
+    ]
     frame = load_frame(spec)
     assert frame["retained_90d"].dtype == "boolean" and frame["effort"].dtype == "Int64"
 

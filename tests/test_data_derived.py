@@ -155,6 +155,8 @@ def test_an_unreadable_events_file_is_reported_with_its_rows_and_columns(tmp_pat
 
 def test_a_censoring_warning_names_the_metric(tmp_path):
     _rows().to_csv(tmp_path / "data.csv", index=False)
-    spec = make_spec(tmp_path, metrics=[{"name": "csat"}, {"name": "sale_7d", "within_days": 7, "event_column": "Sale"}])
+    spec = make_spec(
+        tmp_path, metrics=[{"name": "csat"}, {"name": "sale_7d", "within_days": 7, "event_column": "Sale"}]
+    )
     warnings = [w for w in prepare(spec).warnings if w.where == "sale_7d"]
     assert len(warnings) == 1 and warnings[0].count == 3  # no customer id, censored, the last contact
