@@ -34,7 +34,10 @@ class Diagnostics:
     sampler
         ``nutpie`` or ``pymc``.
     seconds
-        Wall time of compile + sampling.
+        Wall time of compile + sampling (every attempt).
+    attempts
+        Samplings it took (1 = the first fit met the bars or no retry was possible; see
+        :mod:`qmsprint.models.retry`).
 
     """
 
@@ -47,6 +50,7 @@ class Diagnostics:
     chains: int
     sampler: str
     seconds: float = 0.0
+    attempts: int = 1
 
     @property
     def problems(self) -> list[str]:
@@ -158,7 +162,7 @@ class MetricResult:
     level_shares
         For ordinal metrics, observed share of each level by arm: ``{arm: {level: share}}``.
     n_units, n_obs
-        Units (agents) and observations (responses / trials) behind the fit, by arm.
+        Agents and observations (responses / trials) behind the fit, by arm.
     notes
         Caveats the estimation layer wants shown (e.g. reweighting applied, prior from run X).
     latent_effect
@@ -166,6 +170,9 @@ class MetricResult:
         pilot can use it as its prior.
     idata
         The ArviZ InferenceData of the fit (saved to the bundle as NetCDF).
+    unit, n_clusters
+        The randomization unit (``agent``, ``team``, ``site``) and how many of them are behind the
+        fit, by arm (what limits the precision of a cluster-randomized pilot).
 
     """
 
@@ -184,6 +191,13 @@ class MetricResult:
     notes: list[str] = field(default_factory=list)
     latent_effect: tuple[float, float] | None = None
     idata: Any = field(default=None, repr=False, compare=False)
+    unit: str = "agent"
+    n_clusters: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def clusters(self) -> dict[str, int]:
+        """Randomization units per arm (agents when the fit did not count them)."""
+        return dict(self.n_clusters) if self.n_clusters else dict(self.n_units)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict without the draws and the posterior."""
@@ -201,6 +215,8 @@ class MetricResult:
             "n_obs": dict(self.n_obs),
             "notes": list(self.notes),
             "latent_effect": list(self.latent_effect) if self.latent_effect else None,
+            "unit": self.unit,
+            "n_clusters": dict(self.n_clusters),
         }
 
 

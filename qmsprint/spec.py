@@ -175,6 +175,12 @@ class Sampler(_Strict):
     seed: int = 20261122
     target_accept: float = Field(0.9, gt=0.5, lt=1)
     backend: Literal["nutpie", "pymc"] = "nutpie"
+    time_budget_s: float = Field(
+        600.0,
+        ge=0,
+        description="seconds the estimation may take with retries: a fit that misses the convergence bars is "
+        "sampled again (longer, or with another parametrisation) while the next attempt fits in this budget",
+    )
 
 
 class Model(_Strict):
@@ -182,6 +188,9 @@ class Model(_Strict):
 
     hdi_prob: float = Field(0.94, gt=0.5, lt=1)
     team_effects: bool = True
+    baseline_adjust: bool = Field(
+        True, description="A/B with a baseline period: each unit's baseline level enters the model (narrower intervals)"
+    )
     adjust_for: list[Literal["channel", "contact_reason"]] = Field(default_factory=list)
     reweight_by: list[Literal["channel", "contact_reason"]] = Field(
         default_factory=list, description="post-stratify survey metrics to all customers by these"

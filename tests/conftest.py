@@ -6,7 +6,7 @@
     under a session temp folder. Metrics: CSAT and repeat contacts (primary), handle time
     (guardrail); segments by channel; sampler 2 chains x 100 draws (tune 100), so fits are cheap
     and will usually **not** meet the convergence bars (ESS >= 400): runs from it usually carry
-    action ``none``. ``small_spec.data.source`` is the absolute data path.
+    action ``none`` (``time_budget_s = 0``: no retries). ``small_spec.data.source`` is the absolute data path.
 ``small_truth`` (session)
     The simulator's ground truth for that data (``Simulation.truth``), plus ``"agent_ids"`` and
     ``"customer_ids"`` of the source rows (for personal-data checks).
@@ -64,7 +64,7 @@ def make_small_spec(data_path: str | Path, periods: dict[str, Any], **overrides:
             {"name": "handle_time", "role": "guardrail", "min_effect": 20.0},
         ],
         "segments": ["channel"],
-        "sampler": {"draws": 100, "tune": 100, "chains": 2, "seed": 11},
+        "sampler": {"draws": 100, "tune": 100, "chains": 2, "seed": 11, "time_budget_s": 0},
         "business": {"cost_per_contact": 5.0, "currency": "EUR", "contacts_per_month": 50000},
     }
     raw.update(overrides)

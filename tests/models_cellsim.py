@@ -2,10 +2,13 @@
 
 Each agent has a latent level per metric (normal around its arm mean), channels shift the latent
 predictor, and cells are drawn from the exact sampling distributions of the models: ordinal level
-counts (multinomial), binomial successes, and the exact lognormal sufficient statistics
-(sum of logs ~ Normal, within-cell sum of squares ~ sigma^2 chi^2). ``truth`` is the
-counterfactual effect on every reported scale, averaged over the population's pilot cells with
-the estimator's weights, using the agents' true latent levels.
+counts (multinomial), binomial successes; handle times are drawn one by one (``ht_dist``:
+lognormal, gamma with the same mean, that gamma plus 40 s, or a lognormal mixture with a slow
+component) and summed into the cells' count, sum, sum of squares and sums of logs. Optional team x
+period and agent x period shocks (``team_period_sd``, ``agent_period_sd``) and, for A/B cells,
+a baseline period (``ab_baseline``). ``truth`` is the counterfactual effect on every reported
+scale, averaged over the population's pilot cells with the estimator's weights, using the agents'
+true latent levels and shocks.
 """
 
 from __future__ import annotations
@@ -25,7 +28,19 @@ METRICS = ("csat", "nps", "fcr", "repeat_contact", "handle_time")
 DEFAULT_EFFECTS = {"csat": 0.3, "nps": 0.3, "fcr": 0.2, "repeat_contact": -0.2, "handle_time": -0.05}
 
 
-def spec_for(design="ab", metrics=METRICS, draws=500, tune=500, chains=2, seed=1, segments=(), **model):
+def spec_for(
+    design="ab",
+    metrics=METRICS,
+    draws=500,
+    tune=500,
+    chains=2,
+    seed=1,
+    segments=(),
+    time_budget_s=0.0,
+    unit="agent",
+    **model,
+):
+    """A spec for cells of :func:`make_cells` (no retries unless ``time_budget_s`` > 0)."""
     raw = {
         "name": "t",
         "design": design,
@@ -33,8 +48,9 @@ def spec_for(design="ab", metrics=METRICS, draws=500, tune=500, chains=2, seed=1
         "data": {"source": "x.parquet"},
         "metrics": [{"name": m} for m in metrics],
         "segments": list(segments),
-        "sampler": {"draws": draws, "tune": tune, "chains": chains, "seed": seed},
+        "sampler": {"draws": draws, "tune": tune, "chains": chains, "seed": seed, "time_budget_s": time_budget_s},
         "model": model,
+        "unit": unit,
     }
     if design == "did":
         raw["periods"] = {
@@ -64,6 +80,12 @@ def make_cells(
     group_diff=0.2,
     period_shock=-0.1,
     noiseless=False,
+    ht_dist="lognormal",
+    ht_agent_scale=0.2,
+    team_period_sd=0.0,
+    agent_period_sd=0.0,
+    ab_baseline=False,
+    unit="agent",
 ):
     """Cells and the true effects.
 
@@ -75,11 +97,17 @@ def make_cells(
     """
     rng = np.random.default_rng(seed)
     eff = dict(DEFAULT_EFFECTS if effects is None else effects)
-    group = np.arange(n_agents) % 2
-    team = (np.arange(n_agents) // 2) % n_teams  # randomized within teams
+    if unit == "team":  # whole teams randomized: agents a, a + n_teams, ... share team a % n_teams
+        team = np.arange(n_agents) % n_teams
+        group = team % 2
+    else:
+        group = np.arange(n_agents) % 2
+        team = (np.arange(n_agents) // 2) % n_teams  # randomized within teams
     sd = 0.0 if noiseless else agent_sd
-    lat = {m: rng.normal(0, sd * (0.2 if m == "handle_time" else 1.0), n_agents) for m in METRICS}
-    periods = ["pilot"] if design == "ab" else ["baseline", "pilot"]
+    lat = {m: rng.normal(0, sd * (ht_agent_scale if m == "handle_time" else 1.0), n_agents) for m in METRICS}
+    periods = ["baseline", "pilot"] if (design == "did" or ab_baseline) else ["pilot"]
+    tp = {m: rng.normal(0, team_period_sd, (n_teams, 2)) for m in METRICS}
+    ap = {m: rng.normal(0, agent_period_sd, (n_agents, 2)) for m in METRICS}
     rows = []
     for a in range(n_agents):
         for per in periods:
@@ -100,12 +128,18 @@ def make_cells(
                     "contact_reason": "billing",
                     "n": n,
                 }
-                on = group[a] * (1 if design == "ab" else post)
+                on = group[a] * post
                 for m in METRICS:
                     scale = 0.2 if m == "handle_time" else 1.0
-                    base = lat[m][a] + channel_shift[ci] * scale
+                    base = (
+                        lat[m][a]
+                        + channel_shift[ci] * scale
+                        + (tp[m][team[a], int(post)] + ap[m][a, int(post)]) * scale
+                    )
                     if design == "did":
-                        base += group[a] * group_diff * scale + post * period_shock * scale
+                        base += group[a] * group_diff * scale
+                    if len(periods) == 2:
+                        base += post * period_shock * scale
                     row[f"_eta_{m}"] = base + on * eff[m]
                     row[f"_base_{m}"] = base
                     row[f"_on_{m}"] = on
@@ -124,26 +158,54 @@ def make_cells(
                 row["repeat_n"] = n
                 row["repeat_yes"] = int(round(n * pr)) if noiseless else rng.binomial(n, pr)
                 mu = HT_MU + row["_eta_handle_time"]
-                if noiseless:
-                    ybar, ss = mu, (n - 1) * HT_SIGMA**2
-                else:
-                    ybar = rng.normal(mu, HT_SIGMA / np.sqrt(n))
-                    ss = HT_SIGMA**2 * rng.chisquare(n - 1) if n > 1 else 0.0
                 row["ht_n"] = n
-                row["lht_sum"] = n * ybar
-                row["lht_sumsq"] = ss + n * ybar**2
-                m_ht = np.exp(mu + HT_SIGMA**2 / 2)
-                v_ht = (np.exp(HT_SIGMA**2) - 1) * np.exp(2 * mu + HT_SIGMA**2)
-                row["ht_sum"] = n * m_ht if noiseless else max(rng.normal(n * m_ht, np.sqrt(n * v_ht)), 1.0)
-                row["ht_sumsq"] = row["ht_sum"] ** 2 / n
+                if noiseless:
+                    m_ht = np.exp(mu + HT_SIGMA**2 / 2)
+                    v_ht = (np.exp(HT_SIGMA**2) - 1) * np.exp(2 * mu + HT_SIGMA**2)
+                    row["ht_sum"] = n * m_ht
+                    row["ht_sumsq"] = n * (v_ht + m_ht**2)
+                    row["lht_sum"] = n * mu
+                    row["lht_sumsq"] = n * (mu**2 + HT_SIGMA**2)
+                else:
+                    t = draw_handle_times(rng, mu, n, ht_dist)
+                    row["ht_sum"] = float(t.sum())
+                    row["ht_sumsq"] = float((t * t).sum())
+                    row["lht_sum"] = float(np.log(t).sum())
+                    row["lht_sumsq"] = float((np.log(t) ** 2).sum())
                 rows.append(row)
     df = pd.DataFrame(rows)
-    truth = true_effects(df, design, eff)
+    truth = true_effects(df, design, eff, ht_dist=ht_dist)
     cells = df[[c for c in df.columns if not c.startswith("_")]].copy()
     return cells, truth, {"lat": lat, "group": group}
 
 
-def true_effects(df, design, eff, survey_weight="n"):
+HT_SHIFT = 40.0
+MIX_WEIGHT, MIX_RATIO = 0.2, 3.0
+
+
+def draw_handle_times(rng, mu, n, dist="lognormal"):
+    """``n`` handle times with log-scale location ``mu`` (all families have the lognormal's mean unless shifted)."""
+    if dist in ("gamma", "gamma_shift"):
+        k = 2.0
+        t = np.exp(mu) * rng.gamma(k, np.exp(HT_SIGMA**2 / 2) / k, n)
+        return t + (HT_SHIFT if dist == "gamma_shift" else 0.0)
+    if dist == "mixture":
+        slow = rng.random(n) < MIX_WEIGHT
+        return np.exp(mu + rng.normal(0, HT_SIGMA, n)) * np.where(slow, MIX_RATIO, 1.0)
+    return np.exp(mu + rng.normal(0, HT_SIGMA, n))
+
+
+def ht_mean(mu, dist="lognormal"):
+    """Expected handle time of :func:`draw_handle_times`."""
+    m = np.exp(mu + HT_SIGMA**2 / 2)
+    if dist == "gamma_shift":
+        return m + HT_SHIFT
+    if dist == "mixture":
+        return m * (1 - MIX_WEIGHT + MIX_WEIGHT * MIX_RATIO)
+    return m
+
+
+def true_effects(df, design, eff, survey_weight="n", ht_dist="lognormal"):
     pop = df["period"] == "pilot"
     if design == "did":
         pop &= df["arm"] == "behavior"
@@ -175,7 +237,7 @@ def true_effects(df, design, eff, survey_weight="n"):
             elif m == "repeat_contact":
                 res[arm] = {"rate": 100 * expit(REP_MU + eta) @ w}
             else:
-                res[arm] = {"mean": np.exp(HT_MU + eta + HT_SIGMA**2 / 2) @ w}
+                res[arm] = {"mean": ht_mean(HT_MU + eta, ht_dist) @ w}
         out[m] = {k: res["t"][k] - res["c"][k] for k in res["c"]}
         key = "rate" if m in ("fcr", "repeat_contact") else ("mean" if m == "handle_time" else None)
         if key:

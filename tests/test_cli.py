@@ -132,7 +132,8 @@ def test_validate_prints_what_the_shared_validation_found(monkeypatch, tmp_path)
         "data: x.parquet",
         "warning: csat: low response",
         "alert: Sample ratio mismatch",
-        "ok: experiment file and data are valid",
+        "alert: experiment file and data are valid, but 1 health check(s) raised an alert (srm_units): "
+        "read them before trusting results",
     ]
     bad = Validation(spec=None, error=DataError("invalid data", [Problem("timestamp", "not a date")]))
     monkeypatch.setattr(qmsprint.api, "validate", lambda spec, progress=None: bad)

@@ -73,6 +73,6 @@ def test_a_metric_of_an_unknown_model_family_is_a_spec_error(transfer):
         cells, _, _ = make_cells("ab", n_agents=4, per_agent=5, seed=2)
         with pytest.raises(SpecError, match="poisson") as err:
             estimate(spec_for("ab", metrics=("contacts",)), cells)
-        assert "expected one of ordinal, binomial, continuous" in str(err.value)
+        assert "expected one of ordinal, binomial, gamma, continuous" in str(err.value)
     finally:
         metrics.unregister("contacts")

@@ -52,7 +52,7 @@ def _spec(design, path, periods):
         },
         "metrics": [{"name": m} for m in METRICS],
         "model": {"hdi_prob": 0.9},
-        "sampler": {"draws": 400, "tune": 400, "chains": 2, "seed": 3},
+        "sampler": {"draws": 400, "tune": 400, "chains": 2, "seed": 3, "time_budget_s": 0},
     }
     return parse_spec(raw, base_dir=path.parent)
 

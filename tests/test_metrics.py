@@ -35,7 +35,7 @@ def test_the_registry_lists_the_builtins_in_order_and_names_the_valid_ones_for_a
 def test_every_metric_declares_a_headline_scale_in_its_own_unit():
     for m in metrics.registry().values():
         assert m.headline.unit == m.unit
-        assert m.family in ("ordinal", "binomial", "continuous")
+        assert m.family in ("ordinal", "binomial", "gamma", "continuous", "counts")
         assert m.balance_label and m.label
 
 

@@ -102,5 +102,5 @@ def test_one_off_fits_are_frozen_and_a_returning_shape_is_reused_with_new_data(m
 def test_families_by_name_and_unknown_names_list_the_valid_ones():
     assert get_family("ordinal").name == "ordinal" and not get_family("ordinal").intercept
     assert get_family("binomial").keys == ("rate",) and get_family("continuous").keys == ("mean",)
-    with pytest.raises(KeyError, match="expected one of ordinal, binomial, continuous"):
+    with pytest.raises(KeyError, match="expected one of ordinal, binomial, gamma, continuous"):
         get_family("poisson")

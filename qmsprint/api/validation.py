@@ -70,7 +70,14 @@ class Validation:
         lines = [self.summary]
         lines += [f"warning: {w}" for w in self.warnings]
         lines += [f"{check.status}: {check.message}" for check in self.health]
-        lines.append("ok: experiment file and data are valid")
+        alerts = [check.name for check in self.health if check.status == "alert"]
+        if alerts:
+            lines.append(
+                f"alert: experiment file and data are valid, but {len(alerts)} health check(s) raised an alert "
+                f"({', '.join(alerts)}): read them before trusting results"
+            )
+        else:
+            lines.append("ok: experiment file and data are valid")
         return "\n".join(lines)
 
 

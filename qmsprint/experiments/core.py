@@ -1,5 +1,8 @@
 """Estimation end to end: check the cells, build one block per metric, fit them, read the results.
 
+A fit that misses the convergence bars is tried again within ``[sampler] time_budget_s``
+(:func:`qmsprint.models.fit_until_converged`); what was done is a note of the metric's result.
+
 :func:`estimate_all` is what :func:`qmsprint.experiments.estimate` runs for a design;
 :func:`prior_predictive` is the same path with parameters drawn from the priors. The steps live in
 :mod:`.checks`, :mod:`.prepare` and :mod:`.readout`.
@@ -8,6 +11,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import pandas as pd
@@ -16,8 +20,8 @@ from qmsprint.errors import Problem, SpecError
 from qmsprint.experiments.checks import check_families, check_prior_arg, validate
 from qmsprint.experiments.designs import Design
 from qmsprint.experiments.prepare import prepare_metric, select_cells
-from qmsprint.experiments.readout import metric_result, ppc
-from qmsprint.models import fit, prior_draws
+from qmsprint.experiments.readout import diagnose, metric_result, ppc
+from qmsprint.models import fit_until_converged, prior_draws
 from qmsprint.progress import Progress, silent
 from qmsprint.results import MetricResult
 from qmsprint.spec import Spec
@@ -51,8 +55,14 @@ def estimate_all(
     def sub(message: str, fraction: float) -> None:
         prog(message, 0.05 + 0.75 * fraction)
 
-    fits = fit(
+    deadline = time.perf_counter() + s.time_budget_s
+
+    def check(i: int, f: Any) -> Any:
+        return diagnose(blocks[i], f, spec)
+
+    fits = fit_until_converged(
         [b.block for b in blocks],
+        diagnose=check,
         draws=s.draws,
         tune=s.tune,
         chains=s.chains,
@@ -60,6 +70,8 @@ def estimate_all(
         target_accept=s.target_accept,
         backend=s.backend,
         progress=sub,
+        deadline=deadline,
+        choices=[b.choices for b in blocks],
     )
     out = []
     for i, b in enumerate(blocks):

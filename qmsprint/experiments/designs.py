@@ -1,14 +1,13 @@
 """What an experimental design provides (:class:`Design`) and the registry of designs by name.
 
-A design says which periods are modelled, which cells carry the new program, which cells the
-effect is averaged over, and how the latent predictor without the new program is read from the
-fitted parameters. :func:`qmsprint.experiments.estimate` looks the spec's ``design`` up in
-:data:`DESIGNS`; nothing else tests a design's name.
+A design says which periods are modelled, which cells carry the new program and which cells the
+effect is averaged over; the latent predictor with and without the new program is read from the
+fitted parameters by :func:`qmsprint.models.terms.untreated`. :func:`qmsprint.experiments.estimate`
+looks the spec's ``design`` up in :data:`DESIGNS`; nothing else tests a design's name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Literal, Protocol
 
 import numpy as np
@@ -16,8 +15,6 @@ import pandas as pd
 
 from qmsprint.experiments.ab import AB
 from qmsprint.experiments.did import DiD
-
-Draws = Callable[[str], np.ndarray]  # parameter suffix (``effect``, ``period``) -> draws
 
 
 class Design(Protocol):
@@ -28,12 +25,15 @@ class Design(Protocol):
     KIND
         Structure of the model's linear predictor (:class:`qmsprint.models.CellDesign` ``kind``).
     PERIODS
-        Periods whose cells are modelled, in order.
+        Periods whose cells are modelled, in order (the data must have them).
+    OPTIONAL_PERIODS
+        Periods modelled too when the data have them (A/B: the baseline).
 
     """
 
     KIND: Literal["ab", "did"]
     PERIODS: tuple[str, ...]
+    OPTIONAL_PERIODS: tuple[str, ...]
 
     def flags(self, cells: pd.DataFrame, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(post, active)`` per collapsed cell: pilot period, and the new program active."""
@@ -41,14 +41,6 @@ class Design(Protocol):
 
     def population(self, cells: pd.DataFrame, group: np.ndarray) -> np.ndarray:
         """Mask of the cells the effect is averaged over."""
-        ...
-
-    def untreated(self, base: np.ndarray, draws: Draws, group: np.ndarray, post: np.ndarray) -> np.ndarray:
-        """Latent predictor per (draw, cell) without the new program, from the agent + adjustment terms."""
-        ...
-
-    def treated(self, group: np.ndarray, active: np.ndarray) -> np.ndarray:
-        """Observed treatment status per likelihood cell (1 where the new program ran)."""
         ...
 
     def arm_groups(self, cells: pd.DataFrame, control: str, treatment: str) -> tuple[np.ndarray, list[str]]:

@@ -1,14 +1,13 @@
 """Difference-in-differences design: some units switch to the new program in the pilot period.
 
 Both periods are modelled: a baseline group difference ``delta``, a period shock ``gamma``,
-agent effects carried across periods, and the group x period interaction ``tau`` (the latent
-treatment effect). The effect population is the treated units' pilot-period cells (the effect
-on the treated).
+agent effects carried across periods, team x period (site x period, agent x period) shocks with
+estimated sds, and the group x period interaction ``tau`` (the latent treatment effect). The
+effect population is the treated units' pilot-period cells (the effect on the treated).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -20,6 +19,7 @@ class DiD:
 
     KIND: Literal["did"] = "did"
     PERIODS = ("baseline", "pilot")
+    OPTIONAL_PERIODS = ()
 
     def flags(self, cells: pd.DataFrame, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(post, active)`` per collapsed cell: pilot period, and treated unit x pilot period."""
@@ -29,16 +29,6 @@ class DiD:
     def population(self, cells: pd.DataFrame, group: np.ndarray) -> np.ndarray:
         """Mask of the cells the effect is averaged over: treated units in the pilot period."""
         return (cells["period"] == "pilot").to_numpy() & (group == 1)
-
-    def untreated(
-        self, base: np.ndarray, draws: Callable[[str], np.ndarray], group: np.ndarray, post: np.ndarray
-    ) -> np.ndarray:
-        """Agent effects hold the baseline group difference: add the period shock where ``post``."""
-        return base + draws("period")[:, None] * post[None, :]
-
-    def treated(self, group: np.ndarray, active: np.ndarray) -> np.ndarray:
-        """Treated units' pilot-period cells."""
-        return active
 
     def arm_groups(self, cells: pd.DataFrame, control: str, treatment: str) -> tuple[np.ndarray, list[str]]:
         """Cells grouped by arm and period."""

@@ -1,20 +1,36 @@
 """From cells to one metric's model block: collapse, design arrays, observed statistics, priors.
 
 What a metric contributes is read from the metric registry (``cell_columns``, ``survey``,
-``family``) and its model family (``observed``, ``unit_information``); what the design
+``family``) and its model family (``observed``, ``group_estimates``); what the design
 contributes (periods, treatment flags, effect population) from the :class:`.designs.Design`.
+
+Levels of the model follow the pilot: agents always; teams and sites when the data have at least
+two of them with more than one member each (teams only with ``model.team_effects``, unless teams
+or sites were randomized: the randomization unit and every level above it are always modelled),
+with estimated sds, except levels above the randomization unit with fewer than
+:data:`MIN_RANDOM_MEMBERS` members (a fixed prior scale); with a baseline and a pilot period (DiD),
+team x period, site x period and agent x period shocks. An A/B pilot's baseline period enters as
+each unit's baseline level (:func:`baseline_covariate`). The parametrisation of each level comes
+from the data (:func:`qmsprint.models.priors.choose_levels`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from qmsprint.experiments.designs import Design
-from qmsprint.models import CellDesign, ModelBlock, choose_centred, get_family, resolve_priors
+from qmsprint.models import CellDesign, Family, LevelChoice, ModelBlock, choose_levels, get_family, resolve_priors
+from qmsprint.models.priors import moment_variance
+from qmsprint.models.terms import LEVEL_LABELS
 from qmsprint.spec import Spec
+
+UNIT_COLUMNS = {"agent": "agent_id", "team": "team", "site": "site"}
+UNIT_LEVELS = {"agent": "unit", "team": "team", "site": "site"}
+# fewer members than this: a level other than the randomization unit keeps a fixed prior scale
+MIN_RANDOM_MEMBERS = 5
 
 
 @dataclass
@@ -35,15 +51,32 @@ class MetricBlock:
     seg_labels: list[list[str]]
     units: pd.DataFrame
     notes: list[str]
+    eff_post: np.ndarray | None = None
+    choices: dict[str, LevelChoice] = field(default_factory=dict)
 
 
 def select_cells(spec: Spec, cells: pd.DataFrame, design: Design) -> pd.DataFrame:
-    """Cells of the spec's two arms in the design's periods (arm and period as strings)."""
+    """Cells of the spec's two arms in the design's periods (arm and period as strings).
+
+    An A/B design's optional baseline period is kept when ``model.baseline_adjust`` is on: its
+    cells take each agent's pilot arm (everybody was on the old program then; an export may label
+    the baseline with the old program's arm) and agents not in the pilot are left out.
+    """
     arms = [spec.arms.control, spec.arms.treatment]
-    used = cells[cells["arm"].astype(str).isin(arms) & cells["period"].astype(str).isin(design.PERIODS)].copy()
+    optional = tuple(design.OPTIONAL_PERIODS) if spec.model.baseline_adjust else ()
+    periods = [*design.PERIODS, *optional]
+    used = cells[cells["period"].astype(str).isin(periods)].copy()
     used["arm"] = used["arm"].astype(str)
     used["period"] = used["period"].astype(str)
-    return used
+    extra = ~used["period"].isin(design.PERIODS)
+    if extra.any():
+        agent = used["agent_id"].astype(str)
+        pilot = used[~extra & used["arm"].isin(arms)]
+        by_agent = pilot.groupby([pilot["agent_id"].astype(str), "arm"])["n"].sum().reset_index()
+        by_agent = by_agent.sort_values("n", ascending=False, kind="stable").drop_duplicates("agent_id")
+        arm_of = dict(zip(by_agent["agent_id"], by_agent["arm"], strict=True))
+        used.loc[extra, "arm"] = agent[extra].map(arm_of).fillna("")
+    return used[used["arm"].isin(arms)].reset_index(drop=True)
 
 
 def _factor_columns(spec: Spec, metric: str, has_teams: bool) -> list[str]:
@@ -71,6 +104,98 @@ def _dummies(df: pd.DataFrame, cols: list[str], levels: dict[str, list[str]]) ->
     return np.column_stack(blocks) if blocks else np.zeros((len(df), 0))
 
 
+def _mode(s: pd.Series) -> str:
+    return s.astype(str).mode().iloc[0]
+
+
+def unit_table(spec: Spec, df: pd.DataFrame) -> pd.DataFrame:
+    """One row per agent x arm (``_unit``): its arm, team, site (most frequent), interactions, group."""
+    df = df.assign(_unit=df["agent_id"].astype(str) + "\x1f" + df["arm"].astype(str))
+    site = df["site"] if "site" in df else pd.Series("", index=df.index)
+    units = (
+        df.assign(site=site)
+        .groupby("_unit", sort=True)
+        .agg(arm=("arm", "first"), team=("team", _mode), site=("site", _mode), n=("n", "sum"))
+        .reset_index()
+    )
+    units["group"] = (units["arm"] == spec.arms.treatment).astype(int)
+    return units
+
+
+def _levels_of(spec: Spec, units: pd.DataFrame) -> tuple[bool, bool]:
+    """(team effects, site effects): at least two members with more than one unit below them."""
+    n_teams = units["team"].nunique()
+    n_sites = units["site"].nunique()
+    team_sizes = units.groupby("team").size()
+    teams_per_site = units.groupby("site")["team"].nunique()
+    above_unit = spec.unit in ("team", "site")
+    has_teams = n_teams >= 2 and (team_sizes >= 2).any() and (spec.model.team_effects or spec.unit == "team")
+    lower = teams_per_site if has_teams else units.groupby("site").size()
+    has_sites = n_sites >= 2 and (lower >= 2).any() and (spec.model.team_effects or above_unit)
+    return bool(has_teams), bool(has_sites)
+
+
+def baseline_covariate(
+    fam: Family,
+    pre: pd.DataFrame,
+    count: str,
+    stats: list[str],
+    unit_index: dict[str, int],
+    units: pd.DataFrame,
+    team_idx: np.ndarray,
+) -> tuple[np.ndarray | None, str]:
+    """Each unit's baseline level (latent scale, shrunken) from its baseline cells, and a note.
+
+    The level is the family's one-step estimate per unit (:meth:`~qmsprint.models.Family.group_estimates`)
+    shrunk by ``s2 / (s2 + v)`` (empirical Bayes, ``s2`` the moment variance between units within
+    team x arm, ``v`` the unit's sampling variance), centred over the units; units without baseline
+    data get 0. None (and a note) when the baseline shows no spread between units beyond noise.
+    """
+    pre = pre[pre[count].to_numpy() > 0]
+    if pre.empty:
+        return None, ""
+    obs = fam.observed(pre[count].to_numpy(), pre[stats].to_numpy())
+    idx = pre["_unit"].map(unit_index).to_numpy()
+    ok = ~pd.isna(idx)
+    try:
+        est, var = fam.group_estimates({k: v[ok] for k, v in obs.items()}, idx[ok].astype("int64"), len(units))
+    except NotImplementedError:
+        return None, ""
+    s2, k = moment_variance(est, var, team_idx * 2 + units["group"].to_numpy())
+    if not (np.isfinite(s2) and s2 > 0 and k >= 3):
+        return None, "baseline period not used: its unit levels differ no more than their noise"
+    x = np.where(np.isfinite(est), est * s2 / (s2 + var), 0.0)
+    x = x - x[np.isfinite(est)].mean()
+    share = float(np.mean(np.isfinite(est)))
+    return x, (
+        f"each unit's baseline level enters the model with an estimated slope (CUPED-like; baseline spread "
+        f"sd ~ {np.sqrt(s2):.3g} on the latent scale, {100 * share:.0f}% of units with baseline data)"
+    )
+
+
+def fixed_levels(spec: Spec, n_teams: int, n_sites: int) -> tuple[str, ...]:
+    """Team / site levels (and their period shocks) with a fixed prior scale.
+
+    Those with fewer than :data:`MIN_RANDOM_MEMBERS` members that are not the randomization unit: a
+    handful of members cannot inform an sd; the randomization unit's sd drives the uncertainty and
+    is always estimated.
+    """
+    out: list[str] = []
+    for level, n in (("team", n_teams), ("site", n_sites)):
+        if n >= 2 and n < MIN_RANDOM_MEMBERS and UNIT_LEVELS[spec.unit] != level:
+            out += [level, f"{level}_period"]
+    return tuple(out)
+
+
+def clusters_per_arm(spec: Spec, units: pd.DataFrame) -> dict[str, int]:
+    """Randomization units (``spec.unit``: agents, teams or sites) per arm, among units with data."""
+    col = {"agent": "_unit", "team": "team", "site": "site"}[spec.unit]
+    out = {}
+    for arm in (spec.arms.control, spec.arms.treatment):
+        out[arm] = int(units.loc[units["arm"] == arm, col].nunique())
+    return out
+
+
 def prepare_metric(
     spec: Spec, df: pd.DataFrame, metric: str, design: Design, prior: tuple[float, float] | None
 ) -> MetricBlock:
@@ -79,16 +204,11 @@ def prepare_metric(
     count, stats = info.cell_columns(spec)
     fam = get_family(info.family)
     notes: list[str] = []
-    trt = spec.arms.treatment
     df = df.assign(_unit=df["agent_id"].astype(str) + "\x1f" + df["arm"].astype(str))
-    units = (
-        df.groupby("_unit", sort=True)
-        .agg(arm=("arm", "first"), team=("team", lambda s: s.astype(str).mode().iloc[0]), n=("n", "sum"))
-        .reset_index()
-    )
-    units["group"] = (units["arm"] == trt).astype(int)
+    units = unit_table(spec, df)
+    has_teams, has_sites = _levels_of(spec, units)
     teams = sorted(units["team"].unique())
-    has_teams = spec.model.team_effects and len(teams) >= 2
+    sites = sorted(units["site"].unique())
     unit_index = {u: i for i, u in enumerate(units["_unit"])}
     factor_cols = _factor_columns(spec, metric, has_teams)
     seg_cols = list(spec.segments)
@@ -98,6 +218,8 @@ def prepare_metric(
     for k in keys:
         col[k] = col[k].astype(str)
     cd = col.groupby(keys, sort=True, observed=True)[list(dict.fromkeys(sums))].sum().reset_index()
+    pre = cd[~cd["period"].isin(design.PERIODS)]  # an A/B pilot's baseline: a covariate, not modelled cells
+    cd = cd[cd["period"].isin(design.PERIODS)].reset_index(drop=True)
     levels = {}
     for c in dict.fromkeys([*factor_cols, *seg_cols]):
         freq = cd.groupby(c)["n"].sum().sort_values(ascending=False, kind="stable")
@@ -114,8 +236,12 @@ def prepare_metric(
         else np.zeros((len(cd), 0), dtype=int)
     )
     team_idx = units["team"].map({t: i for i, t in enumerate(teams)}).to_numpy()
+    site_idx = units["site"].map({s: i for i, s in enumerate(sites)}).to_numpy()
     lik_mask = cd[count].to_numpy() > 0
     lik = cd[lik_mask].reset_index(drop=True)
+    n_periods = 2 if lik["period"].nunique() >= 2 else 1
+    fixed = fixed_levels(spec, len(teams) if has_teams else 1, len(sites) if has_sites else 1)
+    covariate, cov_note = baseline_covariate(fam, pre, count, stats, unit_index, units, team_idx)
     arrays = CellDesign(
         kind=design.KIND,
         unit=unit_idx[lik_mask],
@@ -128,22 +254,30 @@ def prepare_metric(
         n_teams=len(teams) if has_teams else 1,
         seg_levels=seg_levels,
         x_blocks=tuple(len(levels[c]) - 1 for c in factor_cols),
+        unit_site=site_idx if has_sites else np.zeros(len(units), dtype=int),
+        n_sites=len(sites) if has_sites else 1,
+        periods=n_periods,
+        fixed=fixed,
+        unit_covariate=covariate,
     )
-    # observed statistics and information per unit (for the parametrisation)
-    per_unit_n = np.bincount(arrays.unit, weights=lik[count].to_numpy(), minlength=len(units))
     obs = fam.observed(lik[count].to_numpy(), lik[stats].to_numpy())
     pri = resolve_priors(fam.name, metric, dict(spec.model.priors))
-    centred = choose_centred(fam.name, fam.unit_information(obs, per_unit_n))
-    notes.append(
-        f"agent effects {'centred on their arm mean' if centred else 'non-centred'} "
-        f"(median {np.median(per_unit_n):.0f} observations per agent)"
-    )
+    choices = choose_levels(fam.name, arrays, obs)
+    notes.append(parametrisation_note(choices, fixed))
+    if cov_note:
+        notes.append(cov_note)
     if not has_teams and spec.model.team_effects:
-        notes.append("no team effects: the data have fewer than two teams")
+        notes.append("no team effects: the data have fewer than two teams with more than one agent")
     if prior is not None:
         notes.append(f"prior on the latent effect from an earlier run: Normal({prior[0]:.3g}, {prior[1]:.3g})")
     block = ModelBlock(
-        name=metric, family=fam.name, design=arrays, obs=obs, priors=pri, centred=centred, effect_prior=prior
+        name=metric,
+        family=fam.name,
+        design=arrays,
+        obs=obs,
+        priors=pri,
+        centred=[lv for lv, c in choices.items() if c.centred],
+        effect_prior=prior,
     )
     pop = design.population(cd, cd_group)
     eff = cd[pop].reset_index(drop=True)
@@ -172,4 +306,20 @@ def prepare_metric(
         seg_labels=[levels[s] for s in seg_cols],
         units=units,
         notes=notes,
+        eff_post=post[pop],
+        choices=choices,
     )
+
+
+def parametrisation_note(choices: dict[str, LevelChoice], fixed: tuple[str, ...] = ()) -> str:
+    """One sentence: which levels are modelled, their moment sds and the form chosen for each."""
+    parts = []
+    for lv, c in choices.items():
+        if lv in fixed:
+            parts.append(f"{LEVEL_LABELS[lv]} effects with a fixed prior scale (few members)")
+            continue
+        form = "centred" if c.centred else "non-centred"
+        sd = f"sd ~ {c.sd:.3g}" if np.isfinite(c.sd) else "sd not estimable"
+        se = f", {c.se:.3g} per member" if np.isfinite(c.se) else ""
+        parts.append(f"{LEVEL_LABELS[lv]} effects {form} ({sd}{se})")
+    return "random effects with estimated sds, parametrisation from the data: " + "; ".join(parts)

@@ -1,7 +1,7 @@
 """From a fitted block to its :class:`~qmsprint.results.MetricResult`: effects, segments, checks.
 
 The latent predictor of each cell with and without the new program comes from the block's
-design arrays and the :class:`.designs.Design`; natural-scale values, scales and units from the
+design arrays (:func:`qmsprint.models.terms.untreated`); natural-scale values, scales and units from the
 metric registry and the model family (:mod:`qmsprint.effects`); posterior predictive replicates
 from the model family (``Family.ppc``).
 """
@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from qmsprint import effects as fx
-from qmsprint.experiments.prepare import MetricBlock
-from qmsprint.models import Fit, diagnostics, draws_of, get_family
-from qmsprint.results import MetricResult
+from qmsprint.experiments.prepare import MetricBlock, clusters_per_arm
+from qmsprint.models import Fit, Fitted, diagnostics, draws_of, get_family
+from qmsprint.models.terms import treated_shift, untreated
+from qmsprint.results import Diagnostics, MetricResult
 from qmsprint.spec import Spec
 
 PPC_DRAWS = 200
@@ -34,24 +35,15 @@ def latent(mb: MetricBlock, idata: Any, *, population: bool = True) -> tuple[np.
     def draws(suffix: str) -> np.ndarray:
         return draws_of(idata, f"{m}_{suffix}")
 
-    b = draws("unit")
-    tau = draws("effect")
     if population:
-        u, X, seg, g = mb.eff_unit, mb.eff_X, mb.eff_seg, mb.eff_group
-        post = np.ones(len(u))
-        active = np.zeros(len(u))
+        u, X, seg = mb.eff_unit, mb.eff_X, mb.eff_seg
+        post = mb.eff_post if mb.eff_post is not None else np.ones(len(u))
     else:
-        u, X, seg, post, active = d.unit, d.X, d.seg, d.post, d.active
-        g = d.unit_group[u].astype(float)
-    base = b[:, u]
-    if X.shape[1]:
-        base = base + draws("adjust") @ X.T
-    base = mb.design.untreated(base, draws, g, post)
-    delta = np.repeat(tau[:, None], len(u), axis=1)
-    for i in range(len(d.seg_levels)):
-        delta = delta + draws(f"seg{i}")[:, seg[:, i]]
+        u, X, seg, post = d.unit, d.X, d.seg, d.post
+    base = untreated(d, draws, u, X, post)
+    delta = treated_shift(d, draws, seg)
     if not population:
-        return base + delta * mb.design.treated(g, active)[None, :], delta
+        return base + delta * np.asarray(d.active, float)[None, :], delta
     return base, delta
 
 
@@ -94,8 +86,30 @@ def ppc(mb: MetricBlock, idata: Any, spec: Spec, *, prob: float, seed: int = 0) 
     }
 
 
-def metric_result(mb: MetricBlock, fit_: Fit, spec: Spec, cells_used: Any) -> MetricResult:
-    """Effects, segments, diagnostics, PPC and descriptive numbers of one metric."""
+def headline_draws(mb: MetricBlock, idata: Any, spec: Spec) -> np.ndarray:
+    """Draws of the headline effect (treatment - control on the headline scale), flattened."""
+    info = spec.metric(mb.metric).info
+    base, delta = latent(mb, idata)
+    (lv,) = fx.weighted_levels_by(fx.metric_cells(info, spec, _params(mb, idata)), base, delta, mb.weights, [None])
+    key = info.headline.key
+    return lv["treatment"][key] - lv["control"][key]
+
+
+def diagnose(mb: MetricBlock, fit_: Fit, spec: Spec) -> Diagnostics:
+    """Convergence diagnostics of a fit: the parameters behind the effects and the headline effect itself."""
+    idata = fit_.idata
+    chains, n_draws = idata.posterior.sizes["chain"], idata.posterior.sizes["draw"]
+    head = headline_draws(mb, idata, spec).reshape(chains, n_draws)
+    return diagnostics(fit_, mb.block.parameters(), {f"{mb.metric}_headline_effect": head})
+
+
+def metric_result(mb: MetricBlock, fitted: Fit | Fitted, spec: Spec, cells_used: Any) -> MetricResult:
+    """Effects, segments, diagnostics, PPC and descriptive numbers of one metric.
+
+    ``fitted`` is a plain fit, or a :class:`~qmsprint.models.retry.Fitted` whose kept fit,
+    diagnostics (over every attempt) and attempt notes are used.
+    """
+    fit_ = fitted.fit if isinstance(fitted, Fitted) else fitted
     idata = fit_.idata
     m = mb.metric
     sm = spec.metric(m)
@@ -112,8 +126,11 @@ def metric_result(mb: MetricBlock, fit_: Fit, spec: Spec, cells_used: Any) -> Me
     segs = fx.segment_effects(
         info, by_segment, mb.seg_cols, mb.seg_labels, better=sm.better, threshold=sm.threshold, hdi_prob=prob
     )
-    chains, n_draws = idata.posterior.sizes["chain"], idata.posterior.sizes["draw"]
-    diag = diagnostics(fit_, mb.block.parameters(), {f"{m}_headline_effect": head_draws.reshape(chains, n_draws)})
+    if isinstance(fitted, Fitted):
+        diag = fitted.diagnostics
+    else:
+        chains, n_draws = idata.posterior.sizes["chain"], idata.posterior.sizes["draw"]
+        diag = diagnostics(fit_, mb.block.parameters(), {f"{m}_headline_effect": head_draws.reshape(chains, n_draws)})
     tau = draws_of(idata, f"{m}_effect")
     count, stats = info.cell_columns(spec)
     pilot = cells_used[cells_used["period"] == "pilot"]
@@ -132,8 +149,13 @@ def metric_result(mb: MetricBlock, fit_: Fit, spec: Spec, cells_used: Any) -> Me
         a: int(((mb.units["arm"] == a) & (np.bincount(mb.block.design.unit, minlength=len(mb.units)) > 0)).sum())
         for a in arms
     }
-    n_obs = {a: int(cells_used.loc[cells_used["arm"] == a, count].sum()) for a in arms}
+    modelled = cells_used[cells_used["period"].isin(mb.design.PERIODS)]
+    n_obs = {a: int(modelled.loc[modelled["arm"] == a, count].sum()) for a in arms}
     notes = list(mb.notes)
+    if isinstance(fitted, Fitted):
+        notes += fitted.notes()
+        if fit_.block.centred != mb.block.centred:
+            notes.append("kept parametrisation: centred levels " + (", ".join(fit_.block.centred) or "none"))
     if not diag.converged:
         notes.append("the fit missed the convergence bars: " + "; ".join(diag.problems))
     return MetricResult(
@@ -149,6 +171,8 @@ def metric_result(mb: MetricBlock, fit_: Fit, spec: Spec, cells_used: Any) -> Me
         level_shares=shares,
         n_units=n_units,
         n_obs=n_obs,
+        unit=spec.unit,
+        n_clusters=clusters_per_arm(spec, mb.units[np.bincount(mb.block.design.unit, minlength=len(mb.units)) > 0]),
         notes=notes,
         latent_effect=(float(np.mean(tau)), float(np.std(tau, ddof=1))),
         idata=fit_.posterior_idata(),

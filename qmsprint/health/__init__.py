@@ -10,6 +10,8 @@ One check per module, each documenting its test and thresholds:
 
 - :mod:`~qmsprint.health.srm`: sample ratio mismatch of units and of interactions (``srm_units``,
   ``srm_interactions``);
+- :mod:`~qmsprint.health.clusters`: randomization units per arm (``units_per_arm``: one or two per
+  arm cannot be told apart from a unit shock);
 - :mod:`~qmsprint.health.response`: survey response by arm and low response (``response_rate``);
 - :mod:`~qmsprint.health.contamination`: agents or units in both arms, team changes;
 - :mod:`~qmsprint.health.balance`: baseline standardized differences between arms (``balance``);
@@ -30,6 +32,7 @@ import pandas as pd
 from qmsprint.health.aa import check_aa, check_aa_full
 from qmsprint.health.balance import balance_variables, check_balance, standardized_differences
 from qmsprint.health.base import STATUS_ORDER
+from qmsprint.health.clusters import check_units_per_arm
 from qmsprint.health.contamination import check_contamination
 from qmsprint.health.response import check_response_rates
 from qmsprint.health.srm import check_srm_interactions, check_srm_units
@@ -50,6 +53,7 @@ __all__ = [
     "check_response_rates",
     "check_srm_interactions",
     "check_srm_units",
+    "check_units_per_arm",
     "outcome_sums",
     "standardized_differences",
     "unit_column",
@@ -73,7 +77,7 @@ def check_health(spec: Spec, prepared: Any, *, full_aa: bool = False) -> list[He
     Returns
     -------
     list of HealthCheck
-        ``srm_units``, ``srm_interactions``, ``response_rate``, ``contamination``, ``balance``,
+        ``srm_units``, ``units_per_arm``, ``srm_interactions``, ``response_rate``, ``contamination``, ``balance``,
         ``parallel_trends`` (DiD only), ``aa`` (and ``aa_model`` with ``full_aa``).
 
     """
@@ -85,6 +89,7 @@ def check_health(spec: Spec, prepared: Any, *, full_aa: bool = False) -> list[He
     checks: list[HealthCheck] = []
     units = unit_table(pilot, spec)
     checks.append(check_srm_units(units, spec, label=f"{spec.unit}s"))
+    checks.append(check_units_per_arm(units, spec))
     checks.append(check_srm_interactions(units, spec))
     checks.append(check_response_rates(cells, spec))
     checks.append(check_contamination(cells, spec))

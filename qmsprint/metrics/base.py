@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from qmsprint.spec import BaselineRates, Metric, Spec
 
-Family = Literal["ordinal", "binomial", "continuous"]
+Family = Literal["ordinal", "binomial", "gamma", "continuous"]
 Direction = Literal["higher", "lower"]
 ColumnKind = Literal["level", "bool", "number", "timestamp"]
 # canonical (Ibis) type of an input column by how it is parsed
@@ -86,7 +86,7 @@ class MetricDef:
     plural
         The label reads as a plural (``Repeat contacts fall``).
     family
-        Model family registered in :mod:`qmsprint.models` (``ordinal``, ``binomial``, ``continuous``).
+        Model family registered in :mod:`qmsprint.models` (``ordinal``, ``binomial``, ``gamma``, ``continuous``).
     direction
         Default direction of improvement.
     unit

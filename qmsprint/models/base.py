@@ -2,9 +2,10 @@
 
 A family is the likelihood of one kind of outcome fitted on cells (sufficient statistics) plus
 the link back to the natural scale: :mod:`.ordinal` (cumulative logit on level counts),
-:mod:`.binomial` (logit on successes / trials), :mod:`.continuous` (lognormal on sums of log
-values). Everything that differs between families goes through a :class:`Family` object, so the
-sampler, the experiments and the effects never test family names.
+:mod:`.binomial` (logit on successes / trials), :mod:`.gamma` (log-link gamma on sums of values
+and of their logs), :mod:`.continuous` (lognormal on sums of log values). Everything that
+differs between families goes through a :class:`Family` object, so the sampler, the experiments
+and the effects never test family names.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class Family:
     Attributes
     ----------
     name
-        Registry name (``ordinal``, ``binomial``, ``continuous``).
+        Registry name (``ordinal``, ``binomial``, ``gamma``, ``continuous``).
     intercept
         Whether the linear predictor has an intercept (its prior is centred by :meth:`center`);
         ordinal models have none (the cutpoints carry it).
@@ -69,6 +70,17 @@ class Family:
 
     def unit_information(self, obs: dict[str, np.ndarray], per_unit_n: np.ndarray) -> np.ndarray:
         """Fisher information about each unit's latent level (chooses the parametrisation)."""
+        raise NotImplementedError
+
+    def group_estimates(
+        self, obs: dict[str, np.ndarray], index: np.ndarray, n_groups: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per group of cells: a latent-scale estimate of its level (relative to the pooled one) and its variance.
+
+        ``index`` maps each cell to its group (0..n_groups-1). One scoring step from the pooled fit
+        is enough: :func:`.priors.choose_levels` only needs moment estimates of each level's sd
+        against the information per unit. Groups without data get ``nan`` and variance ``inf``.
+        """
         raise NotImplementedError
 
     def block_data(self, prefix: str, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

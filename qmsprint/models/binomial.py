@@ -88,10 +88,15 @@ class Binomial(Family):
         "effect_sd": 1.0,  # treatment effect, log-odds (1.0 ~ +-20 pp around 50%)
         "intercept_sd": 2.5,  # around the observed overall log-odds
         "unit_sd": 0.5,  # half-normal scale of the sd of agent effects
-        "team_sd": 0.3,  # sd of team effects (fixed scale)
+        "team_sd": 0.3,  # half-normal scales of the sds of team and site effects
+        "site_sd": 0.3,
+        "team_period_sd": 0.2,  # unit x period shocks (baseline and pilot)
+        "site_period_sd": 0.2,
+        "unit_period_sd": 0.2,
         "adjust_sd": 1.0,  # channel / contact-reason effects
         "segment_sd": 0.25,  # sd of treatment x segment deviations (fixed scale)
         "group_sd": 1.0,  # DiD baseline group difference
+        "baseline_sd": 1.0,  # slope on each unit's baseline level (A/B with a baseline)
         "period_sd": 1.0,  # DiD period shock
     }
     typical_unit_sd = 0.3
@@ -104,6 +109,17 @@ class Binomial(Family):
     def unit_information(self, obs: dict[str, np.ndarray], per_unit_n: np.ndarray) -> np.ndarray:
         """Fisher information about each unit's latent level."""
         return information(obs["y"], per_unit_n)
+
+    def group_estimates(
+        self, obs: dict[str, np.ndarray], index: np.ndarray, n_groups: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per group: one scoring step from the pooled rate, ``(y - n p) / (n p (1 - p))``, and its variance."""
+        n = np.bincount(index, weights=np.asarray(obs["n"], float), minlength=n_groups)
+        y = np.bincount(index, weights=np.asarray(obs["y"], float), minlength=n_groups)
+        p = (np.sum(obs["y"]) + 0.5) / (np.sum(obs["n"]) + 1.0)
+        info = n * p * (1 - p)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(info > 0, (y - n * p) / info, np.nan), np.where(info > 0, 1.0 / info, np.inf)
 
     def block_data(self, prefix: str, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Data containers of the likelihood."""

@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -60,7 +61,8 @@ class ModelBlock:
     priors
         Prior scales (:func:`.priors.resolve_priors`).
     centred
-        Agent-effect parametrisation.
+        Random-effect levels in the centred form (:data:`.terms.LEVELS`; the others are
+        non-centred); ``True`` / ``False`` = every level / none. Stored as a sorted tuple.
     effect_prior
         Prior ``(mean, sd)`` of the latent treatment effect; ``None`` = ``(0, priors['effect_sd'])``.
 
@@ -71,8 +73,16 @@ class ModelBlock:
     design: CellDesign
     obs: dict[str, np.ndarray]
     priors: dict[str, float]
-    centred: bool = False
+    centred: Collection[str] | bool = ()
     effect_prior: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.centred is True:
+            self.centred = tuple(self.design.levels)
+        elif self.centred is False:
+            self.centred = ()
+        else:
+            self.centred = tuple(sorted(lv for lv in self.centred if lv in self.design.levels))
 
     @property
     def fam(self) -> Family:
@@ -180,7 +190,10 @@ def clear_cache() -> None:
 
 @dataclass
 class Fit:
-    """One sampled block (variables renamed from the family prefix to the metric name)."""
+    """One sampled block (variables renamed from the family prefix to the metric name).
+
+    ``compiled`` is the compiled model it was sampled with (a longer run of the same block reuses it).
+    """
 
     idata: Any
     block: ModelBlock
@@ -188,6 +201,7 @@ class Fit:
     seconds: float
     compile_seconds: float
     reused: bool
+    compiled: CompiledModel | None = field(default=None, repr=False, compare=False)
 
     def posterior_idata(self) -> Any:
         """InferenceData with only the block's posterior variables and the sample stats (for saving)."""
@@ -265,8 +279,45 @@ def _fit_all(
         b = blocks[i]
         idata, _ = finish_sampling(started, b.name, progress, i / max(len(blocks), 1))
         seconds = (done or time.perf_counter()) - t0
-        out.append(Fit(_rename(idata, b.prefix, b.name), b, backend, seconds, compiled.compile_seconds, reused))
+        out.append(
+            Fit(_rename(idata, b.prefix, b.name), b, backend, seconds, compiled.compile_seconds, reused, compiled)
+        )
     return out
+
+
+def refit(
+    previous: Fit,
+    block: ModelBlock,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: int,
+    target_accept: float = 0.9,
+    backend: str = "nutpie",
+    progress: Any = None,
+) -> Fit:
+    """Sample ``block`` again: with the compiled model of ``previous`` when the block's shape is the same.
+
+    A longer run of the same model (more draws, longer warm-up, another step size target) costs
+    only the sampling; another parametrisation is compiled (or taken from the cache).
+    """
+    if backend == "nutpie" and not nutpie_available():
+        backend = "pymc"
+    t0 = time.perf_counter()
+    with one_blas_thread():
+        if previous.compiled is not None and previous.block.key() == block.key():
+            compiled, reused = previous.compiled, True
+            compile_seconds = 0.0
+        else:
+            compiled, reused = _compiled_block(block, backend)
+            compile_seconds = compiled.compile_seconds
+        started = start_sampling(
+            compiled, draws=draws, tune=tune, chains=chains, seed=int(seed), target_accept=target_accept
+        )
+        idata, _ = finish_sampling(started, block.name, progress, 0.0)
+    seconds = time.perf_counter() - t0
+    return Fit(_rename(idata, block.prefix, block.name), block, backend, seconds, compile_seconds, reused, compiled)
 
 
 def prior_draws(block: ModelBlock, *, draws: int, seed: int) -> Any:

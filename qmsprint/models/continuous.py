@@ -101,9 +101,14 @@ class Continuous(Family):
         "sigma_sd": 1.0,  # half-normal scale of the sd of log values
         "unit_sd": 0.3,
         "team_sd": 0.2,
+        "site_sd": 0.2,
+        "team_period_sd": 0.1,
+        "site_period_sd": 0.1,
+        "unit_period_sd": 0.1,
         "adjust_sd": 0.5,
         "segment_sd": 0.1,
         "group_sd": 0.5,
+        "baseline_sd": 1.0,  # slope on each unit's baseline level (A/B with a baseline)
         "period_sd": 0.5,
     }
     typical_unit_sd = 0.1
@@ -120,6 +125,18 @@ class Continuous(Family):
     def unit_information(self, obs: dict[str, np.ndarray], per_unit_n: np.ndarray) -> np.ndarray:
         """Fisher information about each unit's latent level."""
         return information(per_unit_n, pooled_var(obs))
+
+    def group_estimates(
+        self, obs: dict[str, np.ndarray], index: np.ndarray, n_groups: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per group: mean log value (minus the pooled one) and its sampling variance ``sigma^2 / n``."""
+        n = np.bincount(index, weights=obs["n"], minlength=n_groups)
+        s1 = np.bincount(index, weights=obs["s1"], minlength=n_groups)
+        pooled = np.sum(obs["s1"]) / np.sum(obs["n"])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            est = np.where(n > 0, s1 / n - pooled, np.nan)
+            var = np.where(n > 0, pooled_var(obs) / n, np.inf)
+        return est, var
 
     def block_data(self, prefix: str, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Data containers of the likelihood."""

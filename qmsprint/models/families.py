@@ -6,10 +6,12 @@ A metric names its family (``MetricDef.family``); everything that fits or reads 
 
 from __future__ import annotations
 
-from qmsprint.models import binomial, continuous, counts, ordinal
+from qmsprint.models import binomial, continuous, counts, gamma, ordinal
 from qmsprint.models.base import Family
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (ordinal.FAMILY, binomial.FAMILY, continuous.FAMILY, counts.FAMILY)}
+FAMILIES: dict[str, Family] = {
+    f.name: f for f in (ordinal.FAMILY, binomial.FAMILY, gamma.FAMILY, continuous.FAMILY, counts.FAMILY)
+}
 
 
 def get_family(name: str) -> Family:

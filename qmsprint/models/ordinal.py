@@ -147,10 +147,15 @@ class Ordinal(Family):
         "effect_sd": 1.0,  # treatment effect, log-odds
         "cutpoint_sd": 3.0,
         "unit_sd": 0.5,  # half-normal scale of the sd of agent effects
-        "team_sd": 0.3,  # sd of team effects (fixed scale)
+        "team_sd": 0.3,  # half-normal scales of the sds of team and site effects
+        "site_sd": 0.3,
+        "team_period_sd": 0.2,  # unit x period shocks (baseline and pilot)
+        "site_period_sd": 0.2,
+        "unit_period_sd": 0.2,
         "adjust_sd": 1.0,  # channel / contact-reason effects
         "segment_sd": 0.25,  # sd of treatment x segment deviations (fixed scale)
         "group_sd": 1.0,  # DiD baseline group difference
+        "baseline_sd": 1.0,  # slope on each unit's baseline level (A/B with a baseline)
         "period_sd": 1.0,  # DiD period shock
     }
     typical_unit_sd = 0.3
@@ -163,6 +168,29 @@ class Ordinal(Family):
     def unit_information(self, obs: dict[str, np.ndarray], per_unit_n: np.ndarray) -> np.ndarray:
         """Fisher information about each unit's latent level."""
         return per_unit_n * information(obs["counts"])
+
+    def group_estimates(
+        self, obs: dict[str, np.ndarray], index: np.ndarray, n_groups: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per group: one scoring step for a location shift from the pooled level shares, and its variance.
+
+        With pooled cutpoints ``c_k = logit(P(Y <= k))`` and logistic density ``f``, a level-``k``
+        answer scores ``s_k = (f(c_k-1) - f(c_k)) / pi_k``; a group's estimate is ``sum n_k s_k / I``
+        with ``I = n sum pi_k s_k^2`` (Whitehead 1993).
+        """
+        counts = np.asarray(obs["counts"], float)
+        tot = counts.sum(axis=0)
+        pi = tot / max(tot.sum(), 1.0)
+        cum = np.clip(np.cumsum(pi)[:-1], 1e-9, 1 - 1e-9)
+        f = np.concatenate([[0.0], cum * (1 - cum), [0.0]])  # logistic density at the cutpoints
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = np.where(pi > 0, (f[:-1] - f[1:]) / pi, 0.0)
+        per_group = np.zeros((n_groups, counts.shape[1]))
+        np.add.at(per_group, index, counts)
+        n = per_group.sum(axis=1)
+        info = n * float(np.sum(pi * s**2))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(info > 0, per_group @ s / info, np.nan), np.where(info > 0, 1.0 / info, np.inf)
 
     def block_data(self, prefix: str, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Data containers of the likelihood."""

@@ -1,18 +1,38 @@
 """Shared model terms: the design arrays of a metric's cells and the linear predictor.
 
-Every family (:mod:`.ordinal`, :mod:`.binomial`, :mod:`.continuous`) builds its latent predictor
-per cell with :func:`linear_predictor`::
+Every family (:mod:`.ordinal`, :mod:`.binomial`, :mod:`.gamma`, :mod:`.continuous`) builds its
+latent predictor per cell with :func:`linear_predictor`. With ``a`` the agent (unit) of cell ``c``,
+``t`` its team, ``s`` its site and ``q`` its period (0 baseline, 1 pilot)::
 
-    eta_c = b[unit_c] + X_c beta + gamma post_c + active_c (tau_did + sum_s dev_s[seg_sc])
-    b_u   ~ Normal(mu + g_u coef + team[team_u], sd_unit)           (centred on the arm's mean)
-    b_u   = mu + g_u coef + team[team_u] + sd_unit z_u, z_u ~ N(0, 1)  (non-centred)
+    eta_c = b_a + X_c beta + active_c (tau + sum_s dev_s[seg_sc])                 (every design)
+            + q_c (gamma + TP[t] + SP[s] + AP[a])                                    (two periods)
+    b_a   = mu + g_a coef + beta x_a + T[t] + S[s] + sd_unit z_a                     (agent effects)
 
-with ``coef = tau`` (the treatment effect) in an A/B design (agents are centred on their arm's
-mean) and ``coef = delta`` (the baseline group difference) in a DiD design, where ``tau`` enters
-as the group x period interaction ``active_c = g_u * post_c`` and ``gamma`` is the period shock.
-``dev_s`` are treatment x segment deviations shrunk towards 0 by a fixed-scale prior, ``X`` are the
+Levels (each ``Normal(0, sd_level)`` with ``sd_level ~ HalfNormal(<level>_sd)`` estimated):
+agents ``b`` (``unit``), teams ``T`` (``team``), sites ``S`` (``site``), and with both periods the
+unit x period shocks, written as each member's change from the baseline to the pilot period:
+team x period ``TP`` (``team_period``), site x period ``SP`` (``site_period``) and agent x period
+``AP`` (``unit_period``). A shock of sd ``s`` in each period moves a member's pilot level against
+its baseline by ``sqrt(2) s``: that change is what the model estimates (a member's baseline shock
+is part of its level ``b``, ``T`` or ``S``). Each level is centred or non-centred on its own
+(:func:`.priors.choose_levels` decides from the data). A level listed in ``CellDesign.fixed``
+(few members above the randomization unit, e.g. two sites) keeps its effects but with the fixed
+prior scale ``<level>_sd`` instead of an estimated sd, which a handful of members cannot inform.
+
+* A/B (``kind="ab"``, the pilot period): agents are centred on their arm's mean, ``coef = tau``
+  and ``active`` does not enter (the arm difference is the effect). With a baseline period, each
+  agent's baseline level ``x_a`` (a shrunken estimate from its baseline cells) enters its mean as
+  ``beta x_a`` with an estimated slope: the hierarchical counterpart of CUPED. The pilot-period
+  team (site) effects are the team x pilot-period shocks; ``beta`` shrinks towards 0 when baseline
+  levels do not carry over. (A two-period A/B, ``periods=2``, is modelled like a DiD without the
+  group difference.)
+* Difference-in-differences (``kind="did"``): ``coef = delta`` (baseline group difference),
+  ``active = g * q``, ``gamma`` the period shock.
+
+``dev_s`` are treatment x segment deviations shrunk towards 0 by a fixed-scale prior, ``X`` the
 adjustment dummies (channel / contact reason / segment main effects). Ordinal models have no
-intercept (``mu = 0``: the cutpoints carry it).
+intercept (``mu = 0``: the cutpoints carry it). :func:`untreated` and :func:`treated_shift`
+evaluate the same predictor from posterior draws for any cells (the readout's counterfactuals).
 
 Models only see arrays; nothing here knows about files, arms or spec files.
 """
@@ -20,10 +40,22 @@ Models only see arrays; nothing here knows about files, arms or spec files.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+
+# random-effect levels in the order they are built; the prior scale of level L is ``<L>_sd``
+LEVELS = ("unit", "team", "site", "team_period", "site_period", "unit_period")
+LEVEL_LABELS = {
+    "unit": "agent",
+    "team": "team",
+    "site": "site",
+    "team_period": "team x period",
+    "site_period": "site x period",
+    "unit_period": "agent x period",
+}
 
 
 @dataclass
@@ -37,9 +69,9 @@ class CellDesign:
     unit
         Per cell: index of the unit (agent) it belongs to.
     post
-        Per cell: 1 in the pilot period, 0 in the baseline (all 1 for A/B).
+        Per cell: 1 in the pilot period, 0 in the baseline (all 1 when only the pilot is modelled).
     active
-        Per cell: 1 when the new program is active (A/B: treated unit; DiD: treated unit x pilot).
+        Per cell: 1 when the new program is active (treated unit, in the pilot period).
     X
         Per cell adjustment dummies, shape (cells, p).
     seg
@@ -58,6 +90,19 @@ class CellDesign:
         Sizes of the one-hot dummy blocks that make up ``X`` (one per adjustment factor, reference
         level dropped), or ``()`` when ``X`` is not made of such blocks. With blocks, the model
         looks the adjustment up per cell instead of multiplying by ``X``.
+    unit_site
+        Per unit: site index (None or all 0 without site effects).
+    n_sites
+        Number of sites (site effects only when >= 2).
+    periods
+        1 (pilot only) or 2 (baseline and pilot cells).
+    period_effects
+        With two periods: unit x period terms (team x period, site x period, agent x period).
+    fixed
+        Levels whose effects get the fixed prior scale ``<level>_sd`` (no sd parameter).
+    unit_covariate
+        Per unit: a pre-period level (an A/B pilot's baseline, see :mod:`qmsprint.experiments.prepare`)
+        that enters the agents' mean with an estimated slope ``baseline``; None without one.
 
     """
 
@@ -73,7 +118,19 @@ class CellDesign:
     seg_levels: tuple[int, ...] = ()
     unit_effects: bool = True
     x_blocks: tuple[int, ...] = ()
+    unit_site: np.ndarray | None = None
+    n_sites: int = 1
+    periods: int = 1
+    period_effects: bool = True
+    fixed: tuple[str, ...] = ()
+    unit_covariate: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind == "did":
+            self.periods = 2
+        if self.unit_site is None:
+            self.unit_site = np.zeros(len(self.unit_group), dtype=int)
 
     @property
     def n_units(self) -> int:
@@ -85,12 +142,51 @@ class CellDesign:
         """Number of likelihood cells."""
         return len(self.unit)
 
+    @property
+    def arm_centred(self) -> bool:
+        """A/B on one period: agents are centred on their arm's mean and ``tau`` is the arm difference."""
+        return self.kind == "ab" and self.periods == 1
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        """Random-effect levels in the model (see :data:`LEVELS`)."""
+        out = []
+        if self.unit_effects:
+            out.append("unit")
+        if self.n_teams >= 2:
+            out.append("team")
+        if self.n_sites >= 2:
+            out.append("site")
+        if self.periods == 2 and self.period_effects:
+            if self.n_teams >= 2:
+                out.append("team_period")
+            if self.n_sites >= 2:
+                out.append("site_period")
+            if self.unit_effects:
+                out.append("unit_period")
+        return tuple(out)
+
+    def level_size(self, level: str) -> int:
+        """Number of effects of a level (a period level has one change per member)."""
+        return {"unit": self.n_units, "team": self.n_teams, "site": self.n_sites}[level.split("_")[0]]
+
+    def level_index(self, level: str, unit: np.ndarray | None = None) -> np.ndarray:
+        """Index into a level's effects for cells of ``unit`` (default: the likelihood cells)."""
+        u = np.asarray(self.unit if unit is None else unit, dtype="int64")
+        owner = {"unit": u, "team": self.unit_team[u], "site": np.asarray(self.unit_site)[u]}[level.split("_")[0]]
+        return np.asarray(owner, dtype="int64")
+
     def shape_key(self) -> tuple:
         """What fixes the compiled model's shape (data lengths may change freely)."""
         return (
             self.kind,
             self.n_units,
             self.n_teams if self.n_teams >= 2 else 1,
+            self.n_sites if self.n_sites >= 2 else 1,
+            self.periods,
+            self.levels,
+            tuple(self.fixed),
+            self.unit_covariate is not None,
             self.X.shape[1],
             tuple(self.seg_levels),
             self.unit_effects,
@@ -103,11 +199,19 @@ class CellDesign:
             f"{prefix}__unit": self.unit.astype("int64"),
             f"{prefix}__unit_group": self.unit_group.astype("float64"),
         }
-        if self.kind == "did":
-            d[f"{prefix}__post"] = self.post.astype("float64")
+        if not self.arm_centred:
             d[f"{prefix}__active"] = self.active.astype("float64")
+        if self.periods == 2:
+            d[f"{prefix}__post"] = self.post.astype("float64")
         if self.n_teams >= 2:
             d[f"{prefix}__unit_team"] = self.unit_team.astype("int64")
+        if self.n_sites >= 2:
+            d[f"{prefix}__unit_site"] = np.asarray(self.unit_site).astype("int64")
+        if self.unit_covariate is not None:
+            d[f"{prefix}__unit_x"] = np.asarray(self.unit_covariate, dtype="float64")
+        for level in ("team", "site"):
+            if f"{level}_period" in self.levels:
+                d[f"{prefix}__{level}_of_cell"] = self.level_index(level)
         if self.x_blocks:
             for i, code in enumerate(self.x_codes()):
                 d[f"{prefix}__xcode{i}"] = code
@@ -133,13 +237,28 @@ class CellDesign:
         return codes
 
 
+def _level_effects(
+    p: str, level: str, n: int, scale: float, centred: bool, mean: Any = 0.0, fixed: bool = False
+) -> Any:
+    """``n`` effects ``Normal(mean, sd)``, ``sd ~ HalfNormal(scale)``, centred or not (``fixed``: sd = scale)."""
+    import pymc as pm
+
+    if fixed:
+        return mean + pm.Normal(f"{p}_{level}", 0.0, scale, shape=n)
+    sd = pm.HalfNormal(f"{p}_sd_{level}", scale)
+    if centred:
+        return pm.Normal(f"{p}_{level}", mu=mean, sigma=sd, shape=n)
+    z = pm.Normal(f"{p}_{level}_z", 0.0, 1.0, shape=n)
+    return pm.Deterministic(f"{p}_{level}", mean + sd * z)
+
+
 def linear_predictor(
     prefix: str,
     design: CellDesign,
     data: dict[str, Any],
     pri: dict[str, float],
     *,
-    centred: bool,
+    centred: Collection[str] | bool,
     intercept: bool,
     effect_mu: Any,
     effect_sd: Any,
@@ -158,7 +277,7 @@ def linear_predictor(
     pri
         Prior scales (:func:`.priors.resolve_priors`).
     centred
-        Agent effects centred on their arm's mean (True) or non-centred.
+        Levels in the centred form (the others are non-centred); ``True`` / ``False`` = all / none.
     intercept
         Whether there is an intercept (False for ordinal models).
     effect_mu, effect_sd
@@ -175,7 +294,13 @@ def linear_predictor(
     import pymc as pm
     import pytensor.tensor as pt
 
+    custom = getattr(design, "predictor", None)
+    if custom is not None:  # designs with their own time terms (qmsprint.models.event_time)
+        args = {"centred": centred, "intercept": intercept, "effect_mu": effect_mu, "effect_sd": effect_sd}
+        return custom(prefix, data, pri, center=center, **args)
     p = prefix
+    levels = design.levels
+    cset = set(levels) if centred is True else set() if centred is False else set(centred)
     if isinstance(effect_sd, float) and math.isinf(effect_sd):
         tau = pm.Flat(f"{p}_effect")
     else:
@@ -190,23 +315,22 @@ def linear_predictor(
     else:
         mu = 0.0
     g = data[f"{p}__unit_group"]
+    unit_mean = mu
     if design.kind == "did":
-        coef = pm.Normal(f"{p}_group", 0.0, pri["group_sd"])
-    else:
-        coef = tau
-    unit_mean = mu + g * coef
-    if design.n_teams >= 2:
-        # fixed prior scale: a hierarchical sd over a handful of teams makes a funnel
-        team = pm.Normal(f"{p}_team", 0.0, pri["team_sd"], shape=design.n_teams)
-        unit_mean = unit_mean + team[data[f"{p}__unit_team"]]
+        unit_mean = unit_mean + g * pm.Normal(f"{p}_group", 0.0, pri["group_sd"])
+    elif design.arm_centred:
+        unit_mean = unit_mean + g * tau
+    if design.unit_covariate is not None:
+        unit_mean = unit_mean + pm.Normal(f"{p}_baseline", 0.0, pri["baseline_sd"]) * data[f"{p}__unit_x"]
+    for level in ("team", "site"):
+        if level in levels:
+            eff = _level_effects(
+                p, level, design.level_size(level), pri[f"{level}_sd"], level in cset, fixed=level in design.fixed
+            )
+            unit_mean = unit_mean + eff[data[f"{p}__unit_{level}"]]
     n_units = design.n_units
-    if design.unit_effects:
-        sd_unit = pm.HalfNormal(f"{p}_sd_unit", pri["unit_sd"])
-        if centred:
-            b = pm.Normal(f"{p}_unit", mu=unit_mean, sigma=sd_unit, shape=n_units)
-        else:
-            z = pm.Normal(f"{p}_unit_z", 0.0, 1.0, shape=n_units)
-            b = pm.Deterministic(f"{p}_unit", unit_mean + sd_unit * z)
+    if "unit" in levels:
+        b = _level_effects(p, "unit", n_units, pri["unit_sd"], "unit" in cset, unit_mean)
     else:
         b = pm.Deterministic(f"{p}_unit", unit_mean * pt.ones(n_units))
     eta = b[data[f"{p}__unit"]]
@@ -222,27 +346,75 @@ def linear_predictor(
                 off += size
         else:
             eta = eta + pt.dot(data[f"{p}__X"], beta)
-    if design.kind == "did":
-        gamma = pm.Normal(f"{p}_period", 0.0, pri["period_sd"])
-        eta = eta + gamma * data[f"{p}__post"] + tau * data[f"{p}__active"]
-    for i, levels in enumerate(design.seg_levels):
+    if design.periods == 2:
+        change = pm.Normal(f"{p}_period", 0.0, pri["period_sd"])
+        for level in levels:
+            if level.endswith("_period"):
+                owner = level.split("_")[0]
+                eff = _level_effects(
+                    p, level, design.level_size(level), pri[f"{level}_sd"], level in cset, fixed=level in design.fixed
+                )
+                idx = data[f"{p}__unit"] if owner == "unit" else data[f"{p}__{owner}_of_cell"]
+                change = change + eff[idx]
+        eta = eta + change * data[f"{p}__post"]
+    if not design.arm_centred:
+        eta = eta + tau * data[f"{p}__active"]
+    for i, n_levels in enumerate(design.seg_levels):
         # fixed prior scale (a hierarchical sd over a few channels would make a funnel); the
-        # deviation applies where the new program is active (codes >= levels, see CellDesign.data)
-        dev = pm.Normal(f"{p}_seg{i}", 0.0, pri["segment_sd"], shape=levels)
-        eta = eta + pt.concatenate([pt.zeros(levels), dev])[data[f"{p}__seg{i}"]]
+        # deviation applies where the new program is active (codes >= n_levels, see CellDesign.data)
+        dev = pm.Normal(f"{p}_seg{i}", 0.0, pri["segment_sd"], shape=n_levels)
+        eta = eta + pt.concatenate([pt.zeros(n_levels), dev])[data[f"{p}__seg{i}"]]
     return eta
+
+
+Draws = Callable[[str], np.ndarray]  # parameter suffix (``effect``, ``period``, ``team_period``) -> draws
+
+
+def untreated(design: CellDesign, draws: Draws, unit: np.ndarray, X: np.ndarray, post: np.ndarray) -> np.ndarray:
+    """Latent predictor per (draw, cell) without the new program, for cells given by unit, dummies and period.
+
+    The unit x period terms are the realised ones of each cell's team, site and agent in its period.
+    """
+    unit = np.asarray(unit, dtype="int64")
+    base = draws("unit")[:, unit]
+    if X.shape[1]:
+        base = base + draws("adjust") @ np.asarray(X).T
+    if design.arm_centred:
+        base = base - draws("effect")[:, None] * design.unit_group[unit][None, :]
+    if design.periods == 2:
+        q = np.asarray(post, float)[None, :]
+        change = np.repeat(draws("period")[:, None], len(unit), axis=1)
+        for level in design.levels:
+            if level.endswith("_period"):
+                change = change + draws(level)[:, design.level_index(level.split("_")[0], unit)]
+        base = base + change * q
+    return base
+
+
+def treated_shift(design: CellDesign, draws: Draws, seg: np.ndarray) -> np.ndarray:
+    """Latent treatment effect per (draw, cell): ``tau`` plus the cell's segment deviations."""
+    tau = draws("effect")
+    delta = np.repeat(tau[:, None], len(seg), axis=1)
+    for i in range(len(design.seg_levels)):
+        delta = delta + draws(f"seg{i}")[:, np.asarray(seg)[:, i]]
+    return delta
 
 
 def core_parameters(prefix: str, design: CellDesign) -> list[str]:
     """Names of the scalar/vector parameters behind the reported effects (for diagnostics)."""
+    if hasattr(design, "core_parameters"):  # designs with their own terms (qmsprint.models.event_time)
+        return design.core_parameters(prefix)
     p = prefix
     names = [f"{p}_effect"]
     if design.kind == "did":
-        names += [f"{p}_group", f"{p}_period"]
-    if design.n_teams >= 2:
+        names.append(f"{p}_group")
+    if design.periods == 2:
+        names.append(f"{p}_period")
+    if design.unit_covariate is not None:
+        names.append(f"{p}_baseline")
+    if "team" in design.levels:
         names.append(f"{p}_team")
-    if design.unit_effects:
-        names.append(f"{p}_sd_unit")
+    names += [f"{p}_sd_{level}" for level in design.levels if level not in design.fixed]
     if design.X.shape[1]:
         names.append(f"{p}_adjust")
     for i in range(len(design.seg_levels)):

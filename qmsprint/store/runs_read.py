@@ -98,6 +98,8 @@ def _result_from_dict(d: dict[str, Any], draws: np.ndarray | None) -> MetricResu
         n_obs=d.get("n_obs", {}),
         notes=list(d.get("notes", [])),
         latent_effect=tuple(le) if le else None,
+        unit=d.get("unit", "agent"),
+        n_clusters={str(k): int(v) for k, v in d.get("n_clusters", {}).items()},
     )
 
 
