@@ -2,7 +2,8 @@
 
 Exit codes, for schedulers: 0 ok; 1 unexpected error; 2 invalid experiment file;
 3 invalid data; 4 a fit did not converge (results written, no recommendation);
-5 run bundle missing/damaged/exists; 6 design request cannot be met.
+5 run bundle missing/damaged/exists; 6 design request cannot be met. ``qmsprint monitor``: 0 nothing
+new; 7 a new alert or warning; 8 the pilot is decisive now (nothing else new).
 """
 
 from __future__ import annotations
@@ -132,7 +133,9 @@ def simulate(
         Path,
         typer.Argument(help="Output file (.parquet or .csv); ground truth is written beside it.", show_default=False),
     ],
-    design: Annotated[str, typer.Option(help="ab or did.")] = "ab",
+    design: Annotated[
+        str, typer.Option(help="ab, did, waves (staggered roll-out) or prepost (no control group).")
+    ] = "ab",
     agents: Annotated[int, typer.Option(help="Number of agents.")] = 60,
     per_agent: Annotated[int, typer.Option(help="Interactions per agent per period.")] = 200,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
@@ -143,8 +146,8 @@ def simulate(
     """
     from qmsprint import api
 
-    if design not in ("ab", "did"):
-        raise typer.BadParameter("expected 'ab' or 'did'", param_hint="--design")
+    if design not in ("ab", "did", "waves", "prepost"):
+        raise typer.BadParameter("expected 'ab', 'did', 'waves' or 'prepost'", param_hint="--design")
     for p in api.simulate(out, design=design, agents=agents, per_agent=per_agent, seed=seed):
         typer.echo(f"wrote {p}")
 
@@ -253,6 +256,58 @@ def compare(
     typer.echo(table.to_string(index=False))
     if out is not None:
         typer.echo(f"wrote {out}")
+
+
+@app.command()
+@_friendly
+def monitor(
+    spec: SpecArg,
+    every: Annotated[
+        str | None,
+        typer.Option(help="Check again every interval (1d, 12h, 30m, 90s) until stopped; default: one check (cron)."),
+    ] = None,
+    checks: Annotated[int | None, typer.Option(help="With --every: stop after this many checks.", min=1)] = None,
+    runs_dir: Annotated[
+        Path | None, typer.Option(help="Folder of the runs and of alerts.jsonl (default: the spec's output.runs_dir).")
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Watch a running pilot: health checks, a new run when the data grew, alerts when something changes.
+
+    Alerts (sample ratio mismatch, a guardrail at risk, a survey response gap, contamination, a fit
+    that stopped converging, and "decisive now" from the expected-loss stopping rule) are appended
+    to alerts.jsonl beside the runs and POSTed to [monitor] webhook when the experiment file has one.
+    Exit codes: 0 nothing new; 7 a new alert or warning; 8 decisive now (nothing else new);
+    2 invalid experiment file; 3 invalid data (also an alert).
+
+    Example: qmsprint monitor experiments/demo_ab.toml --every 1d
+    """
+    from qmsprint import api
+
+    if every is None:
+        result = api.monitor(spec, runs_dir=runs_dir, progress=_progress(quiet))
+        typer.echo(result.summary())
+        raise typer.Exit(result.exit_code)
+    try:
+        seconds = api.parse_every(every)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--every") from None
+    last: list[int] = []
+
+    def shown(result: Any) -> None:
+        typer.echo(result.summary())
+        last.append(result.exit_code)
+
+    def failed(err: Exception) -> None:
+        typer.echo(f"error: {err}", err=True)
+        last.append(getattr(err, "exit_code", 1))
+
+    typer.echo(f"checking {spec} every {every} (Ctrl+C to stop)")
+    try:
+        api.watch(spec, seconds, checks=checks, runs_dir=runs_dir, on_result=shown, on_error=failed)
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+    raise typer.Exit(last[-1] if last else 0)
 
 
 def main() -> None:

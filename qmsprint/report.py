@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from qmsprint.errors import BundleError
-from qmsprint.present import figures
+from qmsprint.present import figures, rollout
 from qmsprint.present import format as fmt
 from qmsprint.present.text import explain
 from qmsprint.present.values import value_rows
@@ -97,7 +97,7 @@ intervals; probabilities are posterior probabilities.</p>
 <td class="num">{{ e.treatment }}</td><td class="num">{{ e.effect }}</td><td class="num">{{ e.interval }}</td>
 <td class="num">{{ e.p_better }}</td></tr>{% endfor %}</table>{% endif %}
 {{ fig_effects | safe }}
-</section>
+</section>{{ rollout_html | safe }}
 
 <section id="segments">
 <h2>Segments</h2>
@@ -429,7 +429,7 @@ def render_report(run: RunBundle) -> str:
         for x in (
             spec.client,
             spec.description,
-            f"{'A/B test' if spec.design == 'ab' else 'pilot with control group (difference-in-differences)'}: "
+            f"{rollout.design_label(spec.design)}: "
             f"{arms.treatment_display} vs {arms.control_label}",
             f"run {run.name}",
         )
@@ -450,6 +450,7 @@ def render_report(run: RunBundle) -> str:
         design=spec.design,
         hdi_pct=f"{100 * spec.model.hdi_prob:.0f}",
         fig_effects=fig_effects,
+        rollout_html=rollout.section_html(run, figs.html),
         segment_sentences=[s["sentence"] for s in rec.segments],
         segments=segments,
         fig_segments=fig_segments,

@@ -170,6 +170,10 @@ class MetricResult:
         pilot can use it as its prior.
     idata
         The ArviZ InferenceData of the fit (saved to the bundle as NetCDF).
+    event_effects
+        Roll-out designs: the headline effect per wave (``segment="wave"``, the wave's switch week)
+        and per week since the switch (``segment="weeks_since_switch"``, ``"0"`` = the switch week;
+        the last one pools the later weeks, e.g. ``"7+"``); empty for the other designs.
     unit, n_clusters
         The randomization unit (``agent``, ``team``, ``site``) and how many of them are behind the
         fit, by arm (what limits the precision of a cluster-randomized pilot).
@@ -191,6 +195,7 @@ class MetricResult:
     notes: list[str] = field(default_factory=list)
     latent_effect: tuple[float, float] | None = None
     idata: Any = field(default=None, repr=False, compare=False)
+    event_effects: list[Effect] = field(default_factory=list)
     unit: str = "agent"
     n_clusters: dict[str, int] = field(default_factory=dict)
 
@@ -215,6 +220,7 @@ class MetricResult:
             "n_obs": dict(self.n_obs),
             "notes": list(self.notes),
             "latent_effect": list(self.latent_effect) if self.latent_effect else None,
+            "event_effects": [e.to_dict() for e in self.event_effects],
             "unit": self.unit,
             "n_clusters": dict(self.n_clusters),
         }

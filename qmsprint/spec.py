@@ -18,6 +18,7 @@ from qmsprint.errors import Problem, SpecError
 from qmsprint.metrics import MetricDef
 from qmsprint.metrics.custom_entries import register_entries
 from qmsprint.metrics.custom_fields import MetricKeys
+from qmsprint.spec_rollout import Monitor, PrePost, Waves, rollout_problems
 
 SEGMENT_COLUMNS = ("channel", "contact_reason", "team", "site")
 
@@ -254,7 +255,7 @@ class Spec(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     client: str = ""
-    design: Literal["ab", "did"]
+    design: Literal["ab", "did", "waves", "prepost"]
     unit: Literal["agent", "team", "site"] = "agent"
     arms: Arms
     data: DataSource
@@ -272,6 +273,9 @@ class Spec(_Strict):
     model: Model = Field(default_factory=Model)
     design_settings: DesignSettings = Field(default_factory=DesignSettings, alias="design_grid")
     output: Output = Field(default_factory=Output)
+    waves: Waves = Field(default_factory=Waves)
+    prepost: PrePost = Field(default_factory=PrePost)
+    monitor: Monitor = Field(default_factory=Monitor)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -399,6 +403,7 @@ def _semantic_problems(raw: dict[str, Any]) -> list[Problem]:
                             + f" or a checklist item '{ITEM_PREFIX}<name>'",
                         )
                     )
+    problems += rollout_problems(raw)
     scale = raw.get("csat_scale")
     if isinstance(scale, list) and len(scale) == 2 and all(isinstance(s, int) for s in scale):
         if not (scale[0] < scale[1] and scale[1] - scale[0] <= 10):

@@ -140,7 +140,7 @@ def test_same_arm_twice():
 
 def test_unknown_design():
     probs = problems_of(minimal(design="multivariate"))
-    assert "'ab' or 'did'" in probs["design"]
+    assert "'ab', 'did', 'waves' or 'prepost'" in probs["design"]
 
 
 def test_data_source_and_columns():

@@ -3,6 +3,8 @@
 - :func:`validate` -> :class:`Validation`: the experiment file, the data and the pilot's health
   checks (the CLI's ``validate`` and the app's Validate button run this one function).
 - :func:`run_pilot` -> :class:`RunOutcome`: the whole analysis into a new run folder.
+- :func:`monitor` -> :class:`MonitorResult` (and :func:`watch` on a schedule): one check of a
+  running pilot, alerts to ``alerts.jsonl`` beside the runs; :func:`monitor_history` reads them.
 - :func:`diagnose`, :func:`plan`, :func:`assign`, :func:`report`, :func:`compare`, :func:`simulate`:
   the other commands, each writing its files through :mod:`qmsprint.store`.
 - :func:`share`, :func:`redact`, :func:`effects_csv`, :func:`hash_password`, :func:`reveal_agents`:
@@ -17,6 +19,7 @@ library never prints; progress goes to a ``progress(message, fraction)`` callbac
 
 from typing import TYPE_CHECKING
 
+from qmsprint.api.monitor import MonitorResult, monitor, monitor_history, parse_every, watch
 from qmsprint.api.pilot import RunOutcome, run_pilot
 from qmsprint.api.share import effects_csv, hash_password, redact, reveal_agents, share
 from qmsprint.api.tasks import (
@@ -39,6 +42,7 @@ if TYPE_CHECKING:  # the records open_folder and read_diagnosis return, for anno
     from qmsprint.store import RunBundle as RunBundle
 
 __all__ = [
+    "MonitorResult",
     "RunOutcome",
     "Validation",
     "assign",
@@ -48,7 +52,10 @@ __all__ = [
     "hash_password",
     "is_diagnosis_folder",
     "list_runs",
+    "monitor",
+    "monitor_history",
     "open_folder",
+    "parse_every",
     "plan",
     "read_diagnosis",
     "redact",
@@ -59,4 +66,5 @@ __all__ = [
     "simulate",
     "spec_from_upload",
     "validate",
+    "watch",
 ]

@@ -179,6 +179,7 @@ def run_pilot(
 
     from qmsprint.data import load_frame, prepare
     from qmsprint.decide import decide
+    from qmsprint.decide.limits import limit_action
     from qmsprint.experiments import estimate
     from qmsprint.health import check_health
     from qmsprint.present.text import explain
@@ -222,6 +223,7 @@ def run_pilot(
     prog("deciding", 0.76)
     variance = _variance(spec, notes)
     rec = decide(spec, results, health, weeks=_pilot_weeks(prepared.weekly), variance=variance)
+    rec = limit_action(spec, rec)  # before/after without a control group: at most extend (decide.limits)
     rec = explain(rec, spec, results, health)
     converged = all(r.diagnostics.converged for r in results)
 

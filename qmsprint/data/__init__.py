@@ -32,6 +32,7 @@ from qmsprint.data.load import (
 )
 from qmsprint.data.pseudonymise import engagement_key, pseudonymise_ids
 from qmsprint.data.repeat import derive
+from qmsprint.data.rollout import WEEKLY_DESIGNS, derives_arm, with_rollout_arm
 from qmsprint.data.schema import (
     check_arms,
     check_duplicates,
@@ -61,7 +62,7 @@ _counter = itertools.count()
 def required_columns(spec: Spec, *, need_arm: bool = True) -> list[str]:
     """Canonical columns the spec needs in the data (depends on metrics, unit, segments)."""
     req = ["interaction_id", "timestamp", "agent_id"]
-    if need_arm:
+    if need_arm and not derives_arm(spec):
         req.append("arm")
     for m in spec.metrics:
         req += [c for c in m.info.inputs(m) if c not in req]
@@ -234,7 +235,7 @@ def _load(
     canon = canonical_expr(parsed, items)
     last = execute(con, canon.timestamp.max(), "read the data", src.label)
     last_ts = None if last is None or pd.isna(last) else pd.Timestamp(last).to_pydatetime()
-    derived = with_derived(derive(canon, spec, last_ts), spec, derived_hits, last_ts)
+    derived = with_derived(with_rollout_arm(derive(canon, spec, last_ts), spec), spec, derived_hits, last_ts)
     if narrow:  # only what the reduction needs
         derived = derived.select(*CELL_KEYS, *_cell_inputs(), "repeat_contact", *derived_columns(spec))
     rows = _materialize(con, derived, f"_qms_rows_{k}", src.label)
@@ -248,7 +249,8 @@ def _load(
         for p, a, n in zip(cnt["period"], cnt["arm"], cnt["n"], strict=True)
     }
     rows_outside = sum(v for (p, _), v in counts.items() if p is None)
-    period_problems = check_periods(counts, spec, arm_known=arms_in_data and "arm" in mapping)
+    known = arms_in_data and "arm" in mapping and spec.design not in WEEKLY_DESIGNS  # rolled-out arms: experiments
+    period_problems = check_periods(counts, spec, arm_known=known)
     if period_problems:
         raise DataError(f"invalid data in {src.label}", period_problems)
     used = rows.filter(rows.period.notnull())
@@ -327,10 +329,11 @@ def prepare(spec: Spec, *, progress: Progress | None = None) -> PreparedData:
 
 
 def _tidy(cells: pd.DataFrame) -> pd.DataFrame:
-    for c in CELL_KEYS:
+    keys = [*CELL_KEYS, *(["week"] if "week" in cells else [])]  # week: the roll-out designs' cells
+    for c in keys:
         cells[c] = cells[c].astype("string")
     for c in cells.columns:
-        if c not in CELL_KEYS:
+        if c not in keys:
             kind = "float64" if c.endswith(("_sum", "_sumsq")) else "int64"
             cells[c] = cells[c].fillna(0).astype(kind)
     return cells.reset_index(drop=True)

@@ -12,6 +12,7 @@ import ibis.expr.types as ir
 from qmsprint import metrics as metric_registry
 from qmsprint.metrics.base import count_of, sum_of
 from qmsprint.spec import Spec
+from qmsprint.spec_rollout import WEEKLY_DESIGNS
 
 __all__ = ["CELL_KEYS", "WEEKLY_KEYS", "cells_expr", "weekly_expr"]
 
@@ -31,7 +32,9 @@ def _metric_aggregates(t: ir.Table, spec: Spec, weekly: bool) -> dict[str, ir.Va
 
 
 def cells_expr(table: ir.Table, spec: Spec) -> ir.Table:
-    """Cells: one row per agent x team x site x arm x period x channel x contact reason.
+    """Cells: one row per agent x team x site x arm x period x channel x contact reason (x week).
+
+    The roll-out designs (``waves``, ``prepost``) add ``week`` (the Monday, ISO text) to the keys.
 
     Parameters
     ----------
@@ -51,12 +54,16 @@ def cells_expr(table: ir.Table, spec: Spec) -> ir.Table:
 
     """
     t = table
+    keys = list(CELL_KEYS)
+    if spec.design in WEEKLY_DESIGNS:  # roll-out designs: one cell per week too (the Monday, ISO text)
+        t = t.mutate(week=t.timestamp.truncate("W").date().cast("string"))
+        keys.append("week")
     aggs: dict[str, ir.Value] = {"n": t.count().cast("int64"), **_metric_aggregates(t, spec, weekly=False)}
     for name, col in (("qa", "qa_score"), ("behavior", "behavior_score"), ("tenure", "tenure_months")):
         v = t[col].cast("float64")
         aggs[f"{name}_n"] = count_of(v.notnull())
         aggs[f"{name}_sum"] = sum_of(v)
-    return t.group_by(list(CELL_KEYS)).aggregate(**aggs).order_by(list(CELL_KEYS))
+    return t.group_by(keys).aggregate(**aggs).order_by(keys)
 
 
 def weekly_expr(table: ir.Table, spec: Spec) -> ir.Table:

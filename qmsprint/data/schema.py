@@ -229,6 +229,8 @@ def check_arms(con: Any, t: ir.Table, spec: Spec, label: str) -> list[Problem]:
             )
         )
     units = [spec.unit] + (["agent_id"] if spec.design == "ab" and spec.unit != "agent" else [])
+    if spec.design in ("waves", "prepost"):  # units switch arm by design (qmsprint.data.rollout)
+        units = []
     for u in units:
         col = "agent_id" if u == "agent" else u
         if col not in t.columns:

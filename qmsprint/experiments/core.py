@@ -36,6 +36,9 @@ def estimate_all(
     prior: dict[str, tuple[float, float]] | None = None,
 ) -> list[MetricResult]:
     """Estimate every metric of ``spec`` under ``design`` (see :func:`qmsprint.experiments.estimate`)."""
+    own = getattr(design, "estimate", None)
+    if own is not None:  # designs with their own weekly cells and readout (qmsprint.experiments.rollout)
+        return own(spec, cells, progress=progress, prior=prior)
     prog = progress or silent
     check_families(spec)
     check_prior_arg(spec, prior)
@@ -88,6 +91,9 @@ def prior_predictive(spec: Spec, cells: pd.DataFrame, design: Design, *, draws: 
     parameters drawn from the priors), so a reader can see that the priors allow every plausible
     outcome without piling up on extremes. Flat priors cannot be sampled and raise ``SpecError``.
     """
+    own = getattr(design, "prior_predictive", None)
+    if own is not None:  # designs with their own weekly cells and readout (qmsprint.experiments.rollout)
+        return own(spec, cells, draws=draws)
     check_families(spec)
     check_prior_arg(spec, None)
     validate(spec, cells, design.PERIODS)

@@ -15,6 +15,8 @@ import pandas as pd
 
 from qmsprint.experiments.ab import AB
 from qmsprint.experiments.did import DiD
+from qmsprint.experiments.prepost import PrePost
+from qmsprint.experiments.waves import Waves
 
 
 class Design(Protocol):
@@ -48,7 +50,7 @@ class Design(Protocol):
         ...
 
 
-DESIGNS: dict[str, Design] = {"ab": AB(), "did": DiD()}
+DESIGNS: dict[str, Design] = {"ab": AB(), "did": DiD(), "waves": Waves(), "prepost": PrePost()}  # type: ignore[dict-item]
 
 
 def get_design(name: str) -> Design:

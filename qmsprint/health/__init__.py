@@ -16,7 +16,9 @@ One check per module, each documenting its test and thresholds:
 - :mod:`~qmsprint.health.contamination`: agents or units in both arms, team changes;
 - :mod:`~qmsprint.health.balance`: baseline standardized differences between arms (``balance``);
 - :mod:`~qmsprint.health.trends`: parallel pre-trends of a DiD (``parallel_trends``);
-- :mod:`~qmsprint.health.aa`: A/A on the baseline (``aa``, and ``aa_model`` with the full models).
+- :mod:`~qmsprint.health.aa`: A/A on the baseline (``aa``, and ``aa_model`` with the full models);
+- :mod:`~qmsprint.health.rollout`: the roll-out designs' checks (``waves``, ``pre_trends`` per wave,
+  ``srm_interactions`` at the switch, ``no_control`` for before/after, ``response_rate``).
 
 :mod:`~qmsprint.health.base` holds the statuses and number helpers they share,
 :mod:`~qmsprint.health.tables` the unit and weekly tables they read; the statistical tests
@@ -35,6 +37,7 @@ from qmsprint.health.base import STATUS_ORDER
 from qmsprint.health.clusters import check_units_per_arm
 from qmsprint.health.contamination import check_contamination
 from qmsprint.health.response import check_response_rates
+from qmsprint.health.rollout import check_rollout
 from qmsprint.health.srm import check_srm_interactions, check_srm_units
 from qmsprint.health.tables import outcome_sums, unit_column, unit_table, weekly_gap
 from qmsprint.health.trends import check_parallel_trends
@@ -82,6 +85,8 @@ def check_health(spec: Spec, prepared: Any, *, full_aa: bool = False) -> list[He
 
     """
     cells: pd.DataFrame = prepared.cells
+    if spec.design in ("waves", "prepost"):  # roll-out designs: weekly cells, their own checks
+        return check_rollout(spec, cells)
     weekly: pd.DataFrame | None = getattr(prepared, "weekly", None)
     arms = {spec.arms.treatment, spec.arms.control}
     cells = cells[cells["arm"].astype(str).isin(arms)]

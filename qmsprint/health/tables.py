@@ -99,6 +99,8 @@ def unit_table(cells: pd.DataFrame, spec: Spec, unit: str | None = None) -> pd.D
             out[name] = np.where(den > 0, g[col] / den.where(den > 0, 1.0), np.nan)
             out[f"{name}_n"] = den
     out = out.reset_index()
+    # a unit's volume is its total interactions (a mean over its cells would hide lost interactions)
+    out["volume"] = g["volume_num"].to_numpy() if "volume_num" in g else out["volume"]
     out["n"] = out["volume"]
     return out
 

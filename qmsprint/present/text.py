@@ -32,6 +32,7 @@ from qmsprint.present.format import (
     verdict_label,
     whole,
 )
+from qmsprint.present.rollout import word_limits
 from qmsprint.present.values import gross_what, impact_words
 from qmsprint.results import HealthCheck, MetricResult
 from qmsprint.spec import Spec
@@ -418,7 +419,7 @@ def explain(
     out.headline = headline(out, g, spec.arms.treatment_display)
     out.reasons, out.caveats = reasons, caveats
     out.notes = [f"{metric_label(r.metric)}: {note}" for r in results for note in r.notes]
-    return out
+    return word_limits(out, spec)  # before/after: the no-control caveat and a call capped at extend
 
 
 def recommendation_text(rec: Recommendation) -> str:

@@ -100,6 +100,7 @@ def _result_from_dict(d: dict[str, Any], draws: np.ndarray | None) -> MetricResu
         latent_effect=tuple(le) if le else None,
         unit=d.get("unit", "agent"),
         n_clusters={str(k): int(v) for k, v in d.get("n_clusters", {}).items()},
+        event_effects=[Effect(**e) for e in d.get("event_effects", [])],
     )
 
 

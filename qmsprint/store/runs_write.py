@@ -55,7 +55,7 @@ def effects_table(results: Sequence[MetricResult]) -> pd.DataFrame:
     for r in results:
         for e in r.effects:
             rows.append({**e.to_dict(), "headline": e == r.headline})
-        for e in r.segments:
+        for e in [*r.segments, *r.event_effects]:
             rows.append({**e.to_dict(), "headline": False})
     cols = [f.name for f in dataclasses.fields(Effect)] + ["headline"]
     return pd.DataFrame(rows, columns=cols)

@@ -24,12 +24,14 @@ RESULT_PAGES = [
     ("recommendation.py", "Recommendation", ":material/flag:", "recommendation"),
     ("metrics.py", "Metrics", ":material/monitoring:", "metrics"),
     ("segments.py", "Segments", ":material/segment:", "segments"),
+    ("rollout.py", "Roll-out & event time", ":material/timeline:", "rollout"),
 ]
 EVIDENCE_PAGES = [
     ("diagnosis.py", "Diagnosis", ":material/troubleshoot:", "diagnosis"),
     ("design.py", "Design", ":material/straighten:", "design"),
     ("quality.py", "Data quality & trust", ":material/verified:", "quality"),
     ("compare.py", "Compare pilots", ":material/compare_arrows:", "compare"),
+    ("monitor.py", "Monitoring", ":material/notifications:", "monitor"),
 ]
 WORKBENCH_PAGES = [("new_run.py", "New run", ":material/upload_file:", "new-run")]
 

@@ -11,6 +11,7 @@ from qmsprint.decide import Verdict
 from qmsprint.errors import Problem
 from qmsprint.present import format as fmt
 from qmsprint.present import text
+from qmsprint.present.rollout import design_label
 from qmsprint.results import MetricResult
 from qmsprint.ui import state
 
@@ -27,7 +28,7 @@ def header(run: RunBundle, title: str) -> None:
         bits.insert(0, client)
     design = run.spec.design
     if design:
-        bits.append("A/B test" if design == "ab" else "pilot with control group (difference-in-differences)")
+        bits.append(design_label(design))
     pilot = state.pilot_period(run)
     if pilot is not None:
         bits.append(f"pilot {pilot.start} to {pilot.end}")
