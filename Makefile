@@ -37,7 +37,7 @@ system-deps:
 demo: install
 	$(BIN)/qmsprint run $(DEMO_SECOND) --no-diagnosis || [ $$? -eq 4 ]
 	$(BIN)/qmsprint run $(DEMO_SPEC) || [ $$? -eq 4 ]
-	@echo "Opening the app at http://localhost:$(PORT)"
+	@echo "Starting the app: open the URL below (Ctrl+C stops it). Have a client export? Open 'Set up a pilot'."
 	$(BIN)/qmsprint app --port $(PORT)
 
 test: install system-deps

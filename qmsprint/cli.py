@@ -2,16 +2,17 @@
 
 Exit codes, for schedulers: 0 ok; 1 unexpected error; 2 invalid experiment file;
 3 invalid data; 4 a fit did not converge (results written, no recommendation);
-5 run bundle missing/damaged/exists; 6 design request cannot be met. ``qmsprint monitor``: 0 nothing
-new; 7 a new alert or warning; 8 the pilot is decisive now (nothing else new).
+5 run bundle missing/damaged/exists; 6 design request cannot be met; 130 stopped by Ctrl+C
+(SIGINT) or SIGTERM (nothing written). ``qmsprint monitor``: 0 nothing new; 7 a new alert or
+warning; 8 the pilot is decisive now (nothing else new).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -51,6 +52,32 @@ def _progress(quiet: bool):
     return silent if quiet else ConsoleProgress()
 
 
+@contextlib.contextmanager
+def _working(quiet: bool) -> Iterator[Callable[[str, float], None]]:
+    """Progress for a long command; Ctrl+C or SIGTERM stops it: exit code 130, nothing written.
+
+    Writers stage files in hidden temporary places, so an interrupted command leaves no folder.
+    """
+    from qmsprint.interrupt import EXIT_INTERRUPTED, stop_on_signals
+
+    prog = _progress(quiet)
+    close = getattr(prog, "close", lambda: None)
+    try:
+        with stop_on_signals():
+            yield prog
+    except KeyboardInterrupt:
+        close()
+        typer.echo("interrupted: stopped before the end; nothing was written", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        close()
+
+
+def _warn(problems: list[Any]) -> None:
+    for w in problems:
+        typer.echo(f"warning: {w}", err=True)
+
+
 SpecArg = Annotated[Path, typer.Argument(help="Experiment file (.toml).", show_default=False)]
 RunArg = Annotated[Path, typer.Argument(help="Run folder written by `qmsprint run`.", show_default=False)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")]
@@ -68,7 +95,8 @@ def validate(spec: SpecArg, quiet: Quiet = False) -> None:
     """
     from qmsprint import api
 
-    result = api.validate(spec, progress=_progress(quiet))
+    with _working(quiet) as prog:
+        result = api.validate(spec, progress=prog)
     result.raise_error()
     typer.echo(result.text())
 
@@ -88,12 +116,15 @@ def run(
     """Run the whole analysis into a new run folder (never overwrites an earlier run).
 
     Exits 4 when a fit did not converge: results are written and say so, with no recommendation.
+    Ctrl+C (or SIGTERM) stops it within seconds with exit code 130 and no run folder.
 
     Example: qmsprint run experiments/demo_ab.toml
     """
     from qmsprint import api
 
-    outcome = api.run_pilot(spec, runs_dir=runs_dir, progress=_progress(quiet), diagnosis=diagnosis)
+    with _working(quiet) as prog:
+        outcome = api.run_pilot(spec, runs_dir=runs_dir, progress=prog, diagnosis=diagnosis)
+    _warn(outcome.warnings)
     typer.echo(outcome.summary())
     typer.echo(f"run folder: {outcome.path}")
     if not outcome.converged:
@@ -109,21 +140,61 @@ def app_(
     runs_dir: Annotated[Path, typer.Option(help="Folder the workbench lists runs from.")] = Path("runs"),
     share: Annotated[bool, typer.Option(help="Serve one bundle read-only behind a login.")] = False,
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
-    headless: Annotated[bool, typer.Option(help="Do not open a browser.")] = False,
+    address: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on (default: localhost; a share 127.0.0.1).", show_default=False),
+    ] = None,
+    data_dir: Annotated[Path, typer.Option(help="Folder of client exports for 'Set up a pilot'.")] = Path("data"),
+    experiments_dir: Annotated[
+        Path, typer.Option(help="Folder 'Set up a pilot' saves experiment files into.")
+    ] = Path("experiments"),
+    headless: Annotated[bool, typer.Option(hidden=True, help="Kept for old scripts: always headless.")] = True,
 ) -> None:
-    """Start the Streamlit app (workbench, or read-only share of one run with --share).
+    """Start the Streamlit app (workbench, or read-only share of one run with --share) and print its URL.
+
+    Runs headless (no browser tab, no prompt) until Ctrl+C. Open the URL it prints; in the
+    workbench, "Set up a pilot" builds an experiment file from a client's export.
 
     Example: qmsprint app runs/demo-ab-20261122-101500 --share
     """
     from qmsprint.serve import serve
 
-    serve(
-        run_folder=run_folder,
-        runs_dir=runs_dir,
-        share=share,
-        port=port,
-        headless=headless or bool(os.environ.get("CI")),
-    )
+    del headless
+    serve(run_folder=run_folder, runs_dir=runs_dir, share=share, port=port, address=address, data_dir=data_dir,
+          experiments_dir=experiments_dir)  # fmt: skip
+
+
+@app.command()
+@_friendly
+def init(
+    export: Annotated[Path, typer.Argument(help="The client's export (CSV or Parquet).", show_default=False)],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Experiment file to write (must not exist; default: experiments/<export name>.toml)."),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Pilot name (default: from the export's file name).")] = None,
+) -> None:
+    """Write an experiment file for a client export: its columns mapped from their names and values.
+
+    The same suggestion as the app's "Set up a pilot" page, taken as it is: every column qmsprint
+    recognised (day-first dates, labelled CSAT scales, Yes/No answers), control and treatment from
+    the arm column, every metric the columns allow with the registry's roles and smallest effects.
+    Set the periods and check it with `qmsprint validate`. Exits 3 when the data would not
+    validate with this mapping (the file is written, the problems printed).
+
+    Example: qmsprint init exports/northwind.csv --out experiments/northwind.toml
+    """
+    from qmsprint import api
+
+    target = out if out is not None else Path("experiments") / f"{export.stem}.toml"
+    path, suggestion = api.init(export, target, name=name)
+    typer.echo(suggestion.summary())
+    typer.echo(f"wrote {path}")
+    if suggestion.problems:
+        typer.echo(f"`qmsprint validate {path}` will report {len(suggestion.problems)} problem(s): fix the mapping "
+                   "in [data.columns] or the data", err=True)  # fmt: skip
+        raise typer.Exit(3)
+    typer.echo(f"next: set [periods] in {path}, then qmsprint validate {path}")
 
 
 @app.command()
@@ -172,7 +243,8 @@ def diagnose(
     from qmsprint import api
     from qmsprint.present.diagnosis import summary_text
 
-    result, paths = api.diagnose(spec, out=out, progress=_progress(quiet))
+    with _working(quiet) as prog:
+        result, paths = api.diagnose(spec, out=out, progress=prog)
     typer.echo(summary_text(result))
     for p in paths:
         typer.echo(f"wrote {p}")
@@ -195,7 +267,8 @@ def design(
     from qmsprint import api
     from qmsprint.present.design import plan_summary
 
-    result, paths = api.plan(spec, out=out, progress=_progress(quiet))
+    with _working(quiet) as prog:
+        result, paths = api.plan(spec, out=out, progress=prog)
     typer.echo(plan_summary(result))
     for p in paths:
         typer.echo(f"wrote {p}")
@@ -311,8 +384,15 @@ def monitor(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app(prog_name="qmsprint")
+    """Console-script entry point (an interrupted command ends at once, see :func:`qmsprint.interrupt.exit_now`)."""
+    from qmsprint.interrupt import EXIT_INTERRUPTED, exit_now
+
+    try:
+        app(prog_name="qmsprint")
+    except SystemExit as done:
+        if done.code == EXIT_INTERRUPTED:
+            exit_now(EXIT_INTERRUPTED)
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

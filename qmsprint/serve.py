@@ -1,9 +1,14 @@
 """Start the Streamlit app: the consultant's workbench, or a read-only share of one run.
 
-``qmsprint app [RUN] [--share]`` calls :func:`serve`, which runs ``streamlit run app.py`` with the
-mode and paths in environment variables (see :mod:`qmsprint.ui.config`) and the server options
-set on the command line (upload cap, theme, no usage statistics), so they hold whatever folder
-the command is started from.
+``qmsprint app [RUN] [--share]`` calls :func:`serve`, which prints the app's URL and then
+*becomes* ``streamlit run app.py`` (:func:`launch` replaces the launcher's process, so Ctrl+C,
+SIGTERM from a service manager or a test stop the server itself and free its port). The mode and
+paths travel in environment variables (see :mod:`qmsprint.ui.config`); the server options are
+set on the command line so they hold whatever folder the command is started from: always
+headless (no browser, no first-run e-mail prompt, in a terminal or not), no usage statistics,
+the toolbar in viewer mode (no Deploy button, no developer menu), error details hidden in share
+mode, the upload cap, the theme. The workbench listens on ``localhost``; a share on
+``127.0.0.1`` unless an address is given.
 
 Share mode refuses to start unless the secrets file configures a login: an OIDC provider in an
 ``[auth]`` section (Streamlit's ``st.login``) or a ``password``. Optional ``[share]`` keys brand the
@@ -14,6 +19,8 @@ share: ``client_name``, ``primary_color``, ``background_color``, ``secondary_bac
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 import tomllib
@@ -110,8 +117,13 @@ def newest_run(runs_dir: Path) -> Path | None:
     return paths[0] if paths else None
 
 
-def build_command(config: AppConfig, *, port: int, headless: bool, secrets: Path | None = None) -> list[str]:
-    """The ``streamlit run`` command line for ``config`` (server options as flags)."""
+def build_command(
+    config: AppConfig, *, port: int, address: str | None = None, secrets: Path | None = None
+) -> list[str]:
+    """The ``streamlit run`` command line for ``config`` (server options as flags).
+
+    ``address`` defaults to ``localhost`` for the workbench and ``127.0.0.1`` for a share.
+    """
     cmd = [
         sys.executable,
         "-m",
@@ -120,17 +132,19 @@ def build_command(config: AppConfig, *, port: int, headless: bool, secrets: Path
         str(app_path()),
         "--server.port",
         str(port),
+        "--server.address",
+        address or default_address(config),
         "--server.headless",
-        "true" if headless else "false",
+        "true",
         "--server.maxUploadSize",
         str(MAX_UPLOAD_MB if config.mode == WORKBENCH else 1),
         "--browser.gatherUsageStats",
         "false",
         "--client.toolbarMode",
-        "minimal" if config.share else "auto",
+        "viewer",
+        "--client.showErrorDetails",
+        "none" if config.share else "full",
     ]
-    if not config.share:
-        cmd += ["--server.address", "localhost"]
     if secrets is not None:
         cmd += ["--secrets.files", str(Path(secrets).resolve())]
     if config.share:
@@ -142,15 +156,65 @@ def build_command(config: AppConfig, *, port: int, headless: bool, secrets: Path
     return cmd
 
 
+def default_address(config: AppConfig) -> str:
+    """Where the server listens unless told: ``localhost`` (workbench), ``127.0.0.1`` (share)."""
+    return "127.0.0.1" if config.share else "localhost"
+
+
+def url_for(address: str, port: int) -> str:
+    """The URL to print for a server on ``address``:``port`` (loopback and all-interfaces as localhost)."""
+    host = "localhost" if address in ("", "0.0.0.0", "::", "127.0.0.1", "localhost") else address
+    return f"http://{host}:{port}"
+
+
+def port_free(address: str, port: int) -> bool:
+    """Whether nothing listens on ``address``:``port`` yet (checked before starting, for a clear message)."""
+    host = "127.0.0.1" if address in ("", "localhost") else address
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def launch(cmd: list[str], env: dict[str, str]) -> int:
+    """Become the Streamlit server: replace this process with ``cmd`` (POSIX).
+
+    Signals then reach Streamlit directly and stopping the launcher stops the server. Where a
+    process cannot be replaced, ``cmd`` runs as a child: SIGINT and SIGTERM are forwarded to it
+    and its exit code is returned once it has stopped.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix":
+        os.execve(cmd[0], cmd, env)  # does not return
+    proc = subprocess.Popen(cmd, env=env)  # pragma: no cover - non-POSIX systems
+
+    def forward(signum: int, frame: object) -> None:  # pragma: no cover  # noqa: ARG001
+        proc.send_signal(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):  # pragma: no cover
+        signal.signal(sig, forward)
+    return proc.wait()  # pragma: no cover
+
+
 def serve(
     run_folder: Path | None = None,
     runs_dir: Path = Path("runs"),
     share: bool = False,
     port: int = 8501,
-    headless: bool = False,
     secrets: Path | None = None,
+    address: str | None = None,
+    data_dir: Path = Path("data"),
+    experiments_dir: Path = Path("experiments"),
 ) -> int:
-    """Run the app until it is stopped (Ctrl+C) and return Streamlit's exit code.
+    """Print the app's URL and become the Streamlit server until it is stopped (Ctrl+C, SIGTERM).
+
+    Always headless: no browser is opened and Streamlit never prompts, whether or not a terminal
+    is attached. Returns only where the process cannot be replaced (then Streamlit's exit code).
 
     Parameters
     ----------
@@ -163,10 +227,13 @@ def serve(
         Serve one run read-only behind a login (no upload, no runs, no file browsing).
     port
         Port to serve on.
-    headless
-        Do not open a browser (also when the ``CI`` environment variable is set).
     secrets
         Secrets file to use instead of ``~/.streamlit/secrets.toml`` and ``./.streamlit/secrets.toml``.
+    address
+        Address to listen on (default: ``localhost``; a share ``127.0.0.1``, put it behind a
+        TLS proxy to reach it from elsewhere).
+    data_dir, experiments_dir
+        Where the workbench's "Set up a pilot" finds client exports and saves experiment files.
 
     Raises
     ------
@@ -174,6 +241,8 @@ def serve(
         Share mode with no login configured (neither ``[auth]`` nor ``password`` in the secrets).
     BundleError
         Share mode with no run to serve, or a missing or damaged run folder.
+    QmsprintError
+        The port is already in use.
 
     """
     runs_dir = Path(runs_dir).expanduser().resolve()
@@ -203,13 +272,18 @@ def serve(
         from qmsprint import api
 
         api.open_folder(run_folder)  # a damaged or foreign folder fails here, with a clear message
-    headless = headless or bool(os.environ.get("CI"))
-    config = AppConfig(mode=SHARE if share else WORKBENCH, run_folder=run_folder, runs_dir=runs_dir)
-    cmd = build_command(config, port=port, headless=headless, secrets=secrets)
-    env = {**os.environ, **config.to_env()}
+    config = AppConfig(
+        mode=SHARE if share else WORKBENCH,
+        run_folder=run_folder,
+        runs_dir=runs_dir,
+        data_dir=Path(data_dir).expanduser().resolve(),
+        experiments_dir=Path(experiments_dir).expanduser().resolve(),
+    )
+    address = address or default_address(config)
+    if not port_free(address, port):
+        raise QmsprintError(f"port {port} is already in use (another app?); stop it or start with --port {port + 1}")
+    cmd = build_command(config, port=port, address=address, secrets=secrets)
+    env = {**os.environ, **config.to_env(), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     what = f"run {run_folder.name} (read-only share)" if share and run_folder else "workbench"
-    print(f"qmsprint app ({what}): http://localhost:{port}", flush=True)
-    try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:  # pragma: no cover - interactive stop
-        return 0
+    print(f"qmsprint app ({what}): {url_for(address, port)}  (Ctrl+C stops it)", flush=True)
+    return launch(cmd, env)

@@ -16,8 +16,8 @@ from qmsprint.ui import widgets
 from qmsprint.ui.config import ENV_MODE, ENV_RUN, ENV_RUNS_DIR, AppConfig, from_env
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["recommendation", "metrics", "segments", "diagnosis", "design", "quality", "compare", "new_run"]
-RESULT_PAGES = PAGES[:-1]
+PAGES = ["recommendation", "metrics", "segments", "diagnosis", "design", "quality", "compare", "setup", "new_run"]
+RESULT_PAGES = PAGES[:-2]
 TIMEOUT = 120
 
 
@@ -183,19 +183,16 @@ def test_an_upload_with_the_wrong_type_is_refused_on_the_server(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_good_upload_validates_and_runs_with_progress(monkeypatch, small_run, small_spec):
+def test_a_good_upload_validates_and_starts_a_background_run(monkeypatch, small_run, small_spec):
+    from qmsprint.api import Job
+
     calls = []
 
-    class Outcome:
-        path, converged = small_run, True
+    def fake_start_run(runs_dir, **request):  # the worker process is tested in test_jobs.py
+        calls.append((runs_dir, request))
+        return Job(id="j1", folder=Path(runs_dir) / ".qmsprint-jobs" / "j1", name="upload", state="starting")
 
-    def fake_run_pilot(spec, *, runs_dir=None, progress=None):  # the real pipeline is tested elsewhere
-        calls.append((spec, runs_dir))
-        for i in range(5):
-            progress(f"step {i}", i / 4)
-        return Outcome()
-
-    monkeypatch.setattr("qmsprint.api.run_pilot", fake_run_pilot)
+    monkeypatch.setattr("qmsprint.api.start_run", fake_start_run)
     p = small_spec.periods
     toml = (
         f'name = "upload"\ndesign = "ab"\n[arms]\ncontrol = "checklist"\ntreatment = "behavior"\n'
@@ -212,10 +209,9 @@ def test_a_good_upload_validates_and_runs_with_progress(monkeypatch, small_run, 
     at.run()
     next(b for b in at.button if b.label == "Run the analysis").click().run()
     _no_exception(at)
-    assert any("are valid" in e.value for e in at.success), [e.value for e in at.error]
-    ((spec, runs_dir),) = calls
-    assert Path(spec.data.source).name == "pilot.parquet" and runs_dir == small_run.parent
-    assert any("Run written" in e.value for e in at.success)
+    ((runs_dir, request),) = calls
+    assert Path(runs_dir) == small_run.parent and request["name"] == "upload"
+    assert request["upload"] == ("pilot.toml", toml) and request["data"] == ("pilot.parquet", data)
 
 
 def _spec_toml(small_spec, source: str) -> bytes:
@@ -335,7 +331,7 @@ def test_share_mode_without_a_login_shows_nothing(monkeypatch, small_run, run_ob
 def no_streamlit(monkeypatch):
     """Record the command serve would start instead of starting it."""
     calls: list[tuple[list[str], dict[str, str]]] = []
-    monkeypatch.setattr("qmsprint.serve.subprocess.call", lambda cmd, env: calls.append((cmd, env)) or 0)
+    monkeypatch.setattr("qmsprint.serve.launch", lambda cmd, env: calls.append((cmd, env)) or 0)
     return calls
 
 
@@ -367,7 +363,7 @@ def test_serve_starts_share_mode_with_a_password(tmp_path, small_run, no_streaml
 
     secrets = tmp_path / "secrets.toml"
     secrets.write_text('password = "pw"\n[share]\nprimary_color = "#123456"\n')
-    assert serve(run_folder=small_run, share=True, secrets=secrets, port=8599, headless=True) == 0
+    assert serve(run_folder=small_run, share=True, secrets=secrets, port=8599) == 0
     ((cmd, env),) = no_streamlit
     assert cmd[1:4] == ["-m", "streamlit", "run"] and Path(cmd[4]).name == "app.py"
     assert cmd[cmd.index("--server.port") + 1] == "8599"
@@ -384,7 +380,7 @@ def test_serve_workbench_opens_the_newest_run_locally(small_run, no_streamlit, m
     serve(runs_dir=small_run.parent, port=8598)
     ((cmd, env),) = no_streamlit
     assert env[ENV_MODE] == "workbench" and ENV_RUN not in env
-    assert cmd[cmd.index("--server.headless") + 1] == "true"  # CI never opens a browser
+    assert cmd[cmd.index("--server.headless") + 1] == "true"  # never a browser tab or a prompt
     assert cmd[cmd.index("--server.address") + 1] == "localhost"
     assert newest_run(small_run.parent) == small_run
 
@@ -460,8 +456,8 @@ def test_serve_shares_a_diagnosis_folder_and_refuses_a_damaged_one(tmp_path, dia
 
     secrets = tmp_path / "secrets.toml"
     secrets.write_text('password = "pw"\n')
-    assert serve(run_folder=diagnosis_folder, share=True, secrets=secrets, headless=True) == 0
+    assert serve(run_folder=diagnosis_folder, share=True, secrets=secrets) == 0
     (diagnosis_folder / "diagnosis.json").write_text("{not json")
     with pytest.raises(BundleError, match="damaged: diagnosis.json"):
-        serve(run_folder=diagnosis_folder, share=True, secrets=secrets, headless=True)
+        serve(run_folder=diagnosis_folder, share=True, secrets=secrets)
     assert len(no_streamlit) == 1

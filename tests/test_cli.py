@@ -80,6 +80,7 @@ def test_run_passes_the_diagnosis_choice_and_exit_code(monkeypatch, tmp_path, fl
     class Outcome:
         path = tmp_path / "runs" / "x"
         converged = False
+        warnings = []
 
         def summary(self):
             return "No recommendation: a fit did not converge."
@@ -105,7 +106,8 @@ def test_every_command_is_thin_over_the_api():
     tree = ast.parse(Path(qmsprint.cli.__file__).read_text(encoding="utf-8"))
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     imported |= {f"{n.module}.{a.name}" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
-    allowed = ("api", "present", "errors", "progress", "serve")  # serve: `qmsprint app` starts Streamlit
+    # serve: `qmsprint app` starts Streamlit; interrupt: Ctrl+C and SIGTERM stop a command (exit code 130)
+    allowed = ("api", "present", "errors", "progress", "serve", "interrupt")
     others = {m for m in imported if m.startswith("qmsprint.") and m.split(".")[1] not in allowed}
     assert others == set(), others
     assert "qmsprint.api" in {m.rsplit(".", 1)[0] for m in imported} | imported

@@ -53,6 +53,9 @@ class RunOutcome:
         What the run wants the user to know (skipped diagnosis, prior used, ...).
     seconds
         Wall time per stage.
+    warnings
+        Problems in the data that did not stop the run (as ``warnings.json`` holds them), e.g.
+        customer ids missing for part of the rows.
 
     """
 
@@ -62,6 +65,7 @@ class RunOutcome:
     results: list[MetricResult]
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)
 
     def summary(self) -> str:
         """Plain-text summary for the terminal: the call, one line per metric, caveats, notes."""
@@ -291,4 +295,7 @@ def run_pilot(
     )
     timed("write", t)
     prog(f"done: {path.name}", 1.0)
-    return RunOutcome(path=path, converged=converged, recommendation=rec, results=results, notes=notes, seconds=seconds)
+    return RunOutcome(
+        path=path, converged=converged, recommendation=rec, results=results, notes=notes, seconds=seconds,
+        warnings=list(prepared.warnings or []) + extra_warnings,
+    )  # fmt: skip

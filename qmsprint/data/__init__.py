@@ -19,6 +19,7 @@ import pandas as pd
 
 from qmsprint import metrics as metric_registry
 from qmsprint.data.cells import CELL_KEYS, cells_expr, weekly_expr
+from qmsprint.data.coverage import missing_value_warnings
 from qmsprint.data.derived import censored_warnings, derivations, derived_columns, hit_rows, with_derived
 from qmsprint.data.load import (
     ROW,
@@ -311,6 +312,7 @@ def prepare(spec: Spec, *, progress: Progress | None = None) -> PreparedData:
                 count=censored,
             )
         )
+    warnings += missing_value_warnings(spec, cells, censored)
     warnings += censored_warnings(spec, cells)
     warnings += few_interactions_warning(cells.groupby("agent_id", as_index=False)["n"].sum())
     progress("data ready", 1.0)

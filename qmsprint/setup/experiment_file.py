@@ -267,7 +267,7 @@ def default_role(name: str, chosen: list[str]) -> Role:
     are secondary.
     """
     m = metric_registry.get(name)
-    if m.family == "continuous":
+    if m.family in ("continuous", "gamma"):  # handle time, whichever likelihood models it
         return "guardrail"
     if m.column is None:
         return "primary"

@@ -13,6 +13,8 @@ from pathlib import Path
 ENV_MODE = "QMSPRINT_APP_MODE"
 ENV_RUN = "QMSPRINT_APP_RUN"
 ENV_RUNS_DIR = "QMSPRINT_APP_RUNS_DIR"
+ENV_DATA_DIR = "QMSPRINT_APP_DATA_DIR"
+ENV_EXPERIMENTS_DIR = "QMSPRINT_APP_EXPERIMENTS_DIR"
 
 WORKBENCH = "workbench"
 SHARE = "share"
@@ -33,12 +35,19 @@ class AppConfig:
         The run to open first (share mode: the only run served); ``None`` opens the newest run.
     runs_dir
         Folder the workbench lists runs from and writes new runs into.
+    data_dir
+        Folder whose CSV and Parquet files "Set up a pilot" offers (and keeps uploaded exports in
+        when an experiment file is saved).
+    experiments_dir
+        Folder "Set up a pilot" saves experiment files into.
 
     """
 
     mode: str = WORKBENCH
     run_folder: Path | None = None
     runs_dir: Path = Path("runs")
+    data_dir: Path = Path("data")
+    experiments_dir: Path = Path("experiments")
 
     @property
     def share(self) -> bool:
@@ -47,7 +56,8 @@ class AppConfig:
 
     def to_env(self) -> dict[str, str]:
         """Environment variables that carry this configuration to the app."""
-        env = {ENV_MODE: self.mode, ENV_RUNS_DIR: str(self.runs_dir)}
+        env = {ENV_MODE: self.mode, ENV_RUNS_DIR: str(self.runs_dir), ENV_DATA_DIR: str(self.data_dir),
+               ENV_EXPERIMENTS_DIR: str(self.experiments_dir)}  # fmt: skip
         if self.run_folder is not None:
             env[ENV_RUN] = str(self.run_folder)
         return env
@@ -64,4 +74,6 @@ def from_env(environ: dict[str, str] | None = None) -> AppConfig:
         mode=mode,
         run_folder=Path(run) if run else None,
         runs_dir=Path(env.get(ENV_RUNS_DIR) or "runs"),
+        data_dir=Path(env.get(ENV_DATA_DIR) or "data"),
+        experiments_dir=Path(env.get(ENV_EXPERIMENTS_DIR) or "experiments"),
     )

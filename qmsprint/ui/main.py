@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from qmsprint import api
-from qmsprint.ui import auth, state
+from qmsprint.ui import auth, jobs, state
 
 if TYPE_CHECKING:
     from qmsprint.api import DiagnosisFolder, RunBundle
@@ -33,31 +34,99 @@ EVIDENCE_PAGES = [
     ("compare.py", "Compare pilots", ":material/compare_arrows:", "compare"),
     ("monitor.py", "Monitoring", ":material/notifications:", "monitor"),
 ]
-WORKBENCH_PAGES = [("new_run.py", "New run", ":material/upload_file:", "new-run")]
+WORKBENCH_PAGES = [
+    ("setup.py", "Set up a pilot", ":material/design_services:", "setup"),
+    ("new_run.py", "New run", ":material/upload_file:", "new-run"),
+]
+APP_TITLE = "qmsprint"
+BRAND = "#1f6f8b"  # the theme's primary colour (.streamlit/config.toml)
 
 
-def _page(spec: tuple[str, str, str, str], default: bool = False) -> st.Page:
+@functools.cache
+def app_icon() -> Any:
+    """The app's own tab icon, drawn here (served by the app itself; no icon font fetched from elsewhere)."""
+    from PIL import Image, ImageDraw
+
+    size = 64
+    img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(img)
+    draw.rounded_rectangle((0, 0, size - 1, size - 1), radius=14, fill=BRAND)
+    for i, height in enumerate((18, 30, 42)):  # three rising bars: a pilot's result
+        x = 12 + i * 15
+        draw.rounded_rectangle((x, 52 - height, x + 10, 52), radius=3, fill="white")
+    return img
+
+
+def _page(spec: tuple[str, str, str, str]) -> st.Page:
     file, title, icon, url = spec
-    return st.Page(PAGES / file, title=title, icon=icon, url_path=url, default=default)
+    return st.Page(PAGES / file, title=title, icon=icon, url_path=url)
 
 
-def pages(share: bool, diagnosis_only: bool = False) -> dict[str, list[st.Page]]:
-    """The navigation sections for a mode (share mode: no upload, no run, no comparison of folders).
-
-    A diagnosis folder (``qmsprint diagnose``, before any pilot) opens on the Diagnosis page, its
-    only result page.
-    """
+def _visible(share: bool, diagnosis_only: bool, no_run: bool) -> dict[str, list[st.Page]]:
+    if no_run and not share:
+        nav = {"Workbench": [_page(p) for p in WORKBENCH_PAGES if _exists(p)]}
+        nav["Results"] = [_page(p) for p in RESULT_PAGES if _exists(p)]
+        nav["Evidence"] = [_page(p) for p in EVIDENCE_PAGES if _exists(p)]
+        return nav
     if diagnosis_only:
-        nav = {"Diagnosis": [_page(EVIDENCE_PAGES[0], default=True)]}
+        nav = {"Diagnosis": [_page(EVIDENCE_PAGES[0])]}
         if not share:
             nav["Workbench"] = [_page(p) for p in WORKBENCH_PAGES if _exists(p)]
         return nav
-    results = [_page(RESULT_PAGES[0], default=True)] + [_page(p) for p in RESULT_PAGES[1:] if _exists(p)]
+    results = [_page(p) for p in RESULT_PAGES if _exists(p)]
     evidence = [_page(p) for p in EVIDENCE_PAGES if _exists(p) and not (share and p[0] == "compare.py")]
     nav = {"Results": results, "Evidence": evidence}
     if not share:
         nav["Workbench"] = [_page(p) for p in WORKBENCH_PAGES if _exists(p)]
     return {k: v for k, v in nav.items() if v}
+
+
+def _redirect(target: st.Page) -> st.Page:
+    """The app's root URL: opens ``target`` under its own URL (so every page, the first too, has one)."""
+
+    def start() -> None:
+        st.switch_page(target)
+
+    return st.Page(start, title=target.title, icon=target.icon, url_path="start", default=True, visibility="hidden")
+
+
+def _elsewhere(spec: tuple[str, str, str, str], reason: str, back: st.Page) -> st.Page:
+    """A page of another mode opened by its link: say why it is not here instead of "Page not found"."""
+    _, title, icon, url = spec
+
+    def explain() -> None:
+        st.title(title)
+        st.info(reason, icon=":material/info:")
+        st.page_link(back, label=f"Go to {back.title}", icon=back.icon)
+
+    return st.Page(explain, title=title, icon=icon, url_path=url, visibility="hidden")
+
+
+def pages(share: bool, diagnosis_only: bool = False, no_run: bool = False) -> dict[str, list[st.Page]]:
+    """The navigation sections for a mode (share mode: no upload, no run, no comparison of folders).
+
+    Every page has its own URL (``/recommendation``, ``/setup``, ...) and the root opens the first
+    one, so links into the app work; a link to a page this mode does not have says why. A
+    diagnosis folder (``qmsprint diagnose``, before any pilot) opens on the Diagnosis page, its
+    only result page. A workbench with no run yet (``no_run``) opens on "Set up a pilot"; its
+    result pages say how to get a run.
+    """
+    nav = _visible(share, diagnosis_only, no_run)
+    first = next(iter(nav.values()))[0]
+    shown = {p.url_path for section in nav.values() for p in section}
+    if diagnosis_only:
+        reason = "The folder open now is a checklist diagnosis: it has no pilot results." + (
+            "" if share else " Choose a run in the sidebar to see them."
+        )
+    elif share:
+        reason = "This page is not part of the shared results."
+    else:
+        reason = "This page is not available here."
+    hidden = [_redirect(first)] + [
+        _elsewhere(p, reason, first) for p in RESULT_PAGES + EVIDENCE_PAGES + WORKBENCH_PAGES if p[3] not in shown
+    ]
+    last = list(nav)[-1]
+    return {**nav, last: nav[last] + hidden}
 
 
 def _exists(spec: tuple[str, str, str, str]) -> bool:
@@ -75,7 +144,7 @@ def _run_picker() -> None:
     if current is not None and str(current) not in options:
         options.insert(0, str(current))
     if not options:
-        st.sidebar.caption(f"No runs in `{cfg.runs_dir}` yet.")
+        st.sidebar.caption(f"No runs in `{state.shown_path(cfg.runs_dir)}` yet.")
         return
     if st.session_state.get(state.RUN_KEY) not in options:
         st.session_state[state.RUN_KEY] = str(current) if current is not None else options[0]
@@ -129,11 +198,14 @@ def _downloads(run: RunBundle | DiagnosisFolder) -> None:
 def main() -> None:
     """Render the app: login (share mode), sidebar, then the selected page."""
     cfg = state.config()
-    st.set_page_config(page_title="Pilot results · qmsprint", page_icon=":material/insights:", layout="wide")
+    st.set_page_config(page_title=APP_TITLE, page_icon=app_icon(), layout="wide")
     if cfg.share:
         client = state.client_name()
-        what = "checklist diagnosis" if cfg.run_folder and api.is_diagnosis_folder(cfg.run_folder) else "pilot results"
+        diagnosis = bool(cfg.run_folder and api.is_diagnosis_folder(cfg.run_folder))
+        what = "checklist diagnosis" if diagnosis else "pilot results"
         if not auth.gate(f"{client} {what}" if client else what.capitalize()):
+            # the link's page is known (no "Page not found") and shown once the visitor is signed in
+            st.navigation(pages(True, diagnosis_only=diagnosis), position="hidden")
             st.stop()
     head = st.sidebar.container()
     if not cfg.share:
@@ -158,7 +230,11 @@ def main() -> None:
         _downloads(run)
     if cfg.share:
         auth.logout_button()
-    st.navigation(pages(cfg.share, diagnosis_only=state.is_diagnosis(run))).run()
+    page = st.navigation(pages(cfg.share, diagnosis_only=state.is_diagnosis(run), no_run=path is None))
+    if not cfg.share:
+        jobs.sidebar_status(page.url_path)
+    st.set_page_config(page_title=f"{page.title} · {client or APP_TITLE}", page_icon=app_icon(), layout="wide")
+    page.run()
 
 
 if __name__ == "__main__":

@@ -50,6 +50,15 @@ def config() -> AppConfig:
     return from_env()
 
 
+def shown_path(path: str | Path) -> str:
+    """A folder or file as the consultant knows it: relative to where the app was started, when inside it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve())) or "."
+    except ValueError:
+        return str(p)
+
+
 def _stamp(path: Path) -> float:
     manifest = path / "manifest.json"
     if not manifest.exists():
@@ -113,10 +122,14 @@ def current_run() -> RunBundle | DiagnosisFolder | None:
     """The selected folder, or ``None`` (with a message shown) when there is none or it is damaged."""
     path = selected_path()
     if path is None:
+        st.title("No pilot run yet")
         st.info(
-            "There is no run to show yet. Run a pilot with `qmsprint run experiments/<file>.toml`, "
-            "or upload a data file and an experiment file on the **New run** page."
+            "There is no run to show yet. Have a client export? Build the experiment on **Set up a pilot** and run "
+            "it there; or run `qmsprint run experiments/<file>.toml` and reload this page.",
+            icon=":material/info:",
         )
+        if not config().share:
+            st.page_link(page("setup"), label="Set up a pilot", icon=":material/design_services:")
         return None
     try:
         return load(path)

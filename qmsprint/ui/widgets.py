@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from qmsprint.decide import Verdict
-from qmsprint.errors import Problem
+from qmsprint.errors import Problem, QmsprintError
 from qmsprint.present import format as fmt
 from qmsprint.present import text
 from qmsprint.present.rollout import design_label
@@ -106,3 +106,22 @@ def missing(part: str, how: str = "") -> None:
 def show_figure(fig: Any, key: str | None = None) -> None:
     """A Plotly figure at full width."""
     st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+
+
+def show_error(err: QmsprintError, what: str) -> None:
+    """An error with every problem in a table (where, what, rows, examples)."""
+    st.error(f"{what}: {err.message}", icon=":material/error:")
+    if err.problems:
+        st.dataframe(problems_table(err.problems), hide_index=True, width="stretch")
+
+
+def show_validation(result: Any) -> None:
+    """A valid experiment file's data summary, warnings and health checks (as ``qmsprint validate`` prints them)."""
+    st.success("The experiment file and the data are valid.", icon=":material/check_circle:")
+    st.text(result.summary)
+    if result.warnings:
+        st.warning(f"{len(result.warnings)} warning(s) in the data:")
+        st.dataframe(problems_table(result.warnings), hide_index=True, width="stretch")
+    if result.health:
+        st.markdown("**Health checks**")
+        st.markdown("\n".join(f"- {status_badge(c.status)} {fmt.md(c.message)}" for c in result.health))

@@ -1,19 +1,20 @@
-"""New run (workbench only): upload an experiment file and a data file, validate, run with progress."""
+"""New run (workbench only): upload an experiment file and a data file, validate, run in the background.
+
+The run is a process of its own (:mod:`qmsprint.ui.jobs`): it survives clicks, page changes and
+reloads, shows its progress here and opens its recommendation when it is done.
+"""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from qmsprint import api
+from qmsprint import api, privacy
 from qmsprint.errors import Problem, QmsprintError, SpecError
-from qmsprint.present.format import md
 from qmsprint.spec import Spec
-from qmsprint.ui import state, widgets
+from qmsprint.ui import jobs, state, widgets
 
 SPEC_TYPES = ("toml",)
 DATA_TYPES = ("csv", "parquet")
@@ -42,36 +43,12 @@ def _prepare_spec(spec_upload: Any, data_upload: Any | None, workdir: Path) -> S
     if problems:
         raise SpecError("the uploaded files have the wrong type", problems)
     data = (data_upload.name, data_upload.getvalue()) if data_upload is not None else None
-    return api.spec_from_upload(workdir, (spec_upload.name, spec_upload.getvalue()), data)
+    key_dir = state.config().runs_dir.resolve().parent  # uploads share the engagement key kept beside the runs
+    return api.spec_from_upload(workdir, (spec_upload.name, spec_upload.getvalue()), data, key_dir=key_dir)
 
 
-def _show_error(err: QmsprintError, what: str) -> None:
-    st.error(f"{what}: {err.message}", icon=":material/error:")
-    if err.problems:
-        st.dataframe(widgets.problems_table(err.problems), hide_index=True, width="stretch")
-
-
-def _show_validation(result: api.Validation) -> None:
-    """The data summary, warnings and health checks of a valid upload (as ``qmsprint validate`` prints them)."""
-    st.success("The experiment file and the data are valid.", icon=":material/check_circle:")
-    st.text(result.summary)
-    if result.warnings:
-        st.warning(f"{len(result.warnings)} warning(s) in the data:")
-        st.dataframe(widgets.problems_table(result.warnings), hide_index=True, width="stretch")
-    if result.health:
-        st.markdown("**Health checks**")
-        st.markdown("\n".join(f"- {widgets.status_badge(c.status)} {md(c.message)}" for c in result.health))
-
-
-def _run(spec: Spec, runs_dir: Path) -> api.RunOutcome:
-    bar = st.progress(0.0, text="Starting…")
-
-    def progress(message: str, fraction: float) -> None:
-        bar.progress(min(1.0, max(0.0, float(fraction))), text=message)
-
-    outcome = api.run_pilot(spec, runs_dir=runs_dir, progress=progress)
-    bar.progress(1.0, text="Done")
-    return outcome
+_show_error = widgets.show_error
+_show_validation = widgets.show_validation
 
 
 def render() -> None:
@@ -81,6 +58,8 @@ def render() -> None:
     if cfg.share:
         st.info("Uploading and running pilots is available in the workbench only.")
         return
+    job = jobs.panel()
+    busy = job is not None and job.active
     st.write(
         "Upload the experiment file (.toml) and the interaction data (.csv or .parquet). The data file replaces "
         "the experiment file's `data.source`; leave it empty to read the data the experiment file names. "
@@ -92,13 +71,19 @@ def render() -> None:
     b1, b2, _ = st.columns([1, 1, 3])
     validate = b1.button("Validate", icon=":material/rule:", disabled=spec_upload is None, width="stretch")
     run = b2.button(
-        "Run the analysis", type="primary", icon=":material/play_arrow:", disabled=spec_upload is None, width="stretch"
+        "Run the analysis",
+        type="primary",
+        icon=":material/play_arrow:",
+        disabled=spec_upload is None or busy,
+        width="stretch",
     )
+    if busy:
+        st.caption(jobs.busy_message(job))
     if not (validate or run):
         if spec_upload is None:
             st.caption("Start by choosing an experiment file.")
         return
-    workdir = Path(tempfile.mkdtemp(prefix="qmsprint-upload-"))
+    workdir = privacy.private_dir("upload")  # only this user can read the uploads; removed below or at exit
     try:
         try:
             spec = _prepare_spec(spec_upload, data_upload, workdir)
@@ -113,21 +98,13 @@ def render() -> None:
         _show_validation(result)
         if not run:
             return
-        try:
-            outcome = _run(spec, cfg.runs_dir)
-        except QmsprintError as err:
-            _show_error(err, "The run failed")
-            return
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    path = Path(outcome.path)
-    state.list_run_paths.clear()
-    st.session_state[state.PENDING_KEY] = str(path)
-    if outcome.converged:
-        st.success(f"Run written to `{path}`.", icon=":material/check_circle:")
-    else:
-        st.warning(f"Run written to `{path}`, but a fit did not converge: results are shown without a recommendation.")
-    st.page_link(state.page("recommendation"), label="See the recommendation", icon=":material/flag:")
+        privacy.remove_private_dir(workdir)
+    data = (data_upload.name, data_upload.getvalue()) if data_upload is not None else None
+    key_dir = cfg.runs_dir.resolve().parent  # as for the validation above: uploads share the engagement key
+    started = jobs.start(upload=(spec_upload.name, spec_upload.getvalue()), data=data, name=spec.name, key_dir=key_dir)
+    if started is not None:
+        st.rerun()
 
 
 if __name__ == "__main__":
