@@ -57,3 +57,9 @@ def test_poisson_counts_have_no_over_dispersion_and_the_family_is_registered():
     eta = np.log(0.8) + np.zeros((50, len(n)))
     (row,) = fam.ppc(eta, {}, obs, [np.ones(len(n), bool)], rng)[0]
     assert row[0] is None and abs(row[2].mean() - 0.8) < 0.05
+
+
+def test_the_counts_family_has_every_prior_the_shared_model_terms_read():
+    from qmsprint.models import binomial
+
+    assert set(binomial.FAMILY.default_priors) <= set(counts.FAMILY.default_priors)

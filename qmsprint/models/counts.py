@@ -122,6 +122,7 @@ class Counts(Family):
         "adjust_sd": 0.5,
         "segment_sd": 0.1,
         "group_sd": 0.5,
+        "baseline_sd": 1.0,  # slope on each unit's baseline level (A/B with a baseline)
         "period_sd": 0.5,
     }
     typical_unit_sd = 0.2
