@@ -22,11 +22,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Chromium (browser test) and Java (PySpark equality test) from Debian's packages, if missing.
+# Chromium (browser test), Java (Spark tests) and PostgreSQL (warehouse test: a throwaway server the
+# tests start themselves) from Debian's packages, if missing.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
+	{ command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \

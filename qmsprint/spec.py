@@ -18,6 +18,7 @@ from qmsprint.errors import Problem, SpecError
 from qmsprint.metrics import MetricDef
 from qmsprint.metrics.custom_entries import register_entries
 from qmsprint.metrics.custom_fields import MetricKeys
+from qmsprint.spec_data import data_problems
 from qmsprint.spec_rollout import Monitor, PrePost, Waves, rollout_problems
 
 SEGMENT_COLUMNS = ("channel", "contact_reason", "team", "site")
@@ -71,8 +72,14 @@ class DataSource(_Strict):
     """Where the interactions are and how their columns map to qmsprint's."""
 
     source: str | None = Field(None, description="file path or glob (CSV/Parquet), relative to the spec file")
-    connection: str | None = Field(None, description="database URL, e.g. duckdb:///path.db")
-    table: str | None = None
+    connection: str | None = Field(
+        None, description="database URL, e.g. duckdb:///path.db or postgres://user@host:5432/db (+ table)"
+    )
+    table: str | None = Field(None, description="table to read: in the database, or in Spark's catalog")
+    engine: Literal["duckdb", "spark"] = Field(
+        "duckdb", description="where files are validated and reduced: in-process DuckDB, or Spark (only cells return)"
+    )
+    spark_remote: str | None = Field(None, description='Spark Connect URL (sc://host:15002) for engine = "spark"')
     format: Literal["auto", "csv", "parquet"] = "auto"
     columns: dict[str, str] = Field(default_factory=dict, description="qmsprint name = client column name")
     dayfirst: bool = False
@@ -383,26 +390,7 @@ def _semantic_problems(raw: dict[str, Any]) -> list[Problem]:
             problems.append(Problem("periods.pilot", "a difference-in-differences design needs a pilot period"))
     data = raw.get("data")
     if isinstance(data, dict):
-        has_file = bool(data.get("source"))
-        has_db = bool(data.get("connection"))
-        if has_file == has_db:
-            problems.append(
-                Problem("data", "give exactly one of data.source (file/glob) or data.connection (+ data.table)")
-            )
-        if has_db and not data.get("table"):
-            problems.append(Problem("data.table", "a database connection needs the table to read"))
-        cols = data.get("columns")
-        if isinstance(cols, dict):
-            for canon in cols:
-                if canon not in canonical_columns() and not str(canon).startswith(ITEM_PREFIX):
-                    problems.append(
-                        Problem(
-                            f"data.columns.{canon}",
-                            "unknown qmsprint column; expected one of "
-                            + ", ".join(canonical_columns())
-                            + f" or a checklist item '{ITEM_PREFIX}<name>'",
-                        )
-                    )
+        problems += data_problems(data, canonical_columns(), ITEM_PREFIX)
     problems += rollout_problems(raw)
     scale = raw.get("csat_scale")
     if isinstance(scale, list) and len(scale) == 2 and all(isinstance(s, int) for s in scale):

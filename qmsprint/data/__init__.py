@@ -5,7 +5,10 @@ Public API (see ARCHITECTURE.md "Interfaces"): :func:`prepare` -> :class:`Prepar
 
 Everything runs inside DuckDB (in-process) through Ibis: files and globs are read by DuckDB
 directly, never through pandas; only the cells (and, for :func:`load_frame`, the rows asked for)
-come back to Python.
+come back to Python. The same Ibis expressions run on Spark (``[data] engine = "spark"``) or in a
+SQL warehouse (``[data] connection``). Nothing wide is materialised: the source is read by one
+validation pass (:func:`qmsprint.data.schema.scan`), one narrow repeat-contact window whose row
+numbers are kept, one count per period and arm, and one query each for cells and weekly totals.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from qmsprint.data.load import (
     rename_map,
 )
 from qmsprint.data.pseudonymise import engagement_key, pseudonymise_ids
-from qmsprint.data.repeat import derive
+from qmsprint.data.repeat import censored as is_censored
+from qmsprint.data.repeat import derive, repeat_rows
 from qmsprint.data.rollout import WEEKLY_DESIGNS, derives_arm, with_rollout_arm
 from qmsprint.data.schema import (
     check_arms,
@@ -41,8 +45,10 @@ from qmsprint.data.schema import (
     check_rows,
     few_interactions_warning,
     rules,
+    scan,
 )
 from qmsprint.errors import DataError, Problem
+from qmsprint.metrics.base import count_of
 from qmsprint.progress import Progress, silent
 from qmsprint.spec import ITEM_PREFIX, Spec
 
@@ -148,6 +154,7 @@ class _Loaded:
     rows_outside: int
     counts: dict[tuple[str, str | None], int]
     notes: list[Problem]
+    censored: int = 0
 
 
 def _hint_delimiter(columns: list[str]) -> str:
@@ -161,6 +168,11 @@ def _hint_delimiter(columns: list[str]) -> str:
 
 def _materialize(con: Any, expr: ir.Table, name: str, label: str) -> ir.Table:
     try:
+        if getattr(con, "name", "") == "pyspark":  # no temporary tables on Spark: a cached view
+            con.execute(expr.limit(0))  # registers the in-memory tables the expression uses
+            cached = expr.cache()
+            con.execute(cached.count())
+            return cached
         return con.create_table(name, expr, temp=True)
     except Exception as err:  # noqa: BLE001
         execute(con, expr.limit(0), "read the data", label)  # re-raise a read error as DataError
@@ -203,17 +215,23 @@ def _load(
         raise DataError(f"invalid data in {src.label}." + hint if hint else f"invalid data in {src.label}", problems)
     items = sorted(c for c in mapping if c.startswith(ITEM_PREFIX))
     k = next(_counter)
-    parsed = parsed_expr(spec, raw, mapping, src.row_offsets)
-    if src.row_offsets is None:  # text sources are parsed once; typed Parquet is re-read cheaply
+    reread = src.reread  # Parquet is read again by each query; other sources are parsed once, kept
+    parsed = parsed_expr(spec, raw, mapping, src.row_offsets, pad_flags=reread)
+    if not reread:
         parsed = _materialize(con, parsed, f"_qms_parsed_{k}", src.label)
-    rows_read = int(execute(con, parsed.count(), "count rows", src.label))
-    if rows_read == 0:
-        raise DataError(f"invalid data in {src.label}", [Problem(src.label, "the data has no rows")])
     progress("validating", 0.2)
-    problems = check_rows(con, parsed, rules(spec, list(parsed.columns), set(req)), src.label)
-    problems += check_duplicates(con, parsed, src.label)
+    rs = rules(spec, list(parsed.columns), set(req))
+    known = [spec.arms.control, spec.arms.treatment] if "arm" in mapping else None
+    sc = scan(con, parsed, rs, src.label, known_arms=known)  # one pass over the data
+    if sc.rows == 0:
+        raise DataError(f"invalid data in {src.label}", [Problem(src.label, "the data has no rows")])
+    if reread:  # text columns without surrounding spaces or empty values are read as they are from now on
+        parsed = parsed_expr(spec, raw, mapping, src.row_offsets, clean=sc.clean)
+    problems = check_rows(con, parsed, rs, src.label, counts=sc.bad)
+    if sc.duplicate_ids:
+        problems += check_duplicates(con, parsed, src.label)
     if "arm" in mapping:
-        problems += check_arms(con, parsed, spec, src.label)
+        problems += check_arms(con, parsed, spec, src.label, unknown=sc.unknown_arms)
     notes: list[Problem] = []
     if any(c.strip().lower() == "repeat_contact" for c in columns):
         notes.append(
@@ -234,21 +252,24 @@ def _load(
     parsed = pseudonymise_ids(con, parsed, engagement_key(spec))  # keyed, before any check, warning or text
     progress("repeat contacts and periods", 0.45)
     canon = canonical_expr(parsed, items)
-    last = execute(con, canon.timestamp.max(), "read the data", src.label)
-    last_ts = None if last is None or pd.isna(last) else pd.Timestamp(last).to_pydatetime()
-    derived = with_derived(with_rollout_arm(derive(canon, spec, last_ts), spec), spec, derived_hits, last_ts)
+    repeats = _materialize(con, repeat_rows(canon, spec), f"_qms_repeats_{k}", src.label)
+    rows = with_rollout_arm(derive(canon, spec, sc.last, repeats), spec)
+    rows = with_derived(rows, spec, derived_hits, sc.last)
     if narrow:  # only what the reduction needs
-        derived = derived.select(*CELL_KEYS, *_cell_inputs(), "repeat_contact", *derived_columns(spec))
-    rows = _materialize(con, derived, f"_qms_rows_{k}", src.label)
-    try:
-        con.drop_table(f"_qms_parsed_{k}", force=True)
-    except Exception:  # noqa: BLE001 # pragma: no cover - only frees memory
-        pass
-    cnt = execute(con, rows.group_by(["period", "arm"]).aggregate(n=rows.count()), "count rows", src.label)
+        rows = rows.select(*CELL_KEYS, *_cell_inputs(), "repeat_contact", *derived_columns(spec))
+    censored = is_censored(rows, spec, sc.last) & rows.customer_id.notnull()  # = null repeat_contact, no join
+    cnt = execute(
+        con,
+        rows.group_by(["period", "arm"]).aggregate(n=rows.count(), censored=count_of(censored)),
+        "count rows",
+        src.label,
+    )
     counts = {
         (p if isinstance(p, str) else None, a if isinstance(a, str) else None): int(n)
         for p, a, n in zip(cnt["period"], cnt["arm"], cnt["n"], strict=True)
     }
+    rows_read = sc.rows
+    n_censored = int(sum(c for p, c in zip(cnt["period"], cnt["censored"], strict=True) if isinstance(p, str)))
     rows_outside = sum(v for (p, _), v in counts.items() if p is None)
     known = arms_in_data and "arm" in mapping and spec.design not in WEEKLY_DESIGNS  # rolled-out arms: experiments
     period_problems = check_periods(counts, spec, arm_known=known)
@@ -263,7 +284,9 @@ def _load(
                 count=rows_outside,
             )
         )
-    return _Loaded(src, con, rows, used, items, rows_read, rows_read - rows_outside, rows_outside, counts, notes)
+    return _Loaded(
+        src, con, rows, used, items, rows_read, rows_read - rows_outside, rows_outside, counts, notes, n_censored
+    )
 
 
 def prepare(spec: Spec, *, progress: Progress | None = None) -> PreparedData:
@@ -292,14 +315,7 @@ def prepare(spec: Spec, *, progress: Progress | None = None) -> PreparedData:
     progress("reducing to cells", 0.7)
     cells = execute(con, cells_expr(ld.used, spec), "reduce the data", label)
     weekly = execute(con, weekly_expr(ld.used, spec), "reduce the data", label)
-    censored = int(
-        execute(
-            con,
-            ld.used.filter(ld.used.repeat_contact.isnull() & ld.used.customer_id.notnull()).count(),
-            "count rows",
-            label,
-        )
-    )
+    censored = ld.censored
     cells = _tidy(cells)
     weekly["week"] = pd.to_datetime(weekly["week"]).dt.date
     warnings = list(ld.notes)

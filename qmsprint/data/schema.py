@@ -1,16 +1,19 @@
 """Validation of the interaction table: every problem at once, grouped, with rows and values.
 
 Row-level rules (unparseable values, values outside their scale, missing ids) are declared once as
-:class:`Rule` objects and run as a ``pandera.ibis`` schema inside the database
-(``validate(lazy=True)`` collects every failing check). For each failing check one query counts
-the bad rows and fetches example row numbers (1-based, in file order) and raw values.
-Table-level rules (duplicate ids, a unit in two arms, unknown or empty arms, periods without data)
-are aggregate queries. Warnings (agents with few interactions) never stop a run; survey response
-(low, or unequal between arms) is a health check (:mod:`qmsprint.health.response`).
+:class:`Rule` objects. :func:`scan` counts the offending rows of every rule in ONE aggregate query,
+together with the row count, the last timestamp, the number of distinct interaction ids and the rows
+with an unknown arm, so a valid table is read once; only failing rules cost a second query each (the
+example row numbers, 1-based in file order, and raw values). Table-level rules (duplicate ids, a unit
+in two arms, unknown or empty arms, periods without data) are aggregate queries, run in detail only
+when the scan shows a problem (the unit-in-two-arms check always runs: it is one group-by). Warnings
+(agents with few interactions) never stop a run; survey response (low, or unequal between arms) is a
+health check (:mod:`qmsprint.health.response`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,12 +21,12 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-import pandera.ibis as pa
+import pandas as pd
 
 from qmsprint import metrics as metric_registry
-from qmsprint.data.load import RAW, ROW, execute
+from qmsprint.data.load import PAD, RAW, ROW, execute
 from qmsprint.errors import Problem
-from qmsprint.metrics.base import KIND_EXPECT
+from qmsprint.metrics.base import KIND_EXPECT, count_of
 from qmsprint.spec import Spec
 
 N_EXAMPLES = 5
@@ -119,53 +122,82 @@ def rules(spec: Spec, columns: list[str], required: set[str]) -> list[Rule]:
     return out
 
 
-def _pandera_failed(table: ir.Table, rs: list[Rule]) -> set[str]:
-    """Keys of the rules that fail, as a pandera.ibis lazy validation finds them."""
-    by_col: dict[str, list[Any]] = {}
-    for r in rs:
+@dataclass(frozen=True)
+class Scan:
+    """What one pass over the parsed table found.
 
-        def fn(data: Any, r: Rule = r) -> ir.BooleanValue:
-            return ~(r.bad(data.table).fill_null(False))
+    Attributes
+    ----------
+    rows
+        Rows in the source.
+    last
+        Last timestamp in the data (``None`` when there is none).
+    bad
+        Rule key -> number of offending rows.
+    duplicate_ids
+        Some interaction id appears more than once.
+    unknown_arms
+        Rows whose arm is neither the control nor the treatment arm.
+    clean
+        Text columns with a ``_pad_<col>`` flag (:func:`qmsprint.data.load.parsed_expr`) where no
+        value needs stripping.
 
-        by_col.setdefault(r.column, []).append(pa.Check(fn, name=r.key, error=r.expected))
-    schema = pa.DataFrameSchema(
-        {c: pa.Column(None, checks=chks, nullable=True, required=False) for c, chks in by_col.items()},
-        strict=False,
-        coerce=False,
+    """
+
+    rows: int
+    last: dt.datetime | None
+    bad: dict[str, int]
+    duplicate_ids: bool = False
+    unknown_arms: int = 0
+    clean: frozenset[str] = frozenset()
+
+
+def _int(v: Any) -> int:
+    return 0 if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA else int(v)
+
+
+def scan(con: Any, table: ir.Table, rs: list[Rule], label: str, known_arms: list[str] | None = None) -> Scan:
+    """Count rows, every rule's offending rows, distinct ids and unknown arms in one aggregate query."""
+    aggs: dict[str, ir.Value] = {"rows": table.count().cast("int64")}
+    for i, r in enumerate(rs):
+        aggs[f"n{i}"] = count_of(r.bad(table))
+    if "timestamp" in table.columns:
+        aggs["last"] = table.timestamp.max()
+    if "interaction_id" in table.columns:
+        aggs["ids"] = table.interaction_id.count().cast("int64")
+        aggs["distinct_ids"] = table.interaction_id.nunique().cast("int64")
+    if known_arms and "arm" in table.columns:
+        aggs["unknown_arms"] = count_of(table.arm.notnull() & ~table.arm.isin(known_arms))
+    flags = [c for c in table.columns if c.startswith(PAD)]
+    for c in flags:
+        aggs[c] = count_of(table[c])
+    row = execute(con, table.aggregate(**aggs), "read the data", label).iloc[0]
+    last = row.get("last")
+    return Scan(
+        rows=_int(row["rows"]),
+        last=None if last is None or pd.isna(last) else pd.Timestamp(last).to_pydatetime(),
+        bad={r.key: _int(row[f"n{i}"]) for i, r in enumerate(rs)},
+        duplicate_ids="ids" in row and _int(row["distinct_ids"]) < _int(row["ids"]),
+        unknown_arms=_int(row.get("unknown_arms")),
+        clean=frozenset(c[len(PAD) :] for c in flags if _int(row[c]) == 0),
     )
-    try:
-        schema.validate(table, lazy=True)
-    except pa.errors.SchemaErrors as err:
-        fc = err.failure_cases
-        keys = set(str(k) for k in fc["check"].dropna().unique()) if "check" in fc else set()
-        known = {r.key for r in rs}
-        return {k for k in keys if k in known} or known  # unknown labels: check everything
-    except pa.errors.SchemaError as err:  # pragma: no cover - only when lazy is ignored
-        return {str(getattr(err, "check", "")) or r.key for r in rs}
-    return set()
 
 
-def check_rows(con: Any, table: ir.Table, rs: list[Rule], label: str) -> list[Problem]:
-    """Run the row-level rules; one :class:`Problem` per failing rule with count, rows and values."""
+def check_rows(
+    con: Any, table: ir.Table, rs: list[Rule], label: str, counts: dict[str, int] | None = None
+) -> list[Problem]:
+    """One :class:`Problem` per failing rule with count, example rows and values.
+
+    ``counts`` (rule key -> offending rows) comes from :func:`scan`; without it one aggregate
+    query counts them. Examples are fetched only for rules with offending rows.
+    """
     if not rs:
         return []
-    try:
-        failed = _pandera_failed(table, rs)
-    except Exception:  # noqa: BLE001 - the counts below are authoritative; pandera only narrows them
-        failed = {r.key for r in rs}
-    todo = [r for r in rs if r.key in failed]
-    if not todo:
-        return []
-    counts = execute(
-        con,
-        table.aggregate(**{f"n{i}": r.bad(table).fill_null(False).cast("int64").sum() for i, r in enumerate(todo)}),
-        "validate the data",
-        label,
-    )
+    if counts is None:
+        counts = scan(con, table, rs, label).bad
     problems = []
-    for i, r in enumerate(todo):
-        n = counts[f"n{i}"].iloc[0]
-        n = 0 if n is None or (isinstance(n, float) and math.isnan(n)) else int(n)
+    for r in rs:
+        n = counts.get(r.key, 0)
         if n == 0:
             continue
         shown = RAW + r.column if RAW + r.column in table.columns else r.column
@@ -209,15 +241,21 @@ def check_duplicates(con: Any, t: ir.Table, label: str) -> list[Problem]:
     ]
 
 
-def check_arms(con: Any, t: ir.Table, spec: Spec, label: str) -> list[Problem]:
-    """Unknown arm values, and units (or agents, in A/B) recorded in more than one arm."""
+def check_arms(con: Any, t: ir.Table, spec: Spec, label: str, unknown: int | None = None) -> list[Problem]:
+    """Unknown arm values, and units (or agents, in A/B) recorded in more than one arm.
+
+    ``unknown`` is the number of rows with an unknown arm if already counted (:func:`scan`): when
+    it is 0 the query listing them is skipped.
+    """
     if "arm" not in t.columns:
         return []
     problems: list[Problem] = []
     known = [spec.arms.control, spec.arms.treatment]
-    other = t.filter(t.arm.notnull() & ~t.arm.isin(known))
-    g = other.group_by("arm").aggregate(k=ibis._.count(), r=other[ROW].min()).order_by("r")
-    df = execute(con, g, "validate the data", label)
+    df = pd.DataFrame()
+    if unknown is None or unknown > 0:
+        other = t.filter(t.arm.notnull() & ~t.arm.isin(known))
+        g = other.group_by("arm").aggregate(k=ibis._.count(), r=other[ROW].min()).order_by("r")
+        df = execute(con, g, "validate the data", label)
     if len(df):
         problems.append(
             Problem(
@@ -236,8 +274,8 @@ def check_arms(con: Any, t: ir.Table, spec: Spec, label: str) -> list[Problem]:
         if col not in t.columns:
             continue
         s = t.filter(t.arm.isin(known) & t[col].notnull())
-        g = s.group_by(col).aggregate(arms=s.arm.nunique(), k=ibis._.count(), r=s[ROW].min())
-        multi = g.filter(g.arms > 1)
+        g = s.group_by(col).aggregate(lo=s.arm.min(), hi=s.arm.max(), k=ibis._.count(), r=s[ROW].min())
+        multi = g.filter(g.lo != g.hi)  # more than one arm (cheaper than a distinct count)
         df = execute(con, multi.order_by("r"), "validate the data", label)
         if len(df):
             word = {"agent_id": "agent", "team": "team", "site": "site"}[col]

@@ -274,10 +274,13 @@ KIND_EXPECT = {
 
 
 def count_of(cond: ir.BooleanValue) -> ir.IntegerValue:
-    """Number of rows where ``cond`` is true (nulls count as false), as int64."""
-    import ibis
+    """Number of rows where ``cond`` is true (nulls count as false), as int64.
 
-    return ibis.ifelse(cond.fill_null(False), 1, 0).sum().fill_null(0).cast("int64")
+    ``SUM(CAST(cond AS INT))`` (a null condition adds nothing): in DuckDB about 3x cheaper per
+    aggregate than ``SUM(CASE WHEN COALESCE(cond, FALSE) THEN 1 ELSE 0 END)``, which matters with
+    dozens of counts per cell over 10M rows.
+    """
+    return cond.sum().fill_null(0).cast("int64")
 
 
 def sum_of(v: ir.NumericValue) -> ir.FloatingValue:
