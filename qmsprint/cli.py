@@ -331,6 +331,85 @@ def compare(
         typer.echo(f"wrote {out}")
 
 
+@app.command("hash-password")
+@_friendly
+def hash_password(
+    stdin: Annotated[
+        bool, typer.Option("--stdin", help="Read the password from standard input (one line) instead of asking.")
+    ] = False,
+) -> None:
+    """Print a salted hash of a share's password, for `password_hash` in .streamlit/secrets.toml.
+
+    The password is asked twice without showing it (or read from standard input with --stdin);
+    passwords under 12 characters and placeholders such as "change me" are refused (exit 2).
+
+    Example: qmsprint hash-password >> .streamlit/secrets.toml
+    """
+    from qmsprint import api
+
+    if stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Share password", hide_input=True, confirmation_prompt=True, err=True)
+    try:
+        hashed = api.hash_password(password)
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f'password_hash = "{hashed}"')
+
+
+@app.command()
+@_friendly
+def share(
+    run_folder: RunArg,
+    out: Annotated[Path, typer.Option(help="New folder for the share (must not exist).", show_default=False)],
+    allow_email: Annotated[
+        list[str] | None, typer.Option(help="Who may sign in with OIDC (repeat for several).", show_default=False)
+    ] = None,
+    allow_domain: Annotated[
+        list[str] | None, typer.Option(help="A whole e-mail domain that may sign in (repeat).", show_default=False)
+    ] = None,
+    client_name: Annotated[str | None, typer.Option(help="Client shown in the app's header.")] = None,
+) -> None:
+    """Build a self-contained folder that serves one run to a client, safely.
+
+    It holds the run redacted (pseudonyms only, no paths, connection strings or per-agent
+    results), the app, pinned requirements, a Dockerfile, a secrets template with the allowlist
+    and a README for a server behind TLS or Streamlit Community Cloud.
+
+    Example: qmsprint share runs/demo-ab-20261122-101500 --out share-northwind --allow-domain northwind.example
+    """
+    from qmsprint import api
+
+    paths = api.share(
+        run_folder, out, allowed_emails=allow_email or [], allowed_domains=allow_domain or [],
+        client_name=client_name or "",
+    )  # fmt: skip
+    folder = Path(out)
+    typer.echo(f"wrote {folder} ({len(paths)} files)")
+    typer.echo(f"next: copy {folder / '.streamlit/secrets.example.toml'} to secrets.toml, fill in the login, "
+               f"and follow {folder / 'README.md'}")  # fmt: skip
+
+
+@app.command()
+@_friendly
+def reveal(
+    spec: SpecArg,
+    pseudonyms: Annotated[
+        list[str] | None, typer.Argument(help="Pseudonyms to look up (default: every agent).", show_default=False)
+    ] = None,
+) -> None:
+    """Print the real agent behind each pseudonym (consultant only: needs the engagement's key and data).
+
+    Example: qmsprint reveal experiments/demo_ab.toml agent-3f09c2a1b7de
+    """
+    from qmsprint import api
+
+    table = api.reveal_agents(spec, pseudonyms or None)
+    typer.echo(table.to_string(index=False) if len(table) else "no such pseudonym among this data's agents")
+
+
 @app.command()
 @_friendly
 def monitor(

@@ -5,6 +5,7 @@
   passwords in ``key=value`` strings by ``***``, in text and, recursively, in JSON-able data. Run
   folders, reports, share folders and the share-mode app pass their free text through them.
 - :func:`describe_source` says where a spec's data came from without paths or credentials.
+- :func:`pseudonym` / :func:`is_pseudonym`: the keyed pseudonym of an id and its shape.
 - :func:`private_dir` makes a folder only the current user can enter (``mkdtemp``, mode 0700),
   removed when the process exits; :func:`spill_dir` is the one such folder DuckDB spills to.
 
@@ -14,6 +15,8 @@ Nothing here imports the rest of qmsprint, so every layer can use it.
 from __future__ import annotations
 
 import atexit
+import hashlib
+import hmac
 import os
 import re
 import shutil
@@ -87,6 +90,29 @@ def describe_source(source: str | None, connection: str | None = None, table: st
     if source:
         return _last_part(str(source)) or str(source)
     return "n/a"
+
+
+# ------------------------------------------------------------------------------------------- pseudonyms
+
+HEX_DIGITS = {"agent": 12, "customer": 16, "interaction": 16}
+
+
+def pseudonym(value: str, key: bytes, kind: str = "agent") -> str:
+    """The keyed pseudonym of one id: ``<kind>-`` + the start of HMAC-SHA256(key, ``"<kind>:<value>"``) in hex.
+
+    :mod:`qmsprint.data.pseudonymise` applies it to every id at loading; the store checks shapes with
+    :func:`is_pseudonym`. Both live here so that reading a run never needs the data layer.
+    """
+    digest = hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+    return f"{kind}-{digest[: HEX_DIGITS[kind]]}"
+
+
+def is_pseudonym(value: Any, kind: str = "agent") -> bool:
+    """True when ``value`` has the shape of a pseudonym of ``kind``."""
+    n = HEX_DIGITS[kind]
+    s = str(value)
+    prefix = f"{kind}-"
+    return len(s) == len(prefix) + n and s.startswith(prefix) and all(c in "0123456789abcdef" for c in s[-n:])
 
 
 # ------------------------------------------------------------------------------------------- temp space

@@ -10,10 +10,11 @@ the toolbar in viewer mode (no Deploy button, no developer menu), error details 
 mode, the upload cap, the theme. The workbench listens on ``localhost``; a share on
 ``127.0.0.1`` unless an address is given.
 
-Share mode refuses to start unless the secrets file configures a login: an OIDC provider in an
-``[auth]`` section (Streamlit's ``st.login``) or a ``password``. Optional ``[share]`` keys brand the
-share: ``client_name``, ``primary_color``, ``background_color``, ``secondary_background_color``,
-``text_color``.
+Share mode refuses to start unless the secrets file configures a login that is safe to share
+(:func:`qmsprint.access.share_problems`): an OIDC provider in an ``[auth]`` section (Streamlit's
+``st.login``) with ``[share] allowed_emails`` / ``allowed_domains``, or a ``password_hash`` (or a
+strong ``password``). Optional ``[share]`` keys brand the share: ``client_name``, ``primary_color``,
+``background_color``, ``secondary_background_color``, ``text_color``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from qmsprint.errors import BundleError, Problem, QmsprintError
+from qmsprint.access import share_problems
+from qmsprint.errors import BundleError, QmsprintError
 from qmsprint.ui.config import MAX_UPLOAD_MB, SHARE, WORKBENCH, AppConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,32 +78,6 @@ def read_secrets(paths: list[Path]) -> dict[str, Any]:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
             raise ShareConfigError(f"secrets file {path} is not valid TOML: {err}") from None
     return merged
-
-
-def login_method(secrets: dict[str, Any]) -> str | None:
-    """``oidc`` when an ``[auth]`` section configures ``st.login``, ``password`` when a password is set.
-
-    An ``[auth]`` section counts when it has ``redirect_uri`` and ``cookie_secret`` and a client id
-    (directly or in a named provider sub-section). The password is ``password`` at the top level or
-    in ``[share]``.
-    """
-    auth = secrets.get("auth")
-    if isinstance(auth, dict) and auth.get("redirect_uri") and auth.get("cookie_secret"):
-        providers = [auth] + [v for v in auth.values() if isinstance(v, dict)]
-        if any(p.get("client_id") for p in providers):
-            return "oidc"
-    if share_password(secrets):
-        return "password"
-    return None
-
-
-def share_password(secrets: dict[str, Any]) -> str | None:
-    """The share password from the secrets, if any (top-level ``password`` or ``[share].password``)."""
-    pw = secrets.get("password")
-    share = secrets.get("share")
-    if not pw and isinstance(share, dict):
-        pw = share.get("password")
-    return str(pw) if pw else None
 
 
 def run_paths(runs_dir: Path, *, diagnoses: bool = False) -> list[Path]:
@@ -238,7 +214,8 @@ def serve(
     Raises
     ------
     ShareConfigError
-        Share mode with no login configured (neither ``[auth]`` nor ``password`` in the secrets).
+        Share mode without a safe login (every problem listed: no login, OIDC without an allowlist,
+        a placeholder or short password or cookie secret, ...).
     BundleError
         Share mode with no run to serve, or a missing or damaged run folder.
     QmsprintError
@@ -254,16 +231,11 @@ def serve(
         if secrets is not None and not Path(secrets).is_file():
             raise ShareConfigError(f"secrets file not found: {secrets}")
         paths = secrets_files(secrets)
-        if login_method(read_secrets(paths)) is None:
+        problems = share_problems(read_secrets(paths))  # who may see, checked before anything is served
+        if problems:
+            where = " or ".join(str(p) for p in paths)
             raise ShareConfigError(
-                "share mode needs a login; refusing to start",
-                [
-                    Problem(
-                        " or ".join(str(p) for p in paths),
-                        "add an [auth] section (OIDC provider for st.login: redirect_uri, cookie_secret, "
-                        'client_id, client_secret, server_metadata_url) or a password = "..." line',
-                    )
-                ],
+                f"share mode needs a login that is safe to share ({where}); refusing to start", problems
             )
         if run_folder is None:
             run_folder = newest_run(runs_dir)

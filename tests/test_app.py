@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -10,24 +11,31 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
+from qmsprint import access
 from qmsprint.present import format as fmt
 from qmsprint.store import load_run, save_diagnosis
 from qmsprint.ui import widgets
-from qmsprint.ui.config import ENV_MODE, ENV_RUN, ENV_RUNS_DIR, AppConfig, from_env
+from qmsprint.ui.config import CLOSED, ENV_MODE, ENV_RUN, ENV_RUNS_DIR, AppConfig, from_env
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["recommendation", "metrics", "segments", "diagnosis", "design", "quality", "compare", "setup", "new_run"]
 RESULT_PAGES = PAGES[:-2]
 TIMEOUT = 120
+STRONG = "northwind reads the pilot results"
 
 
 def _texts(at: AppTest) -> str:
-    """Every text the page shows (markdown, captions, alerts, metrics, titles), one string."""
+    """Every text the page shows (markdown, captions, alerts, metrics, titles), one string, as the reader sees it."""
     parts: list[str] = []
     for kind in ("title", "header", "subheader", "markdown", "caption", "success", "warning", "error", "info", "text"):
         parts += [str(e.value) for e in getattr(at, kind)]
     parts += [f"{m.label} {m.value}" for m in at.metric]
-    return "\n".join(parts)
+    return _shown("\n".join(parts))
+
+
+def _shown(markdown: str) -> str:
+    """Markdown source as rendered text: the escapes of ``fmt.md`` (backslashes, invisible joiners) removed."""
+    return re.sub(r"\\([\\`*_{}\[\]()#+\-.!|<>~$:=&])", r"\1", markdown).replace("\u2060", "")
 
 
 def _app(monkeypatch, run: Path, mode: str = "workbench") -> AppTest:
@@ -56,8 +64,9 @@ def run_obj(small_run):
 def test_config_round_trips_through_the_environment(tmp_path):
     cfg = AppConfig(mode="share", run_folder=tmp_path / "r", runs_dir=tmp_path)
     assert from_env(cfg.to_env()) == cfg
-    assert from_env({}) == AppConfig()
-    assert from_env({ENV_MODE: "root"}).mode == "workbench"  # unknown modes fall back to the safe local one
+    assert from_env({}).mode == CLOSED  # a bare `streamlit run app.py` opens nothing
+    assert from_env({ENV_MODE: "root"}).mode == CLOSED  # unknown modes fail closed
+    assert AppConfig().mode == "workbench"
 
 
 # ------------------------------------------------------------------------------ workbench pages
@@ -100,7 +109,7 @@ def test_design_page_shows_the_runs_sizing_and_balance(monkeypatch, small_run, r
     _goto(at, "design")
     _no_exception(at)
     text = _texts(at)
-    assert fmt.md(run_obj.design["assurance"]["summary"].splitlines()[0]) in text
+    assert run_obj.design["assurance"]["summary"].splitlines()[0] in text
     assert "This run has no assurance grid" not in text and "This run has no balance table" not in text
     assert len(at.dataframe) == 2  # the assurance grid and the balance table
 
@@ -246,7 +255,7 @@ def test_the_apps_validate_and_the_cli_validate_report_the_same(monkeypatch, sma
     assert expected.summary in shown and expected.summary in printed.output
     for check in expected.health:
         assert f"{check.status}: {check.message}" in printed.output
-        assert f"{widgets.status_badge(check.status)} {md(check.message)}" in shown
+        assert f"{widgets.status_badge(check.status)} {_shown(md(check.message))}" in shown
     shown_warnings = list(at.dataframe[0].value["problem"]) if expected.warnings else []
     assert shown_warnings == [w.message for w in expected.warnings]
     assert all(f"warning: {w}" in printed.output for w in expected.warnings)
@@ -271,6 +280,7 @@ def test_the_apps_validate_and_the_cli_validate_report_the_same(monkeypatch, sma
 
 
 def _share(monkeypatch, run: Path, **secrets) -> AppTest:
+    monkeypatch.setattr("qmsprint.ui.auth.THROTTLE", access.Throttle())  # no failures left from other tests
     at = _app(monkeypatch, run, mode="share")
     for k, v in secrets.items():
         at.secrets[k] = v
@@ -283,21 +293,21 @@ def _log_in(at: AppTest, password: str) -> None:
 
 
 def test_share_mode_requires_the_password(monkeypatch, small_run, run_obj):
-    at = _share(monkeypatch, small_run, password="correct horse")
+    at = _share(monkeypatch, small_run, password="correct horse battery")
     _no_exception(at)
     assert run_obj.recommendation.headline not in _texts(at)
     assert not at.selectbox and not at.file_uploader
     _log_in(at, "wrong")
     assert any("not right" in e.value for e in at.error)
     assert run_obj.recommendation.headline not in _texts(at)
-    _log_in(at, "correct horse")
+    _log_in(at, "correct horse battery")
     _no_exception(at)
     assert run_obj.recommendation.headline in _texts(at)
 
 
 def test_share_mode_hides_upload_run_and_browsing(monkeypatch, small_run):
-    at = _share(monkeypatch, small_run, password="pw")
-    _log_in(at, "pw")
+    at = _share(monkeypatch, small_run, password=STRONG)
+    _log_in(at, STRONG)
     for page in ["recommendation", "metrics", "segments", "diagnosis", "design", "quality"]:
         _goto(at, page)
         _no_exception(at)
@@ -310,8 +320,8 @@ def test_share_mode_hides_upload_run_and_browsing(monkeypatch, small_run):
 
 
 def test_share_mode_with_oidc_shows_the_login_button(monkeypatch, small_run, run_obj):
-    auth = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32, "client_id": "id"}
-    at = _share(monkeypatch, small_run, auth=auth)
+    auth = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "7f3a" * 16, "client_id": "id"}
+    at = _share(monkeypatch, small_run, auth=auth, share={"allowed_domains": ["client.example"]})
     _no_exception(at)
     assert [b.label for b in at.button] == ["Log in"]
     assert run_obj.recommendation.headline not in _texts(at)
@@ -321,7 +331,7 @@ def test_share_mode_without_a_login_shows_nothing(monkeypatch, small_run, run_ob
     at = _share(monkeypatch, small_run)
     _no_exception(at)
     assert run_obj.recommendation.headline not in _texts(at)
-    assert any("no login configured" in e.value for e in at.error)
+    assert any("no safe login configured" in e.value for e in at.error)
 
 
 # ------------------------------------------------------------------------------ serve
@@ -362,7 +372,7 @@ def test_serve_starts_share_mode_with_a_password(tmp_path, small_run, no_streaml
     from qmsprint.serve import serve
 
     secrets = tmp_path / "secrets.toml"
-    secrets.write_text('password = "pw"\n[share]\nprimary_color = "#123456"\n')
+    secrets.write_text(f'password = "{STRONG}"\n[share]\nprimary_color = "#123456"\n')
     assert serve(run_folder=small_run, share=True, secrets=secrets, port=8599) == 0
     ((cmd, env),) = no_streamlit
     assert cmd[1:4] == ["-m", "streamlit", "run"] and Path(cmd[4]).name == "app.py"
@@ -386,7 +396,7 @@ def test_serve_workbench_opens_the_newest_run_locally(small_run, no_streamlit, m
 
 
 def test_login_methods_are_recognised():
-    from qmsprint.serve import login_method
+    from qmsprint.access import login_method
 
     oidc = {"auth": {"redirect_uri": "u", "cookie_secret": "s", "google": {"client_id": "c"}}}
     assert login_method(oidc) == "oidc"
@@ -439,14 +449,14 @@ def test_the_workbench_lists_diagnoses_with_runs_and_opens_the_newest(
 
 
 def test_share_mode_serves_a_diagnosis_without_agent_ids(monkeypatch, diagnosis_folder):
-    at = _share(monkeypatch, diagnosis_folder, password="pw")
+    at = _share(monkeypatch, diagnosis_folder, password=STRONG)
     assert "the checklist QA score explains" not in _texts(at) and "Checklist diagnosis" in _texts(at)
-    _log_in(at, "pw")
+    _log_in(at, STRONG)
     _no_exception(at)
     assert at.title[0].value.startswith("Diagnosis") and "one checklist diagnosis" in _texts(at)
     for frame in at.dataframe:
         assert "agent_id" not in frame.value.columns
-    assert not at.sidebar.get("download_button")  # its files hold real agent ids
+    assert not at.sidebar.get("download_button")  # a share hands out exports of runs, never folders
     assert not at.file_uploader and not [s for s in at.sidebar.selectbox if s.label == "Run"]
 
 
@@ -455,7 +465,7 @@ def test_serve_shares_a_diagnosis_folder_and_refuses_a_damaged_one(tmp_path, dia
     from qmsprint.serve import serve
 
     secrets = tmp_path / "secrets.toml"
-    secrets.write_text('password = "pw"\n')
+    secrets.write_text(f'password = "{STRONG}"\n')
     assert serve(run_folder=diagnosis_folder, share=True, secrets=secrets) == 0
     (diagnosis_folder / "diagnosis.json").write_text("{not json")
     with pytest.raises(BundleError, match="damaged: diagnosis.json"):

@@ -144,14 +144,14 @@ def test_every_page_in_a_real_browser(server, browser, small_run):
 def test_share_mode_in_a_real_browser(small_run, browser, tmp_path):
     run = load_run(small_run)
     secrets = tmp_path / "secrets.toml"
-    secrets.write_text('password = "let me in"\n[share]\nclient_name = "Acme Care"\n')
+    secrets.write_text('password = "acme reads the pilot results"\n[share]\nclient_name = "Acme Care"\n')
     with _streamlit(small_run, "share", tmp_path / "share.log", ["--secrets.files", str(secrets)]) as url:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url, wait_until="domcontentloaded")
         _settle(page)
         page.get_by_text("Please log in").wait_for(timeout=30_000)
         assert page.get_by_text(run.recommendation.headline).count() == 0
-        page.get_by_label("Password", exact=True).fill("let me in")
+        page.get_by_label("Password", exact=True).fill("acme reads the pilot results")
         page.get_by_role("button", name="Log in").click()
         page.get_by_text(run.recommendation.headline).first.wait_for(timeout=30_000)
         _settle(page)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
+from qmsprint.data.pseudonymise import pseudonym
 from qmsprint.diagnosis import PRACTICAL_EFFECT, Diagnosis, diagnose, prepare_diagnosis
 from qmsprint.errors import BundleError, DataError
 from qmsprint.present.diagnosis import figures, summary_text
@@ -20,6 +21,7 @@ ITEM_PASS = {"greeting": 0.8, "empathy": 0.7, "name_x3": 0.85, "upsell_attempt":
 TRUE_LABELS = {"greeting": "matters", "empathy": "matters", "name_x3": "noise", "upsell_attempt": "noise",
                "script_read": "hurts"}  # fmt: skip
 LOGISTIC_VAR = np.pi**2 / 3
+KEY = b"diagnosis-test-key-0123456789abcdef"
 
 
 def make_frame(n_agents=60, per_agent=400, seed=1, response=0.25, extra_items=None):
@@ -48,7 +50,7 @@ def make_frame(n_agents=60, per_agent=400, seed=1, response=0.25, extra_items=No
     qa = 100 * items.mean(1)
     df = pd.DataFrame(
         {
-            "agent_id": [f"A{a:03d}" for a in agent],
+            "agent_id": [pseudonym(f"A{a:03d}", KEY) for a in agent],  # as load_frame hands them over
             "team": [f"T{a % 5}" for a in agent],
             "channel": channels[ch],
             "contact_reason": reasons[rs],

@@ -85,7 +85,7 @@ def test_no_personal_data_in_a_pipeline_bundle(small_spec, small_truth, tmp_path
     assert not (_ids_in(out.path) & source)
     cells = load_run(out.path).cells
     assert "customer_id" not in cells.columns
-    assert cells["agent_id"].str.fullmatch(r"agent-\d{3}").all()
+    assert cells["agent_id"].str.fullmatch(r"agent-[0-9a-f]{12}").all()  # keyed pseudonyms
     assert cells["agent_id"].nunique() == len(small_truth["agent_ids"])
 
 

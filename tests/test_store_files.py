@@ -193,6 +193,9 @@ def test_diagnosis_folders_load_list_and_fail_clearly(diagnosis_folder, tmp_path
     with pytest.raises(BundleError, match="diagnosis folder not found"):
         load_diagnosis(tmp_path / "gone")
     (diagnosis_folder / "diagnosis.json").write_text('{"meta": {}, "r2": []}')
+    with pytest.raises(BundleError, match="damaged: diagnosis.json changed"):  # the manifest notices
+        load_diagnosis(diagnosis_folder)
+    (diagnosis_folder / "manifest.json").unlink()  # as folders written before they had a manifest
     with pytest.raises(BundleError, match="lacks items, quadrant, root_causes, variance"):
         load_diagnosis(diagnosis_folder)
     with pytest.raises(BundleError, match="not a qmsprint run folder"):

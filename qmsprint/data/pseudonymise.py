@@ -33,7 +33,6 @@ DuckDB instead (its ``sha256`` on the key's padded blocks: :func:`hmac_expr`).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import secrets
 import tempfile
@@ -47,13 +46,25 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from qmsprint.errors import Problem, SpecError
+from qmsprint.privacy import HEX_DIGITS, is_pseudonym, pseudonym
+
+__all__ = [
+    "KEY_ENV",
+    "engagement_key",
+    "hmac_expr",
+    "is_pseudonym",
+    "key_file",
+    "pseudonym",
+    "pseudonymise_ids",
+    "pseudonyms",
+    "reveal",
+]
 from qmsprint.spec import Spec
 
 KEY_ENV = "QMSPRINT_KEY"
 KEY_DIR = ".qmsprint"
 KEY_FILE = "key"
 MIN_KEY_CHARS = 32
-HEX_DIGITS = {"agent": 12, "customer": 16, "interaction": 16}
 ID_KINDS = {"agent_id": "agent", "customer_id": "customer", "interaction_id": "interaction"}
 _BLOCK = 64  # SHA-256 block size in bytes
 IN_PYTHON_MAX = 200_000  # distinct ids pseudonymised in Python and joined back; above, per row in DuckDB
@@ -136,12 +147,6 @@ def engagement_key(spec: Spec | Path, *, create: bool = True) -> bytes:
     return _check_key_text(path.read_text(encoding="utf-8"), str(path))
 
 
-def pseudonym(value: str, key: bytes, kind: str = "agent") -> str:
-    """The pseudonym of one id: ``<kind>-`` + the start of HMAC-SHA256(key, ``"<kind>:<value>"``) in hex."""
-    digest = hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
-    return f"{kind}-{digest[: HEX_DIGITS[kind]]}"
-
-
 def pseudonyms(values: Iterable[Any], key: bytes, kind: str = "agent") -> dict[str, str]:
     """Pseudonym of each distinct non-null value (as text)."""
     out: dict[str, str] = {}
@@ -152,14 +157,6 @@ def pseudonyms(values: Iterable[Any], key: bytes, kind: str = "agent") -> dict[s
         if s not in out:
             out[s] = pseudonym(s, key, kind)
     return out
-
-
-def is_pseudonym(value: Any, kind: str = "agent") -> bool:
-    """True when ``value`` has the shape of a pseudonym of ``kind``."""
-    n = HEX_DIGITS[kind]
-    s = str(value)
-    prefix = f"{kind}-"
-    return len(s) == len(prefix) + n and s.startswith(prefix) and all(c in "0123456789abcdef" for c in s[-n:])
 
 
 # ------------------------------------------------------------------------------------------- in the database

@@ -10,6 +10,7 @@ No statistics, no Streamlit, no Plotly.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Literal
 
 from qmsprint import metrics as metric_registry
@@ -242,9 +243,21 @@ def status_label(status: str) -> str:
 # ------------------------------------------------------------------------------ text helpers
 
 
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&])")
+_AUTOLINK = re.compile(r"\\:(?=/)|(?i:www)(?=\\\.)|\w(?=@)")  # "://", "www." and "x@" (e-mail), as escaped
+_JOINER = "\u2060"  # word joiner: invisible, and no link is made across it
+
+
 def md(text: Any) -> str:
-    """Text made safe for Markdown: ``>99%`` must not turn into a block quote."""
-    return str(text).replace(">", "\\>")
+    """Text shown as itself in Markdown (Streamlit's ``st.markdown``, captions, alerts).
+
+    Every Markdown and Streamlit character is escaped: ``>99%`` is no block quote, a team called
+    ``[x](http://evil.example)`` no link, ``**`` no bold, ``$`` no formula, ``:red[x]`` no colour,
+    and ``www.x.example`` no automatic link.
+    """
+    out = _MARKDOWN.sub(r"\\\1", str(text).replace("\r", " "))
+    # escapes do not stop GitHub-style automatic links: break them with an invisible joiner
+    return _AUTOLINK.sub(lambda m: m.group(0) + _JOINER, out)
 
 
 def humanize(key: str) -> str:

@@ -20,8 +20,8 @@ from typing import Any
 
 import pandas as pd
 
-from qmsprint.data.pseudonymise import is_pseudonym
 from qmsprint.errors import BundleError, Problem
+from qmsprint.privacy import is_pseudonym
 
 PERSONAL_COLUMNS = ("customer_id", "interaction_id")
 AGENT_COLUMNS = ("agent_id", "agent")

@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from qmsprint.errors import BundleError
 from qmsprint.privacy import describe_source, redact
 from qmsprint.spec import parse_spec
@@ -134,7 +136,10 @@ def _fill_redacted_diagnosis(diag: DiagnosisFolder, folder: Path) -> list[str]:
     (folder / DIAGNOSIS_FILE).write_text(json.dumps(data, indent=2), encoding="utf-8")
     names = [DIAGNOSIS_FILE]
     for csv in sorted(diag.path.glob("*.csv")):
-        table = read_csv(csv)
+        try:
+            table = read_csv(csv)
+        except pd.errors.EmptyDataError:  # an empty table (a part the diagnosis skipped)
+            table = pd.DataFrame()
         table = table.drop(columns=[c for c in ("agent_id", "agent") if c in table.columns])
         write_csv(redact_frame(table), folder / csv.name)
         names.append(csv.name)

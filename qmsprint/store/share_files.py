@@ -126,8 +126,8 @@ Copy `.streamlit/secrets.example.toml` to `.streamlit/secrets.toml` and fill in 
   `[share] allowed_emails` and/or `allowed_domains`. Anyone else who signs in sees nothing.
 - **Password**: `qmsprint hash-password` (on a machine with qmsprint) prints a `password_hash`
   line (salted scrypt); paste it. Passwords under 12 characters or placeholders are refused, and
-  each wrong password makes the next try wait longer. Send the password through another channel
-  than the link.
+  after two typos each wrong password makes the next try wait longer. Send the password through
+  another channel than the link.
 
 `secrets.toml` is listed in `.gitignore` and `.dockerignore`: keep it out of version control and
 images. The app shows nothing while the login is missing or unsafe.

@@ -1,7 +1,9 @@
 """How the app learns its mode and paths (no Streamlit here, so :mod:`qmsprint.serve` can use it).
 
 :func:`qmsprint.serve.serve` passes the mode and paths to ``streamlit run app.py`` through
-environment variables; the app reads them back with :func:`from_env`.
+environment variables; the app reads them back with :func:`from_env`. Without them (a bare
+``streamlit run app.py``) or with an unknown mode the app is :data:`CLOSED`: it shows how to start
+it and nothing else, so no run and no upload is ever served by accident.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ ENV_EXPERIMENTS_DIR = "QMSPRINT_APP_EXPERIMENTS_DIR"
 
 WORKBENCH = "workbench"
 SHARE = "share"
+CLOSED = "closed"  # not started by qmsprint's launcher (or an unknown mode): serve nothing
 
 # Upload cap of the workbench, in megabytes (also in .streamlit/config.toml).
 MAX_UPLOAD_MB = 500
@@ -64,11 +67,11 @@ class AppConfig:
 
 
 def from_env(environ: dict[str, str] | None = None) -> AppConfig:
-    """Read the configuration :func:`qmsprint.serve.serve` set (defaults: workbench on ``runs/``)."""
+    """Read the configuration :func:`qmsprint.serve.serve` set; no mode or an unknown one is :data:`CLOSED`."""
     env = os.environ if environ is None else environ
-    mode = env.get(ENV_MODE, WORKBENCH)
+    mode = env.get(ENV_MODE, CLOSED)
     if mode not in (WORKBENCH, SHARE):
-        mode = WORKBENCH
+        mode = CLOSED  # fail closed: never fall back to the workbench
     run = env.get(ENV_RUN) or None
     return AppConfig(
         mode=mode,

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from qmsprint import api
-from qmsprint.ui import auth, jobs, state
+from qmsprint.present.format import md
+from qmsprint.ui import auth, jobs, reveal, state
+from qmsprint.ui.config import CLOSED
 
 if TYPE_CHECKING:
     from qmsprint.api import DiagnosisFolder, RunBundle
@@ -162,8 +164,9 @@ def _downloads(run: RunBundle | DiagnosisFolder) -> None:
     stamp = state.stamp(path)
     name = Path(path).name
     diagnosis_only = state.is_diagnosis(run)
-    if diagnosis_only and state.config().share:
-        return  # a diagnosis folder keeps real agent ids (quadrant): never handed out in a share
+    share = state.config().share
+    if diagnosis_only and share:
+        return  # a share hands out exports of a run (report, effects), never a folder
     st.sidebar.subheader("Downloads")
     if not diagnosis_only:
         st.sidebar.download_button(
@@ -184,6 +187,8 @@ def _downloads(run: RunBundle | DiagnosisFolder) -> None:
             on_click="ignore",
             width="stretch",
         )
+    if share:
+        return  # the folder holds the spec as written, per-agent posteriors and provenance: workbench only
     st.sidebar.download_button(
         "Diagnosis (zip)" if diagnosis_only else "Run bundle (zip)",
         data=lambda: state.bundle_zip(path, stamp),
@@ -199,6 +204,11 @@ def main() -> None:
     """Render the app: login (share mode), sidebar, then the selected page."""
     cfg = state.config()
     st.set_page_config(page_title=APP_TITLE, page_icon=app_icon(), layout="wide")
+    if cfg.mode == CLOSED:  # not started by `qmsprint app` (or an unknown mode): show nothing of any run
+        st.title("qmsprint")
+        st.info("Start the app with `qmsprint app` (the workbench, on this computer only) or "
+                "`qmsprint app RUN --share` (one run, behind a login).", icon=":material/lock:")  # fmt: skip
+        st.stop()
     if cfg.share:
         client = state.client_name()
         diagnosis = bool(cfg.run_folder and api.is_diagnosis_folder(cfg.run_folder))
@@ -219,7 +229,7 @@ def main() -> None:
             run = None
     client = state.client_name(run)
     with head:
-        st.markdown(f"### {client}" if client else "### qmsprint")
+        st.markdown(f"### {md(client)}" if client else "### qmsprint")
         if cfg.share:
             st.caption(
                 "Read-only share of one checklist diagnosis."
@@ -228,6 +238,7 @@ def main() -> None:
             )
     if run is not None:
         _downloads(run)
+        reveal.reveal_panel(run)  # workbench only
     if cfg.share:
         auth.logout_button()
     page = st.navigation(pages(cfg.share, diagnosis_only=state.is_diagnosis(run), no_run=path is None))

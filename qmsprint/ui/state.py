@@ -27,7 +27,9 @@ import streamlit as st
 from qmsprint import api
 from qmsprint import metrics as metric_registry
 from qmsprint.errors import QmsprintError
+from qmsprint.present.format import md
 from qmsprint.present.values import value_rows
+from qmsprint.privacy import redact_text
 from qmsprint.results import MetricResult
 from qmsprint.ui.config import AppConfig, from_env
 
@@ -134,7 +136,7 @@ def current_run() -> RunBundle | DiagnosisFolder | None:
     try:
         return load(path)
     except QmsprintError as err:
-        st.error(f"This run folder cannot be opened: {err}")
+        st.error(f"This run folder cannot be opened: {md(redact_text(str(err)))}")
         return None
 
 

@@ -34,7 +34,7 @@ def header(run: RunBundle, title: str) -> None:
         bits.append(f"pilot {pilot.start} to {pilot.end}")
     control, treatment = state.arm_labels(run)
     bits.append(f"{treatment} vs {control}")
-    st.caption(" · ".join(str(b) for b in bits))
+    st.caption(fmt.md(" · ".join(str(b) for b in bits)))
 
 
 def status_badge(status: str) -> str:
@@ -68,7 +68,7 @@ def metric_card(run: RunBundle, result: MetricResult, verdicts: dict[str, Verdic
             st.markdown(f"**{fmt.md(sentence)}**")
         levels = text.effect_sentence(metric, head, control, treatment)
         if levels:
-            st.caption(levels)
+            st.caption(fmt.md(levels))
         if not result.diagnostics.converged:
             st.warning("The model fit for this metric missed the convergence bars; read it as indicative.")
 

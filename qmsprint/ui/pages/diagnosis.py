@@ -37,7 +37,7 @@ def render() -> None:
         bits = [state.client_name(run), state.run_title(run), meta.get("period_label", "")]
         if meta.get("n_interactions"):
             bits.append(f"{meta['n_interactions']:,} interactions from {meta.get('n_agents', '?')} agents")
-        st.caption(" · ".join(str(b) for b in bits if b))
+        st.caption(fmt.md(" · ".join(str(b) for b in bits if b)))
     else:
         widgets.header(run, "Diagnosis")
     if view is None or d is None:
@@ -90,7 +90,7 @@ def render() -> None:
         with st.expander("In short: the diagnosis as text (for a slide)", expanded=expanded):
             st.markdown("\n\n".join(fmt.md(x) for x in summary.splitlines()))
     for note in d.notes:
-        st.caption(f"Note: {note}")
+        st.caption(f"Note: {fmt.md(note)}")
 
 
 if __name__ == "__main__":

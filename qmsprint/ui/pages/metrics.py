@@ -90,7 +90,7 @@ def render() -> None:
             )
         )
     for note in result.notes:
-        st.caption(f"Note: {note}")
+        st.caption(f"Note: {fmt.md(note)}")
 
 
 if __name__ == "__main__":
