@@ -18,7 +18,15 @@ def test_check_health_on_prepared_pilot_is_json_able_and_ok_when_healthy():
     prepared = SimpleNamespace(cells=make_cells(seed=8), weekly=make_weekly(seed=8), warnings=[])
     checks = health.check_health(spec, prepared)
     names = [c.name for c in checks]
-    assert names == ["srm_units", "units_per_arm", "srm_interactions", "response_rate", "contamination", "balance", "aa"]
+    assert names == [
+        "srm_units",
+        "units_per_arm",
+        "srm_interactions",
+        "response_rate",
+        "contamination",
+        "balance",
+        "aa",
+    ]
     for c in checks:
         assert c.status in ("ok", "warn", "alert")
         assert c.message.endswith(".")

@@ -247,6 +247,8 @@ def demo_choices() -> ExperimentChoices:
         pilot=(dt.date(2026, 3, 2), dt.date(2026, 5, 24)),
         cost_per_contact=6.5,
         contacts_per_month=120000,
+        cost_per_agent_minute=0.6,
+        program_cost_per_month=6000,
         runs_dir="../runs",
     )
 

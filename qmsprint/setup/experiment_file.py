@@ -87,6 +87,8 @@ class ExperimentChoices:
     cost_per_contact: float = _default(Business, "cost_per_contact")
     currency: str = _default(Business, "currency")
     contacts_per_month: float = _default(Business, "contacts_per_month")
+    cost_per_agent_minute: float = _default(Business, "cost_per_agent_minute")
+    program_cost_per_month: float = _default(Business, "program_cost_per_month")
     draws: int = _default(Sampler, "draws")
     tune: int = DEFAULT_TUNE
     chains: int = _default(Sampler, "chains")
@@ -131,7 +133,9 @@ def build_spec_dict(choices: ExperimentChoices) -> dict[str, Any]:
     raw["metrics"] = metrics
     raw["decision"] = {"prob_improve": c.prob_improve}
     raw["business"] = {"cost_per_contact": c.cost_per_contact, "currency": c.currency,
-                       "contacts_per_month": c.contacts_per_month}  # fmt: skip
+                       "contacts_per_month": c.contacts_per_month,
+                       "cost_per_agent_minute": c.cost_per_agent_minute,
+                       "program_cost_per_month": c.program_cost_per_month}  # fmt: skip
     raw["sampler"] = {"draws": c.draws, "tune": c.tune, "chains": c.chains, "seed": c.seed}
     raw["output"] = {"runs_dir": c.runs_dir}
     return raw
@@ -218,7 +222,12 @@ def write_experiment_toml(choices: ExperimentChoices) -> str:
         out.append(_line("delimiter", data["delimiter"], "field separator of the CSV file"))
     if "encoding" in data:
         out.append(_line("encoding", data["encoding"], "text encoding of the file"))
-    out.append('# connection = "duckdb:///warehouse.db" and table = "interactions" read from a database instead')
+    out += [
+        '# connection = "duckdb:///warehouse.db" and table = "interactions" read from a database instead;',
+        '#   a warehouse: connection = "postgres://analyst@db.example:5432/cx" (password from PGPASSWORD or ~/.pgpass)',
+        '# engine = "spark" validates and reduces on Spark (local, or spark_remote = "sc://host:15002");'
+        " only cells return",
+    ]
     if "columns" in data:
         out += ["", "[data.columns]                # qmsprint's name = your column's name"]
         width = max(COMMENT_AT, *(len(_line(k, v)) + 2 for k, v in data["columns"].items()))
@@ -247,6 +256,16 @@ def write_experiment_toml(choices: ExperimentChoices) -> str:
     b = raw["business"]
     out += ["", "[business]", _line("cost_per_contact", b["cost_per_contact"]), _line("currency", b["currency"])]
     out.append(_line("contacts_per_month", b["contacts_per_month"]))
+    out.append(
+        _line(
+            "cost_per_agent_minute",
+            b["cost_per_agent_minute"],
+            "loaded cost of a minute of agent time: prices the handle-time change",
+        )
+    )
+    out.append(
+        _line("program_cost_per_month", b["program_cost_per_month"], "running the new program (coaching time, tooling)")
+    )
     s = raw["sampler"]
     out += ["", "[sampler]", _line("draws", s["draws"])]
     out.append(_line("tune", s["tune"], "warm-up steps per chain (nutpie's default); every fit is still"))
