@@ -125,10 +125,11 @@ def main(n_null: int = 60, n_effect: int = 20) -> None:
         f"| all | looks whose fit missed the convergence bars (call `none`) | "
         f"{sum(r['unconverged'] for r in null + eff)} |",
         "",
-        f"Wrong scale-ups stay under 5% with weekly checks: {wrong} of {len(null)} null pilots, against "
-        f"{naive} with naive peeking. Scaling up needs the expected shortfall from min_effect under a tenth of it, "
-        "which "
-        "a program without effect almost never shows, however often the pilot is looked at.",
+        f"Wrong scale-ups with weekly checks: {wrong} of {len(null)} null pilots "
+        f"({'under' if wrong / len(null) < 0.05 else 'NOT under'} 5%), against {naive} with naive peeking. Stopping "
+        "needs the better choice's expected loss under a tenth of min_effect and a posterior sd of at most "
+        "min_effect, so a program without effect must look more than two posterior sds better than nothing "
+        "before it can win, however often the pilot is looked at.",
         "",
     ]
     with open(ROOT / "bench" / "RESULTS.md", "a", encoding="utf-8") as fh:

@@ -145,9 +145,9 @@ def app_(
         typer.Option(help="Address to listen on (default: localhost; a share 127.0.0.1).", show_default=False),
     ] = None,
     data_dir: Annotated[Path, typer.Option(help="Folder of client exports for 'Set up a pilot'.")] = Path("data"),
-    experiments_dir: Annotated[
-        Path, typer.Option(help="Folder 'Set up a pilot' saves experiment files into.")
-    ] = Path("experiments"),
+    experiments_dir: Annotated[Path, typer.Option(help="Folder 'Set up a pilot' saves experiment files into.")] = Path(
+        "experiments"
+    ),
     headless: Annotated[bool, typer.Option(hidden=True, help="Kept for old scripts: always headless.")] = True,
 ) -> None:
     """Start the Streamlit app (workbench, or read-only share of one run with --share) and print its URL.

@@ -429,8 +429,7 @@ def render_report(run: RunBundle) -> str:
         for x in (
             spec.client,
             spec.description,
-            f"{rollout.design_label(spec.design)}: "
-            f"{arms.treatment_display} vs {arms.control_label}",
+            f"{rollout.design_label(spec.design)}: {arms.treatment_display} vs {arms.control_label}",
             f"run {run.name}",
         )
         if x

@@ -48,12 +48,16 @@ def _open(at: AppTest, export: Path) -> AppTest:
     return _ok(at.selectbox(key="setup_pick").set_value(str(export)).run())
 
 
+def _date(at: AppTest, label: str):
+    return next(d for d in at.date_input if d.label == label)
+
+
 def _choose(at: AppTest) -> AppTest:
     """The consultant's choices: Queue as the contact reason, a baseline and a pilot, no NPS."""
     at.selectbox(key="setup_col_contact_reason").set_value("Queue").run()
     at.checkbox(key="setup_has_baseline").check().run()
-    at.date_input(key="setup_pilot_start").set_value(PILOT[0]).run()
-    at.date_input(key="setup_baseline_end").set_value(BASELINE[1]).run()
+    _date(at, "Pilot from").set_value(PILOT[0]).run()
+    _date(at, "Baseline to").set_value(BASELINE[1]).run()
     return _ok(at.checkbox(key="setup_m_use_nps").uncheck().run())
 
 
@@ -118,6 +122,18 @@ def test_choices_make_an_experiment_file_that_saves_once_and_validates(workspace
     assert any("already exists" in e.value for e in _ok(at).error)
     at.button(key="setup_validate").click().run()
     assert any("are valid" in e.value for e in _ok(at).success), [e.value for e in at.error]
+
+
+def test_the_choices_are_kept_while_another_page_is_open(workspace):
+    folder, export = workspace
+    at = _choose(_open(AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run(), export))
+    before = _experiment(at)
+    at.switch_page("qmsprint/ui/pages/compare.py").run()
+    assert _ok(at).title[0].value == "Compare pilots"
+    _ok(at.switch_page("qmsprint/ui/pages/setup.py").run())
+    assert at.selectbox(key="setup_col_contact_reason").value == "Queue"
+    assert at.checkbox(key="setup_has_baseline").value is True
+    assert _experiment(at) == before
 
 
 def test_run_starts_the_experiment_in_the_background(workspace, monkeypatch):

@@ -135,9 +135,10 @@ def test_data_engine_and_connection_keys_are_checked(tmp_path):
     assert "duckdb" in problems(engine="pandas")["data.engine"]
     assert "sc://host:15002" in problems(engine="spark", spark_remote="http://x:15002")["data.spark_remote"]
     assert 'needs data.engine = "spark"' in problems(spark_remote="sc://x:15002")["data.spark_remote"]
-    assert "drop data.engine" in problems(engine="spark", source=None, connection="postgres://h/db", table="t")[
-        "data.connection"
-    ]
+    assert (
+        "drop data.engine"
+        in problems(engine="spark", source=None, connection="postgres://h/db", table="t")["data.connection"]
+    )
     assert "exactly one" in problems(engine="spark", table="t")["data"]
     assert "postgres://" in problems(source=None, connection="warehouse", table="t")["data.connection"]
 

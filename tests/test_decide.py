@@ -287,9 +287,7 @@ def test_meaningful_by_probability_or_by_expected_shortfall():
     # shortfall route: m = 0.95 d, s = 0.05 d -> P(>= d) = 16%, shortfall 0.05 d (phi(1) + Phi(1)) = 0.054 d
     loss_only = verdict_for(SPEC, make_result("csat", 0.095, 0.005))
     assert loss_only.verdict == "improved" and loss_only.prob_meaningful < 0.2
-    assert loss_only.expected_shortfall == pytest.approx(
-        0.005 * (stats.norm.pdf(1.0) + stats.norm.cdf(1.0)), rel=1e-3
-    )
+    assert loss_only.expected_shortfall == pytest.approx(0.005 * (stats.norm.pdf(1.0) + stats.norm.cdf(1.0)), rel=1e-3)
     assert loss_only.meaningful
     assert decide(SPEC, results(csat=(0.095, 0.005), repeat=(-0.95, 0.05)), []).action == "scale_up"
     # neither: P(>= d) 69%, shortfall 0.2 d -> more data could get there (mean above 0.9 d): extend

@@ -40,7 +40,9 @@ def _wait_for(proc: subprocess.Popen, text: str) -> str:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_lost_inside_library_code_is_raised_again(tmp_path, sig):
-    proc = _script(tmp_path, """
+    proc = _script(
+        tmp_path,
+        """
         import time
         from qmsprint.interrupt import stop_on_signals
         dropped = 0
@@ -59,7 +61,8 @@ def test_a_signal_lost_inside_library_code_is_raised_again(tmp_path, sig):
         except KeyboardInterrupt:
             print(f"stopped after {dropped} interrupts", flush=True)
             raise SystemExit(130)
-    """)
+    """,
+    )
     _wait_for(proc, "ready")
     t0 = time.monotonic()
     proc.send_signal(sig)
@@ -69,7 +72,9 @@ def test_a_signal_lost_inside_library_code_is_raised_again(tmp_path, sig):
 
 
 def test_a_block_that_never_stops_is_ended_after_the_grace_period(tmp_path):
-    proc = _script(tmp_path, """
+    proc = _script(
+        tmp_path,
+        """
         import time
         from qmsprint.interrupt import stop_on_signals
         with stop_on_signals(grace=2):
@@ -80,7 +85,8 @@ def test_a_block_that_never_stops_is_ended_after_the_grace_period(tmp_path):
                         time.sleep(0.05)
                 except KeyboardInterrupt:
                     pass  # swallowed every time
-    """)
+    """,
+    )
     _wait_for(proc, "ready")
     proc.send_signal(signal.SIGTERM)
     out = proc.communicate(timeout=20)[0]

@@ -330,8 +330,12 @@ def test_an_improvement_too_small_to_act_on_is_said_so():
 
 def test_net_value_sentence_with_costs():
     spec = make_spec(
-        business={"cost_per_contact": 6.5, "contacts_per_month": 120000, "cost_per_agent_minute": 0.75,
-                  "program_cost_per_month": 5000}  # fmt: skip
+        business={
+            "cost_per_contact": 6.5,
+            "contacts_per_month": 120000,
+            "cost_per_agent_minute": 0.75,
+            "program_cost_per_month": 5000,
+        }  # fmt: skip
     )
     rec = worded(spec, results(repeat=(-1.5, 0.5), ht=(10.0, 2.0)))
     net = rec.impact["net_sentence"]

@@ -364,8 +364,15 @@ def test_short_ids_and_labels_are_never_rewritten(tmp_path):
     cells = make_cells(agents).assign(team=["1", "2"] * 6, arm=["0", "1"] * 6)
     rs, health, rec = make_outputs()
     rs[0] = dataclasses.replace(rs[0], idata=make_idata(agents), level_shares={"0": {"1": 0.1, "5": 0.9}})
-    path = save_run(spec, results=rs, recommendation=rec, cells=cells, runs_dir=tmp_path, now=T0,
-                    warnings=[Problem("agent_id", "1 agent(s) have few interactions", examples=(f"{agents[0]} (1)",))])
+    path = save_run(
+        spec,
+        results=rs,
+        recommendation=rec,
+        cells=cells,
+        runs_dir=tmp_path,
+        now=T0,
+        warnings=[Problem("agent_id", "1 agent(s) have few interactions", examples=(f"{agents[0]} (1)",))],
+    )
     run = load_run(path)
     assert sorted(run.cells["team"].unique()) == ["1", "2"] and sorted(run.cells["arm"].unique()) == ["0", "1"]
     assert run.results[0].level_shares == {"0": {"1": 0.1, "5": 0.9}}

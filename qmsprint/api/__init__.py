@@ -67,7 +67,6 @@ if TYPE_CHECKING:  # the records open_folder and read_diagnosis return, for anno
     from qmsprint.store import RunBundle as RunBundle
 
 
-
 def __getattr__(name: str) -> Any:
     """The experiment builder's records (:mod:`qmsprint.setup`), imported when first asked for."""
     from qmsprint.api import setup as _setup

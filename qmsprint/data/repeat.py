@@ -53,9 +53,7 @@ def repeat_rows(t: ir.Table, spec: Spec) -> ir.Table:
     return n.mutate(_later=later).filter(ibis._._later > 0).select(ROW)
 
 
-def with_repeat(
-    t: ir.Table, spec: Spec, last: dt.datetime | None = None, repeats: ir.Table | None = None
-) -> ir.Table:
+def with_repeat(t: ir.Table, spec: Spec, last: dt.datetime | None = None, repeats: ir.Table | None = None) -> ir.Table:
     """Add ``repeat_contact`` (boolean, null when censored or without a customer id).
 
     ``last`` is the data's last timestamp if already known (saves a window over the whole table).
@@ -108,8 +106,6 @@ def with_period(t: ir.Table, spec: Spec) -> ir.Table:
     return t.mutate(period=period.cast("string"))
 
 
-def derive(
-    t: ir.Table, spec: Spec, last: dt.datetime | None = None, repeats: ir.Table | None = None
-) -> ir.Table:
+def derive(t: ir.Table, spec: Spec, last: dt.datetime | None = None, repeats: ir.Table | None = None) -> ir.Table:
     """Repeat contacts (on all rows), then the period of each row (rows outside keep a null period)."""
     return with_period(with_repeat(t, spec, last, repeats), spec)

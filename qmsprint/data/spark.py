@@ -152,9 +152,11 @@ def open_spark_source(spec: Spec) -> Source:
         kind = _format(spec, paths)
         locations = [str(p) for p in paths]
         label = ", ".join(p.name for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
-        problems = _check_parquet_files(paths) if kind == "parquet" else [
-            Problem(str(p), "the file is empty") for p in paths if p.stat().st_size == 0
-        ]
+        problems = (
+            _check_parquet_files(paths)
+            if kind == "parquet"
+            else [Problem(str(p), "the file is empty") for p in paths if p.stat().st_size == 0]
+        )
         if problems:
             raise DataError("cannot read the data", problems)
     try:

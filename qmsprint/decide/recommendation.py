@@ -160,10 +160,10 @@ def to_settle(action: str, g: Groups, verdicts: Mapping[str, Verdict]) -> list[s
 
 
 def small_arms(spec: Spec, results: list[MetricResult]) -> dict[str, int]:
-    """Arms with fewer agents than ``decision.min_units_per_arm`` (fewest over the metrics)."""
+    """Arms with fewer randomization units (``spec.unit``) than ``decision.min_units_per_arm``, fewest over metrics."""
     few: dict[str, int] = {}
     for r in results:
-        for arm, n in r.n_units.items():
+        for arm, n in r.clusters.items():
             few[arm] = min(few.get(arm, n), int(n))
     return {a: n for a, n in few.items() if n < spec.decision.min_units_per_arm}
 

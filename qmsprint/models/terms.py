@@ -100,6 +100,8 @@ class CellDesign:
         With two periods: unit x period terms (team x period, site x period, agent x period).
     fixed
         Levels whose effects get the fixed prior scale ``<level>_sd`` (no sd parameter).
+    omit
+        Levels left out although the data have them (see :attr:`levels`).
     unit_covariate
         Per unit: a pre-period level (an A/B pilot's baseline, see :mod:`qmsprint.experiments.prepare`)
         that enters the agents' mean with an estimated slope ``baseline``; None without one.
@@ -124,6 +126,7 @@ class CellDesign:
     period_effects: bool = True
     fixed: tuple[str, ...] = ()
     unit_covariate: np.ndarray | None = None
+    omit: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -164,7 +167,7 @@ class CellDesign:
                 out.append("site_period")
             if self.unit_effects:
                 out.append("unit_period")
-        return tuple(out)
+        return tuple(lv for lv in out if lv not in self.omit)
 
     def level_size(self, level: str) -> int:
         """Number of effects of a level (a period level has one change per member)."""
@@ -186,6 +189,7 @@ class CellDesign:
             self.periods,
             self.levels,
             tuple(self.fixed),
+            tuple(self.omit),
             self.unit_covariate is not None,
             self.X.shape[1],
             tuple(self.seg_levels),

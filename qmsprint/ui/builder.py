@@ -293,20 +293,34 @@ def _split(first: dt.date, last: dt.date) -> dt.date:
     return min(max(monday, first + dt.timedelta(days=1)), last)
 
 
+DATES_KEY = "setup_dates"  # the periods' dates (kept apart from the date widgets, which Streamlit may reset)
+
+
+def _dates(first: dt.date, last: dt.date) -> dict[str, dt.date]:
+    dates = st.session_state.setdefault(DATES_KEY, {})
+    for name, value in (("pilot_start", first), ("pilot_end", last), ("baseline_start", first),
+                        ("baseline_end", first)):  # fmt: skip
+        dates[name] = min(max(dates.get(name, value), first), last)
+    return dates
+
+
 def _with_baseline(first: dt.date, last: dt.date) -> None:
     """When the baseline box is ticked and the pilot still covers everything, split the data."""
     if not st.session_state.get("setup_has_baseline"):
         return
-    start = st.session_state.get("setup_pilot_start") or first
-    if start <= first:
-        start = st.session_state["setup_pilot_start"] = _split(first, last)
-    st.session_state["setup_baseline_start"] = first
-    st.session_state["setup_baseline_end"] = start - dt.timedelta(days=1)
+    dates = _dates(first, last)
+    if dates["pilot_start"] <= first:
+        dates["pilot_start"] = _split(first, last)
+    dates["baseline_start"] = first
+    dates["baseline_end"] = dates["pilot_start"] - dt.timedelta(days=1)
 
 
-def _day(col: Any, label: str, key: str, lo: dt.date, hi: dt.date) -> dt.date | None:
-    value = col.date_input(label, key=key, min_value=lo, max_value=hi, format="DD/MM/YYYY")
-    return value if isinstance(value, dt.date) else None
+def _day(col: Any, label: str, name: str, dates: dict[str, dt.date], lo: dt.date, hi: dt.date) -> dt.date:
+    """A date picker showing ``dates[name]``; what is picked is kept there."""
+    value = col.date_input(label, value=dates[name], min_value=lo, max_value=hi, format="DD/MM/YYYY")
+    if isinstance(value, dt.date):
+        dates[name] = value
+    return dates[name]
 
 
 def periods(current: Suggestion, control: str | None, treatment: str | None) -> tuple[Any, Any, bool]:
@@ -315,9 +329,8 @@ def periods(current: Suggestion, control: str | None, treatment: str | None) -> 
     if first is None or last is None:
         st.error("Choose the export's date column above: periods are picked from its dates.")
         return None, None, False
-    for key, value in (("setup_pilot_start", first), ("setup_pilot_end", last), ("setup_baseline_start", first),
-                       ("setup_baseline_end", first), ("setup_has_baseline", False)):  # fmt: skip
-        _default(key, value)
+    dates = _dates(first, last)
+    _default("setup_has_baseline", False)
     has = st.checkbox("The export has a baseline before the pilot", key="setup_has_baseline",
                       on_change=_with_baseline, args=(first, last),
                       help="Weeks before the pilot on the current program: balance and A/A checks, the checklist "
@@ -325,12 +338,10 @@ def periods(current: Suggestion, control: str | None, treatment: str | None) -> 
     cols = st.columns(4)
     baseline = None
     if has:
-        b0 = _day(cols[0], "Baseline from", "setup_baseline_start", first, last)
-        b1 = _day(cols[1], "Baseline to", "setup_baseline_end", first, last)
-        baseline = (b0, b1) if b0 and b1 else None
-    p0 = _day(cols[2], "Pilot from", "setup_pilot_start", first, last)
-    p1 = _day(cols[3], "Pilot to", "setup_pilot_end", first, last)
-    pilot = (p0, p1) if p0 and p1 else None
+        baseline = (_day(cols[0], "Baseline from", "baseline_start", dates, first, last),
+                    _day(cols[1], "Baseline to", "baseline_end", dates, first, last))  # fmt: skip
+    pilot = (_day(cols[2], "Pilot from", "pilot_start", dates, first, last),
+             _day(cols[3], "Pilot to", "pilot_end", dates, first, last))  # fmt: skip
     ok = pilot is not None and (not has or baseline is not None)
     for name, span in (("baseline", baseline), ("pilot", pilot)):
         if span is not None and span[0] > span[1]:
@@ -409,8 +420,16 @@ def pilot_and_business(default_name: str) -> dict[str, Any]:
     out["client"] = c2.text_input("Client", key="setup_client", max_chars=80)
     out["description"] = st.text_input("One line on what is tested", key="setup_description", max_chars=200)
     c1, c2 = st.columns(2)
-    out["design"] = c1.radio("Design", ["ab", "did"], key="setup_design", horizontal=True, format_func={
-        "ab": "A/B: both programs side by side", "did": "Pilot group vs control group (difference-in-differences)"}.get)
+    out["design"] = c1.radio(
+        "Design",
+        ["ab", "did"],
+        key="setup_design",
+        horizontal=True,
+        format_func={
+            "ab": "A/B: both programs side by side",
+            "did": "Pilot group vs control group (difference-in-differences)",
+        }.get,
+    )
     out["unit"] = c2.radio("What was randomized", ["agent", "team", "site"], key="setup_unit", horizontal=True)
     c1, c2, c3 = st.columns(3)
     _default("setup_cost", float(d.cost_per_contact))
