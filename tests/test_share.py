@@ -120,6 +120,29 @@ def test_the_share_folder_has_everything_to_deploy_and_nothing_more(small_run, t
     assert str(tmp_path) not in _all_text(out / "run") and str(small_run.parent) not in readme
 
 
+NOT_IN_A_SHARE = ("ibis", "duckdb", "pymc", "pytensor", "nutpie", "arviz", "typer")
+OPEN_WITHOUT = """
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {blocked}:
+            raise ImportError(f"no module named {{name!r}} in a share")
+sys.meta_path.insert(0, Block())
+from qmsprint import metrics
+from qmsprint.store import load_run
+run = load_run(sys.argv[1])
+print(sorted(metrics.names()), [r.metric for r in run.results])
+"""
+
+
+def test_a_run_opens_with_only_what_a_share_installs(small_run):
+    """The share's requirements hold no data layer or sampler: reading a run and the registry must not need them."""
+    code = OPEN_WITHOUT.format(blocked=set(NOT_IN_A_SHARE))
+    out = subprocess.run([sys.executable, "-c", code, str(small_run)], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "handle_time" in out.stdout and "repeat_contact" in out.stdout
+
+
 def _wait(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

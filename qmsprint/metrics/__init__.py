@@ -43,11 +43,13 @@ _REGISTRY: dict[str, MetricDef] = {}
 def _load_builtins() -> None:
     if _REGISTRY:
         return
+    loaded: dict[str, MetricDef] = {}  # all or nothing: a failed import leaves no partial registry
     for name, module in BUILTIN.items():
         metric = importlib.import_module(module).METRIC
         if metric.name != name:  # pragma: no cover - a registry line that names the wrong module
             raise RuntimeError(f"{module} defines metric {metric.name!r}, registered as {name!r}")
-        _REGISTRY[name] = metric
+        loaded[name] = metric
+    _REGISTRY.update(loaded)
 
 
 def register(metric: MetricDef | str) -> MetricDef:

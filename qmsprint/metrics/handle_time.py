@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-import ibis
 import numpy as np
 
 from qmsprint.metrics.base import MetricDef, Scale, WeeklyView, count_of, sum_of
@@ -49,6 +48,8 @@ class HandleTime(MetricDef):
         return "ht_n", ["ht_sum", "lht_sum", "ht_sumsq"]
 
     def cell_aggregates(self, t: ir.Table, spec: Spec) -> dict[str, ir.Value]:
+        import ibis  # the data layer's; a share reads run folders without it
+
         ht = t.handle_time.cast("float64")
         good = ht.notnull() & (ht > 0)
         lht = ibis.ifelse(good, ht.ln(), ibis.null("float64"))
@@ -61,6 +62,8 @@ class HandleTime(MetricDef):
         }
 
     def weekly_aggregates(self, t: ir.Table, spec: Spec) -> dict[str, ir.Value]:
+        import ibis
+
         ht = t.handle_time.cast("float64")
         good = ht.notnull() & (ht > 0)
         return {"ht_n": count_of(good), "ht_sum": sum_of(ibis.ifelse(good, ht, 0.0))}
