@@ -93,9 +93,18 @@ def test_a_marginal_miss_extends_the_sampling_of_the_same_model(fake_sampling):
 
 
 def test_a_few_divergences_take_smaller_steps_then_another_parametrisation(fake_sampling):
-    out = _run([_diag(div=3), _diag(div=2), _diag()])
+    out = _run([_diag(div=3), _diag(div=2), _diag(div=1), _diag()])
     assert fake_sampling[1] == ("refit", ("unit",), 2000, 900, 0.97)
-    assert fake_sampling[2][:2] == ("refit", ())  # centred agents -> non-centred
+    assert fake_sampling[2] == ("refit", ("unit",), 2000, 900, 0.99)  # still a few: the smallest steps
+    assert fake_sampling[3][:2] == ("refit", ())  # centred agents -> non-centred
+    assert out.diagnostics.converged and out.diagnostics.attempts == 4
+    assert "3) smallest steps (target accept 0.99)" in out.notes()[0]
+
+
+def test_smaller_steps_converge_without_switching_a_parametrisation_that_fits(fake_sampling):
+    out = _run([_diag(div=4, rhat=1.011, ess=352), _diag(div=1), _diag()])
+    assert [c[4] for c in fake_sampling] == [0.9, 0.97, 0.99]
+    assert all(c[1] == ("unit",) for c in fake_sampling)  # the parametrisation is kept
     assert out.diagnostics.converged and out.diagnostics.attempts == 3
 
 

@@ -11,7 +11,9 @@ one meets them, the ladder ends, or the next step would not finish inside the ti
   become non-centred; after slow mixing without divergences (a ridge), non-centred levels whose
   members the data pin down (:class:`.priors.LevelChoice` ratio >= 1) become centred;
 * **careful** (first after a few divergences, at most :data:`FEW_DIVERGENCES`): a longer warm-up
-  (3x), more draws (2x) and a smaller step (target accept 0.97 after divergences, else 0.95).
+  (3x), more draws (2x) and a smaller step (target accept 0.97 after divergences, else 0.95);
+* **smallest steps** (when a careful attempt still left a few divergences): the same settings with
+  target accept :data:`SMALLEST_STEP_ACCEPT`, before the parametrisation is switched.
 
 Sampler settings that cannot reach the ESS bar at all (chains x draws below it: a quick look)
 are not retried. Every attempt is recorded (:class:`Attempt`); the best one is kept (the first that converges,
@@ -126,6 +128,7 @@ def _switched(block: ModelBlock, d: Diagnostics, choices: Mapping[str, LevelChoi
 
 
 FEW_DIVERGENCES = 10
+SMALLEST_STEP_ACCEPT = 0.99
 
 
 def _badness(d: Diagnostics) -> tuple:
@@ -138,8 +141,8 @@ def _ladder(d: Diagnostics) -> tuple[str, ...]:
     if is_marginal(d):
         return ("extend", "careful", "switch")
     if 0 < d.divergences <= FEW_DIVERGENCES and d.rhat_max <= MARGINAL_RHAT and not _low_bfmi(d):
-        return ("careful", "switch", "extend")  # a few divergences: smaller steps first
-    return ("switch", "careful", "extend")
+        return ("careful", "smallest", "switch", "extend")  # a few divergences: smaller steps first
+    return ("switch", "careful", "smallest", "extend")
 
 
 def _cost(first: Fit, draws: int, tune: int, draws0: int, tune0: int, compile_too: bool) -> float:
@@ -240,6 +243,10 @@ def _plan(
         if sw is None:
             return None
         return sw[0], replace(block, centred=sw[1]), draws, tune, accept
+    if step == "smallest":
+        if accept >= SMALLEST_STEP_ACCEPT:
+            return None
+        return f"smallest steps (target accept {SMALLEST_STEP_ACCEPT})", block, draws, tune, SMALLEST_STEP_ACCEPT
     new_accept = max(accept, 0.97 if _funnel(d) else 0.95)
     return f"longer warm-up and smaller steps (target accept {new_accept})", block, draws * 2, tune * 3, new_accept
 
