@@ -95,6 +95,13 @@ def test_every_page_renders_on_the_run(monkeypatch, small_run, page):
     assert at.title, f"{page} shows no title"
 
 
+def test_the_roll_out_page_is_listed_for_roll_out_runs_only(monkeypatch, small_run):
+    """An A/B run has no roll-out page (a waves run opens it: tests/test_waves.py)."""
+    at = _app(monkeypatch, small_run).run()
+    with pytest.raises(ValueError, match="navigation page"):
+        _goto(at, "rollout")
+
+
 def test_metric_pages_switch_metric_without_error(monkeypatch, small_run, run_obj):
     at = _app(monkeypatch, small_run).run()
     _goto(at, "metrics")

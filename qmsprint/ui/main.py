@@ -64,7 +64,10 @@ def _page(spec: tuple[str, str, str, str]) -> st.Page:
     return st.Page(PAGES / file, title=title, icon=icon, url_path=url)
 
 
-def _visible(share: bool, diagnosis_only: bool, no_run: bool) -> dict[str, list[st.Page]]:
+ROLLOUT_PAGE = "rollout.py"  # shown for roll-out runs (waves, before/after) only
+
+
+def _visible(share: bool, diagnosis_only: bool, no_run: bool, rollout: bool) -> dict[str, list[st.Page]]:
     if no_run and not share:
         nav = {"Workbench": [_page(p) for p in WORKBENCH_PAGES if _exists(p)]}
         nav["Results"] = [_page(p) for p in RESULT_PAGES if _exists(p)]
@@ -75,7 +78,7 @@ def _visible(share: bool, diagnosis_only: bool, no_run: bool) -> dict[str, list[
         if not share:
             nav["Workbench"] = [_page(p) for p in WORKBENCH_PAGES if _exists(p)]
         return nav
-    results = [_page(p) for p in RESULT_PAGES if _exists(p)]
+    results = [_page(p) for p in RESULT_PAGES if _exists(p) and (rollout or p[0] != ROLLOUT_PAGE)]
     evidence = [_page(p) for p in EVIDENCE_PAGES if _exists(p) and not (share and p[0] == "compare.py")]
     nav = {"Results": results, "Evidence": evidence}
     if not share:
@@ -104,24 +107,33 @@ def _elsewhere(spec: tuple[str, str, str, str], reason: str, back: st.Page) -> s
     return st.Page(explain, title=title, icon=icon, url_path=url, visibility="hidden")
 
 
-def pages(share: bool, diagnosis_only: bool = False, no_run: bool = False) -> dict[str, list[st.Page]]:
+def pages(
+    share: bool, diagnosis_only: bool = False, no_run: bool = False, rollout: bool = True
+) -> dict[str, list[st.Page]]:
     """The navigation sections for a mode (share mode: no upload, no run, no comparison of folders).
 
     Every page has its own URL (``/recommendation``, ``/setup``, ...) and the root opens the first
-    one, so links into the app work; a link to a page this mode does not have says why. A
+    one, so links into the app work; a link to a page this mode does not have says why. The
+    roll-out page is listed only for a roll-out run (``rollout``: waves or before/after). A
     diagnosis folder (``qmsprint diagnose``, before any pilot) opens on the Diagnosis page, its
     only result page. A workbench with no run yet (``no_run``) opens on "Set up a pilot"; its
     result pages say how to get a run.
     """
-    nav = _visible(share, diagnosis_only, no_run)
+    nav = _visible(share, diagnosis_only, no_run, rollout)
     first = next(iter(nav.values()))[0]
     shown = {p.url_path for section in nav.values() for p in section}
     if diagnosis_only:
         reason = "The folder open now is a checklist diagnosis: it has no pilot results." + (
             "" if share else " Choose a run in the sidebar to see them."
         )
+    elif not rollout and share:
+        reason = (
+            "This page is not part of the shared results (roll-out pages are for pilots run in waves or before/after)."
+        )
     elif share:
         reason = "This page is not part of the shared results."
+    elif not rollout:
+        reason = "This run is not a roll-out: effects by wave and by weeks since the switch are for pilots in waves."
     else:
         reason = "This page is not available here."
     hidden = [_redirect(first)] + [
@@ -241,7 +253,8 @@ def main() -> None:
         reveal.reveal_panel(run)  # workbench only
     if cfg.share:
         auth.logout_button()
-    page = st.navigation(pages(cfg.share, diagnosis_only=state.is_diagnosis(run), no_run=path is None))
+    rollout = run is None or state.is_diagnosis(run) or run.spec.design in ("waves", "prepost")
+    page = st.navigation(pages(cfg.share, diagnosis_only=state.is_diagnosis(run), no_run=path is None, rollout=rollout))
     if not cfg.share:
         jobs.sidebar_status(page.url_path)
     st.set_page_config(page_title=f"{page.title} · {client or APP_TITLE}", page_icon=app_icon(), layout="wide")
