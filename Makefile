@@ -10,7 +10,8 @@ PORT ?= 8501
 DEMO_SPEC ?= experiments/demo_ab.toml
 # a second pilot on the bundled data, so that "Compare pilots" has two runs (no checklist diagnosis: the A/B run has it)
 DEMO_SECOND ?= experiments/demo_did.toml
-PYTEST_ARGS ?=
+# the suite in two worker processes (pytest-xdist): the sampling tests are CPU-bound and independent
+PYTEST_ARGS ?= -n 2
 
 .PHONY: install system-deps demo test lint bench bench-venv clean
 
