@@ -103,6 +103,26 @@ def diagnose(mb: MetricBlock, fit_: Fit, spec: Spec) -> Diagnostics:
     return diagnostics(fit_, mb.block.parameters(), {f"{mb.metric}_headline_effect": head})
 
 
+def arm_responses(info: Any, spec: Spec, cells: Any) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Per arm, from ``cells``: the survey response rate and, for an ordinal metric, each level's share.
+
+    Both are empty for a metric that is not a survey answer.
+    """
+    count, stats = info.cell_columns(spec)
+    response: dict[str, float] = {}
+    shares: dict[str, dict[str, float]] = {}
+    if not info.survey:
+        return response, shares
+    for a in (spec.arms.control, spec.arms.treatment):
+        sub = cells[cells["arm"] == a]
+        response[a] = float(sub[count].sum() / sub["n"].sum()) if sub["n"].sum() > 0 else float("nan")
+        if info.family == "ordinal":
+            tot = sub[stats].sum()
+            levels = zip(info.levels(spec), stats, strict=True)
+            shares[a] = {str(lv): float(tot[c] / max(tot.sum(), 1)) for lv, c in levels}
+    return response, shares
+
+
 def metric_result(mb: MetricBlock, fitted: Fit | Fitted, spec: Spec, cells_used: Any) -> MetricResult:
     """Effects, segments, diagnostics, PPC and descriptive numbers of one metric.
 
@@ -132,19 +152,9 @@ def metric_result(mb: MetricBlock, fitted: Fit | Fitted, spec: Spec, cells_used:
         chains, n_draws = idata.posterior.sizes["chain"], idata.posterior.sizes["draw"]
         diag = diagnostics(fit_, mb.block.parameters(), {f"{m}_headline_effect": head_draws.reshape(chains, n_draws)})
     tau = draws_of(idata, f"{m}_effect")
-    count, stats = info.cell_columns(spec)
-    pilot = cells_used[cells_used["period"] == "pilot"]
+    count, _ = info.cell_columns(spec)
     arms = (spec.arms.control, spec.arms.treatment)
-    response, shares = {}, {}
-    if info.survey:
-        for a in arms:
-            sub = pilot[pilot["arm"] == a]
-            response[a] = float(sub[count].sum() / sub["n"].sum()) if sub["n"].sum() > 0 else float("nan")
-            if info.family == "ordinal":
-                tot = sub[stats].sum()
-                shares[a] = {
-                    str(lv_): float(tot[c] / max(tot.sum(), 1)) for lv_, c in zip(info.levels(spec), stats, strict=True)
-                }
+    response, shares = arm_responses(info, spec, cells_used[cells_used["period"] == "pilot"])
     n_units = {
         a: int(((mb.units["arm"] == a) & (np.bincount(mb.block.design.unit, minlength=len(mb.units)) > 0)).sum())
         for a in arms

@@ -319,19 +319,12 @@ def metric_result(rb: RolloutBlock, fit_: Any, spec: Spec) -> MetricResult:
     chains, n_draws = idata.posterior.sizes["chain"], idata.posterior.sizes["draw"]
     diag = diagnostics(fit_, rb.block.parameters(), {f"{m}_headline_effect": head_draws.reshape(chains, n_draws)})
     tau = draws_of(idata, f"{m}_effect")
-    count, stats = info.cell_columns(spec)
+    count, _ = info.cell_columns(spec)
     cd = rb.cells
     arms = (spec.arms.control, spec.arms.treatment)
-    response, shares = {}, {}
-    if info.survey:
-        for a in arms:
-            sub = cd[cd["arm"] == a]
-            response[a] = float(sub[count].sum() / sub["n"].sum()) if sub["n"].sum() > 0 else float("nan")
-            if info.family == "ordinal":
-                tot = sub[stats].sum()
-                shares[a] = {
-                    str(x): float(tot[c] / max(tot.sum(), 1)) for x, c in zip(info.levels(spec), stats, strict=True)
-                }
+    from qmsprint.experiments.readout import arm_responses  # readout imports the designs, which import this
+
+    response, shares = arm_responses(info, spec, cd)
     notes = list(rb.notes)
     if not diag.converged:
         notes.append("the fit missed the convergence bars: " + "; ".join(diag.problems))
