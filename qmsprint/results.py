@@ -15,16 +15,23 @@ import numpy as np
 RHAT_MAX = 1.01
 ESS_MIN = 400.0
 BFMI_MIN = 0.3
+# Looser bars for the variance components (level sds, team effects): they do not enter a reported
+# number directly (the effects and their headline carry the strict bars), but a spread whose chains
+# have not mixed at all is a fit that has not converged.
+SPREAD_RHAT_MAX = 1.05
+SPREAD_ESS_MIN = 100.0
 
 
 @dataclass(frozen=True)
 class Diagnostics:
-    """Sampler diagnostics of one fit, over the parameters behind the reported effects.
+    """Sampler diagnostics of one fit: the reported effects with strict bars, the variance components with looser ones.
 
     Parameters
     ----------
     rhat_max, ess_bulk_min, ess_tail_min
-        Worst rank-normalized R-hat and smallest bulk / tail ESS.
+        Worst rank-normalized R-hat and smallest bulk / tail ESS over the reported effects and the
+        parameters they are computed from (effect, segment deviations, period and group terms,
+        adjustments, cutpoints or shape, and the headline effect itself): R-hat <= 1.01, ESS >= 400.
     divergences
         Number of divergent transitions after tuning.
     bfmi_min
@@ -38,6 +45,9 @@ class Diagnostics:
     attempts
         Samplings it took (1 = the first fit met the bars or no retry was possible; see
         :mod:`qmsprint.models.retry`).
+    spread_rhat_max, spread_ess_min
+        Worst R-hat and smallest bulk / tail ESS over the variance components (level sds, team
+        effects): R-hat <= ``SPREAD_RHAT_MAX``, ESS >= ``SPREAD_ESS_MIN`` (1 and infinity when there are none).
 
     """
 
@@ -51,6 +61,8 @@ class Diagnostics:
     sampler: str
     seconds: float = 0.0
     attempts: int = 1
+    spread_rhat_max: float = 1.0
+    spread_ess_min: float = float("inf")
 
     @property
     def problems(self) -> list[str]:
@@ -66,6 +78,10 @@ class Diagnostics:
             out.append(f"{self.divergences} divergent transitions")
         if np.isfinite(self.bfmi_min) and self.bfmi_min < BFMI_MIN:
             out.append(f"E-BFMI {self.bfmi_min:.2f} < {BFMI_MIN}")
+        if not self.spread_rhat_max <= SPREAD_RHAT_MAX:
+            out.append(f"variance components R-hat {self.spread_rhat_max:.3f} > {SPREAD_RHAT_MAX}")
+        if self.spread_ess_min < SPREAD_ESS_MIN:
+            out.append(f"variance components ESS {self.spread_ess_min:.0f} < {SPREAD_ESS_MIN:.0f}")
         return out
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 
 from qmsprint.models import blocks, get_family, sampling
@@ -104,3 +105,33 @@ def test_families_by_name_and_unknown_names_list_the_valid_ones():
     assert get_family("binomial").keys == ("rate",) and get_family("continuous").keys == ("mean",)
     with pytest.raises(KeyError, match="expected one of ordinal, binomial, gamma, continuous"):
         get_family("poisson")
+
+
+def _idata(effect: np.ndarray, sd: np.ndarray):
+    import arviz as az
+
+    return az.from_dict(
+        posterior={"m_effect": effect, "m_sd_team": sd},
+        sample_stats={"diverging": np.zeros(effect.shape, dtype=bool)},
+    )
+
+
+def test_variance_components_have_looser_bars_than_the_effects():
+    from qmsprint.models.sampling import diagnostics_of
+
+    rng = np.random.default_rng(0)
+    mixed = rng.normal(size=(4, 1000))
+    # an AR(1) chain with strong autocorrelation: well mixed across chains but about 250 effective draws
+    slow = np.zeros((4, 1000))
+    for t in range(1, 1000):
+        slow[:, t] = 0.94 * slow[:, t - 1] + rng.normal(size=4) * np.sqrt(1 - 0.94**2)
+    d = diagnostics_of(_idata(mixed, slow), ["m_effect"], sampler="nutpie", seconds=1.0, spread=["m_sd_team"])
+    assert 100 < d.spread_ess_min < 400 and d.ess_bulk_min > 2000
+    assert d.converged, d.problems  # ESS under 400 on a variance component alone is not a miss
+    # the same slow chain as a reported effect misses the strict bar
+    strict = diagnostics_of(_idata(slow, mixed), ["m_effect"], sampler="nutpie", seconds=1.0, spread=["m_sd_team"])
+    assert not strict.converged and any("ESS" in p for p in strict.problems)
+    # a variance component whose chains sit in different places has not converged
+    stuck = mixed + np.array([0.0, 0.0, 0.0, 3.0])[:, None]
+    bad = diagnostics_of(_idata(mixed, stuck), ["m_effect"], sampler="nutpie", seconds=1.0, spread=["m_sd_team"])
+    assert not bad.converged and any("variance components R-hat" in p for p in bad.problems)

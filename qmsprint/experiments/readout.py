@@ -100,7 +100,9 @@ def diagnose(mb: MetricBlock, fit_: Fit, spec: Spec) -> Diagnostics:
     idata = fit_.idata
     chains, n_draws = idata.posterior.sizes["chain"], idata.posterior.sizes["draw"]
     head = headline_draws(mb, idata, spec).reshape(chains, n_draws)
-    return diagnostics(fit_, mb.block.parameters(), {f"{mb.metric}_headline_effect": head})
+    return diagnostics(
+        fit_, mb.block.parameters(), {f"{mb.metric}_headline_effect": head}, mb.block.spread_parameters()
+    )
 
 
 def arm_responses(info: Any, spec: Spec, cells: Any) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
@@ -150,7 +152,12 @@ def metric_result(mb: MetricBlock, fitted: Fit | Fitted, spec: Spec, cells_used:
         diag = fitted.diagnostics
     else:
         chains, n_draws = idata.posterior.sizes["chain"], idata.posterior.sizes["draw"]
-        diag = diagnostics(fit_, mb.block.parameters(), {f"{m}_headline_effect": head_draws.reshape(chains, n_draws)})
+        diag = diagnostics(
+            fit_,
+            mb.block.parameters(),
+            {f"{m}_headline_effect": head_draws.reshape(chains, n_draws)},
+            mb.block.spread_parameters(),
+        )
     tau = draws_of(idata, f"{m}_effect")
     count, _ = info.cell_columns(spec)
     arms = (spec.arms.control, spec.arms.treatment)

@@ -317,7 +317,12 @@ def metric_result(rb: RolloutBlock, fit_: Any, spec: Spec) -> MetricResult:
     event = fx.segment_effects(info, by[:k], [g[0] for g in rb.groupings], [g[2] for g in rb.groupings], **kwargs)
     segs = fx.segment_effects(info, by[k:], rb.seg_cols, rb.seg_labels, **kwargs)
     chains, n_draws = idata.posterior.sizes["chain"], idata.posterior.sizes["draw"]
-    diag = diagnostics(fit_, rb.block.parameters(), {f"{m}_headline_effect": head_draws.reshape(chains, n_draws)})
+    diag = diagnostics(
+        fit_,
+        rb.block.parameters(),
+        {f"{m}_headline_effect": head_draws.reshape(chains, n_draws)},
+        rb.block.spread_parameters(),
+    )
     tau = draws_of(idata, f"{m}_effect")
     count, _ = info.cell_columns(spec)
     cd = rb.cells

@@ -33,7 +33,7 @@ from qmsprint.models.sampling import (
     one_blas_thread,
     start_sampling,
 )
-from qmsprint.models.terms import CellDesign, core_parameters
+from qmsprint.models.terms import CellDesign, core_parameters, spread_parameters
 from qmsprint.results import Diagnostics
 
 _CACHE: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()
@@ -138,6 +138,10 @@ class ModelBlock:
     def parameters(self) -> list[str]:
         """Parameters behind this block's effects (for diagnostics), named by the metric."""
         return core_parameters(self.name, self.design) + self.fam.parameters(self.name)
+
+    def spread_parameters(self) -> list[str]:
+        """Variance components of this block (diagnosed with looser bars)."""
+        return spread_parameters(self.name, self.design)
 
 
 def build_model(blocks: list[ModelBlock]) -> Any:
@@ -340,9 +344,12 @@ def prior_draws(block: ModelBlock, *, draws: int, seed: int) -> Any:
     return _rename(prior, block.prefix, block.name)
 
 
-def diagnostics(fit_: Fit, names: list[str], extra: dict[str, np.ndarray] | None = None) -> Diagnostics:
+def diagnostics(
+    fit_: Fit, names: list[str], extra: dict[str, np.ndarray] | None = None, spread: list[str] | None = None
+) -> Diagnostics:
     """Convergence diagnostics of a fit over ``names`` (plus derived quantities, shape (chains, draws)).
 
-    Divergences and E-BFMI are those of the whole joint fit.
+    ``spread``: variance components, checked with the looser bars. Divergences and E-BFMI are those
+    of the whole joint fit.
     """
-    return diagnostics_of(fit_.idata, names, sampler=fit_.sampler, seconds=fit_.seconds, extra=extra)
+    return diagnostics_of(fit_.idata, names, sampler=fit_.sampler, seconds=fit_.seconds, extra=extra, spread=spread)

@@ -241,30 +241,23 @@ def diagnostics_of(
     sampler: str,
     seconds: float,
     extra: dict[str, np.ndarray] | None = None,
+    spread: list[str] | None = None,
 ) -> Diagnostics:
-    """Convergence diagnostics of a posterior over ``names`` (see :func:`diagnostics`)."""
+    """Convergence diagnostics of a posterior over ``names`` (and the variance components ``spread``)."""
     import arviz as az
-    import xarray as xr
 
     post = idata.posterior
-    present = [n for n in names if n in post]
-    ds = post[present]
+    chains, n_draws = int(post.sizes["chain"]), int(post.sizes["draw"])
+    ds = post[[n for n in names if n in post]]
     if extra:
         ds = ds.assign({k: (("chain", "draw"), np.asarray(v)) for k, v in extra.items()})
-    chains, n_draws = int(post.sizes["chain"]), int(post.sizes["draw"])
-    if chains * n_draws < 8 or n_draws < 4:
-        rmax, eb, et = math.inf, 0.0, 0.0
+    rmax, eb, et = _worst(ds, chains, n_draws)
+    present = [n for n in spread or [] if n in post]
+    if present:
+        s_rhat, s_bulk, s_tail = _worst(post[present], chains, n_draws)
+        spread_rhat, spread_ess = s_rhat, min(s_bulk, s_tail)
     else:
-        rhat = az.rhat(ds)
-        ess_b = az.ess(ds, method="bulk")
-        ess_t = az.ess(ds, method="tail")
-
-        def agg(d: xr.Dataset, f) -> float:
-            vals = np.concatenate([np.atleast_1d(d[v].to_numpy()).ravel() for v in d.data_vars])
-            vals = np.where(np.isnan(vals), np.inf if f is np.max else 0.0, vals)
-            return float(f(vals))
-
-        rmax, eb, et = agg(rhat, np.max), agg(ess_b, np.min), agg(ess_t, np.min)
+        spread_rhat, spread_ess = 1.0, math.inf
     stats = idata.sample_stats
     div = int(stats["diverging"].sum()) if "diverging" in stats else 0
     try:
@@ -281,4 +274,21 @@ def diagnostics_of(
         chains=chains,
         sampler=sampler,
         seconds=seconds,
+        spread_rhat_max=spread_rhat,
+        spread_ess_min=spread_ess,
     )
+
+
+def _worst(ds: Any, chains: int, n_draws: int) -> tuple[float, float, float]:
+    """(worst R-hat, smallest bulk ESS, smallest tail ESS) over every variable of ``ds``."""
+    import arviz as az
+
+    if chains * n_draws < 8 or n_draws < 4:
+        return math.inf, 0.0, 0.0
+
+    def agg(d: Any, f: Any) -> float:
+        vals = np.concatenate([np.atleast_1d(d[v].to_numpy()).ravel() for v in d.data_vars])
+        vals = np.where(np.isnan(vals), np.inf if f is np.max else 0.0, vals)
+        return float(f(vals))
+
+    return agg(az.rhat(ds), np.max), agg(az.ess(ds, method="bulk"), np.min), agg(az.ess(ds, method="tail"), np.min)

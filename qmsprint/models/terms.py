@@ -18,6 +18,8 @@ is part of its level ``b``, ``T`` or ``S``). Each level is centred or non-centre
 (:func:`.priors.choose_levels` decides from the data). A level listed in ``CellDesign.fixed``
 (few members above the randomization unit, e.g. two sites) keeps its effects but with the fixed
 prior scale ``<level>_sd`` instead of an estimated sd, which a handful of members cannot inform.
+Every level but the agents' sums to zero (``pm.ZeroSumNormal``): the intercept and the period
+change carry the members' mean, which removes the ridge between them and the same fit samples faster.
 
 * A/B (``kind="ab"``, the pilot period): agents are centred on their arm's mean, ``coef = tau``
   and ``active`` does not enter (the arm difference is the effect). With a baseline period, each
@@ -244,15 +246,24 @@ class CellDesign:
 def _level_effects(
     p: str, level: str, n: int, scale: float, centred: bool, mean: Any = 0.0, fixed: bool = False
 ) -> Any:
-    """``n`` effects ``Normal(mean, sd)``, ``sd ~ HalfNormal(scale)``, centred or not (``fixed``: sd = scale)."""
+    """``n`` effects ``Normal(mean, sd)``, ``sd ~ HalfNormal(scale)``, centred or not (``fixed``: sd = scale).
+
+    Every level but the agents' is drawn summing to zero (``pm.ZeroSumNormal``, ``sd`` that of the
+    unconstrained effects): the members' mean is one more shift of the intercept (period change for
+    a period level), whose wide prior absorbs it, so the fit is the same while the ridge between the
+    intercept and the members' mean is gone (it slowed sampling most with few members).
+    """
     import pymc as pm
 
+    dist = pm.Normal if level == "unit" else pm.ZeroSumNormal
     if fixed:
-        return mean + pm.Normal(f"{p}_{level}", 0.0, scale, shape=n)
+        return mean + dist(f"{p}_{level}", sigma=scale, shape=n)
     sd = pm.HalfNormal(f"{p}_sd_{level}", scale)
     if centred:
-        return pm.Normal(f"{p}_{level}", mu=mean, sigma=sd, shape=n)
-    z = pm.Normal(f"{p}_{level}_z", 0.0, 1.0, shape=n)
+        if level == "unit":
+            return pm.Normal(f"{p}_{level}", mu=mean, sigma=sd, shape=n)
+        return mean + dist(f"{p}_{level}", sigma=sd, shape=n)
+    z = dist(f"{p}_{level}_z", sigma=1.0, shape=n)
     return pm.Deterministic(f"{p}_{level}", mean + sd * z)
 
 
@@ -404,8 +415,20 @@ def treated_shift(design: CellDesign, draws: Draws, seg: np.ndarray) -> np.ndarr
     return delta
 
 
+def spread_parameters(prefix: str, design: CellDesign) -> list[str]:
+    """Names of the variance components (estimated level sds, team effects), checked with looser bars.
+
+    Designs with their own terms (:mod:`qmsprint.models.event_time`) check every parameter with
+    the strict bars (:func:`core_parameters`) and have none here.
+    """
+    if hasattr(design, "core_parameters"):
+        return []
+    names = [f"{prefix}_team"] if "team" in design.levels else []
+    return names + [f"{prefix}_sd_{level}" for level in design.levels if level not in design.fixed]
+
+
 def core_parameters(prefix: str, design: CellDesign) -> list[str]:
-    """Names of the scalar/vector parameters behind the reported effects (for diagnostics)."""
+    """Names of the parameters the reported effects are computed from (strict bars; see :func:`spread_parameters`)."""
     if hasattr(design, "core_parameters"):  # designs with their own terms (qmsprint.models.event_time)
         return design.core_parameters(prefix)
     p = prefix
@@ -416,9 +439,6 @@ def core_parameters(prefix: str, design: CellDesign) -> list[str]:
         names.append(f"{p}_period")
     if design.unit_covariate is not None:
         names.append(f"{p}_baseline")
-    if "team" in design.levels:
-        names.append(f"{p}_team")
-    names += [f"{p}_sd_{level}" for level in design.levels if level not in design.fixed]
     if design.X.shape[1]:
         names.append(f"{p}_adjust")
     for i in range(len(design.seg_levels)):
