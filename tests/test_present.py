@@ -402,6 +402,10 @@ def test_caveats_from_health_and_units_and_notes():
     assert not any("No agent appears" in c for c in rec.caveats)
     assert any(c.startswith("Few agents per arm (checklist: 5; at least 8 recommended)") for c in rec.caveats)
     assert "CSAT: prior from run X" in rec.notes and "CSAT: prior from run X" not in rec.caveats
+    # when the units-per-arm health check already warns, the caveat is not said twice
+    few = HealthCheck("units_per_arm", "warn", "Few agents per arm (5 agents on the new program and 30 ...).")
+    rec = worded(SPEC, rs, [*health, few])
+    assert [c.startswith("Few agents per arm") for c in rec.caveats].count(True) == 1
 
 
 def test_secondary_worse_is_a_caveat():

@@ -395,7 +395,8 @@ def explain(
     for status in ("alert", "warn"):
         caveats += [("Alert: " if status == "alert" else "") + h.message for h in health or [] if h.status == status]
     small = small_arms(spec, results)
-    if small:
+    said = any(h.name == "units_per_arm" and h.status in ("alert", "warn") for h in health or [])
+    if small and not said:  # the health check's caveat already says it, with the counts
         caveats.append(
             f"Few {spec.unit}s per arm ("
             + ", ".join(f"{a}: {n}" for a, n in small.items())
