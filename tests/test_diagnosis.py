@@ -409,3 +409,20 @@ def test_cli_diagnose_prints_the_summary_and_writes_the_folder(tmp_path):
     assert load_diagnosis(out).spec["name"] == "cli-diag"
     again = CliRunner().invoke(app, ["diagnose", str(tmp_path / "spec.toml"), "--out", str(out), "--quiet"])
     assert again.exit_code == 5 and "already exists" in again.output
+
+
+@pytest.mark.parametrize(("sampler", "expected"), [({}, 0.9), ({"target_accept": 0.97}, 0.97)])
+def test_diagnosis_samples_at_0_9_unless_the_spec_sets_a_target_accept(monkeypatch, sampler, expected):
+    from qmsprint.diagnosis import blocks as dblocks
+
+    seen = {}
+
+    def fake_fit_parts(arrays, **kw):
+        seen.update(kw)
+        return []
+
+    monkeypatch.setattr(dblocks, "fit_parts", fake_fit_parts)
+    spec = make_spec(**sampler)
+    assert list(dblocks.fit_blocks([], spec, 100, 100, lambda *a: None)) == []
+    assert seen["target_accept"] == expected
+    assert spec.sampler.target_accept == (0.95 if not sampler else expected)  # the effect models' default
