@@ -114,8 +114,9 @@ def test_large_pilot_converges_centred():
     """500 agents x 20,000 interactions (10M interactions as cells): centred agent effects converge."""
     cells, truth, _ = make_cells("ab", n_agents=500, per_agent=20_000, seed=9, channels=("voice",), channel_shift=(0,))
     assert cells["n"].sum() == 10_000_000
-    # centred agent effects mix fast: 4 x 500 draws are enough for ESS >= 400
-    spec = spec_for("ab", metrics=("csat", "fcr", "handle_time"), draws=500, tune=500, chains=4)
+    # centred agent effects mix fast: 4 x 500 draws are enough for ESS >= 400 (a marginal R-hat
+    # miss is extended, as in a run)
+    spec = spec_for("ab", metrics=("csat", "fcr", "handle_time"), draws=500, tune=500, chains=4, time_budget_s=300)
     for r in estimate(spec, cells):
         assert r.diagnostics.converged, (r.metric, r.diagnostics.problems)
         assert any("agent effects centred" in n for n in r.notes)

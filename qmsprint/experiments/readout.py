@@ -22,18 +22,21 @@ from qmsprint.spec import Spec
 PPC_DRAWS = 200
 
 
-def latent(mb: MetricBlock, idata: Any, *, population: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def latent(
+    mb: MetricBlock, idata: Any, *, population: bool = True, take: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(base, delta) latent predictors per (draw, cell).
 
     With ``population`` the cells are the effect population and ``base`` is the predictor without
     the new program; otherwise they are the likelihood cells and ``base`` is the predictor under
-    the observed treatment status.
+    the observed treatment status. ``take``: only these (flattened) draws.
     """
     m = mb.metric
     d = mb.block.design
 
     def draws(suffix: str) -> np.ndarray:
-        return draws_of(idata, f"{m}_{suffix}")
+        v = draws_of(idata, f"{m}_{suffix}")
+        return v if take is None else v[take]
 
     if population:
         u, X, seg = mb.eff_unit, mb.eff_X, mb.eff_seg
@@ -59,10 +62,9 @@ def ppc(mb: MetricBlock, idata: Any, spec: Spec, *, prob: float, seed: int = 0) 
     metrics. Uses up to :data:`PPC_DRAWS` evenly thinned draws.
     """
     rng = np.random.default_rng(seed)
-    eta_all, _ = latent(mb, idata, population=False)
-    total = eta_all.shape[0]
+    total = int(idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"])
     take = np.unique(np.linspace(0, total - 1, min(PPC_DRAWS, total)).astype(int))
-    eta = eta_all[take]
+    eta, _ = latent(mb, idata, population=False, take=take)  # the thinned draws only
     grp, order = mb.design.arm_groups(mb.lik, spec.arms.control, spec.arms.treatment)
     order = [o for o in order if o in set(grp)]
     params = {k: v[take] for k, v in _params(mb, idata).items()}
