@@ -27,6 +27,9 @@ Usage::
     python bench/bench_calibration.py                      # 40 pilots per scenario, appends to RESULTS.md
     python bench/bench_calibration.py --pilots 12 --scenarios did_shocks --draws 300 --tune 300
     python bench/bench_calibration.py --records /tmp/cal.jsonl   # keep per-pilot records; resume from them
+    python bench/bench_calibration.py --records /tmp/cal.jsonl --report-only   # tables of the pilots run so far
+
+Pilots run seed by seed across the scenarios, so a bench stopped early has every scenario.
 
 Per-pilot records go to ``--records`` (JSON lines); a pilot already in that file is not run again, so
 an interrupted bench resumes where it stopped. The test suite runs a small set of these pilots
@@ -161,6 +164,9 @@ def run_pilot(
                         "problems": list(r.diagnostics.problems),
                         "verdict": verdict_for(spec, r).verdict,
                         "seconds": seconds,
+                        "draws": draws,
+                        "tune": tune,
+                        "chains": chains,
                     }
                 )
     return out
@@ -238,6 +244,14 @@ def summary(records: Iterable[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _settings(records: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    """The sampler settings of the summarised pilots (``chains x draws (+warm-up)``), as recorded."""
+    got = sorted(
+        {(r.get("chains", args.chains), r.get("draws", args.draws), r.get("tune", args.tune)) for r in records}
+    ) or [(args.chains, args.draws, args.tune)]
+    return " and ".join(f"{c} chains x {d} draws (+{t} warm-up)" for c, d, t in got)
+
+
 def read_records(path: Path | None) -> list[dict[str, Any]]:
     """Records of pilots already run (JSON lines), or none."""
     if path is None or not path.exists():
@@ -255,14 +269,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--budget", type=float, default=600.0, help="[sampler] time_budget_s of each estimation")
     ap.add_argument("--records", type=Path, default=None, help="JSON-lines file of per-pilot records (resumable)")
     ap.add_argument("--no-append", action="store_true", help="print the tables without appending to RESULTS.md")
+    ap.add_argument("--report-only", action="store_true", help="summarise the pilots in --records without running more")
     args = ap.parse_args(argv)
     start_load = load()
     t0 = time.perf_counter()
     records = read_records(args.records)
     done = {(r["scenario"], r["seed"]) for r in records}
     scenarios = [s for s in args.scenarios.split(",") if s]
-    for scenario in scenarios:
-        for seed in range(1, args.pilots + 1):
+    # seed by seed across the scenarios, so that a bench stopped early has every scenario
+    for seed in range(1, 0 if args.report_only else args.pilots + 1):
+        for scenario in scenarios:
             if (scenario, seed) in done:
                 continue
             t = time.perf_counter()
@@ -283,7 +299,7 @@ def main(argv: list[str] | None = None) -> None:
         machine(start_load),
         f"Pilots per scenario: {n_pilots}. Each: 48 agents in 12 teams (2 sites), 150 first contacts per agent "
         "in each of the baseline and the pilot period (4 weeks each), all five metrics, 94% HDI from the spec and "
-        f"90% HDI from the same draws. Sampler: {args.chains} chains x {args.draws} draws (+{args.tune} warm-up), "
+        f"90% HDI from the same draws. Sampler: {_settings(selected, args)}, "
         f"retries within {args.budget:.0f} s per estimation. Wall time of this run: "
         f"{(time.perf_counter() - t0) / 60:.0f} min.",
         "",
