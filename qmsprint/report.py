@@ -1,11 +1,10 @@
 """Self-contained HTML report of a run bundle (opens offline: plotly.js is embedded once).
 
-Sections, in order: the recommendation (call, headline, reasons, caveats, how much more data),
-a line when a prior from an earlier run was used, per-metric effects with intervals,
-probabilities and a plain-language sentence (with the posterior of each headline effect against
-its smallest effect worth acting on), segment breakdown, business impact, data quality
-(warnings, health checks, row counts), sampler diagnostics, the checklist diagnosis and the
-balance table when the run has them, and provenance.
+Sections, in order: the recommendation (call, headline, reasons, caveats, how much more data), a line when
+a prior from an earlier run was used, per-metric effects with intervals, probabilities and a plain-language
+sentence (with the posterior of each headline effect against its smallest effect worth acting on), segment
+breakdown, business impact, data quality (warnings, health checks, row counts), sampler diagnostics, the
+checklist diagnosis and the balance table when the run has them, and provenance.
 """
 
 from __future__ import annotations
@@ -153,14 +152,15 @@ intervals; probabilities are posterior probabilities.</p>
 
 <section id="diagnostics">
 <h2>Diagnostics</h2>
-<p class="muted">A fit can be trusted when R-hat &le; 1.01, bulk and tail ESS &ge; 400, no divergent transitions
-and E-BFMI &ge; 0.3.</p>
+<p class="muted">A fit can be trusted when R-hat &le; 1.01 and bulk and tail ESS &ge; 400 for the effects,
+R-hat &le; 1.05 and ESS &ge; 100 for the variance components (spread), no divergences and E-BFMI &ge; 0.3.</p>
 <table><tr><th>Metric</th><th>Converged</th><th>R-hat (max)</th><th>Bulk ESS (min)</th><th>Tail ESS (min)</th>
-<th>Divergences</th><th>E-BFMI (min)</th><th>Chains x draws</th><th>Seconds</th><th>Problems</th></tr>
+<th>Spread R-hat / ESS</th><th>Divergences</th><th>E-BFMI (min)</th><th>Chains x draws</th><th>Seconds</th>
+<th>Problems</th></tr>
 {% for d in diagnostics %}<tr><td>{{ d.label }}</td><td>{{ d.converged }}</td><td class="num">{{ d.rhat }}</td>
-<td class="num">{{ d.ess_bulk }}</td><td class="num">{{ d.ess_tail }}</td><td class="num">{{ d.divergences }}</td>
-<td class="num">{{ d.bfmi }}</td><td class="num">{{ d.size }}</td><td class="num">{{ d.seconds }}</td>
-<td>{{ d.problems }}</td></tr>{% endfor %}</table>
+<td class="num">{{ d.ess_bulk }}</td><td class="num">{{ d.ess_tail }}</td><td class="num">{{ d.spread }}</td>
+<td class="num">{{ d.divergences }}</td><td class="num">{{ d.bfmi }}</td><td class="num">{{ d.size }}</td>
+<td class="num">{{ d.seconds }}</td><td>{{ d.problems }}</td></tr>{% endfor %}</table>
 {% if rec.notes %}<h3>Model notes</h3><ul>{% for n in rec.notes %}<li>{{ n }}</li>{% endfor %}</ul>{% endif %}
 </section>
 
@@ -320,6 +320,7 @@ def _diagnostics_rows(run: RunBundle) -> list[dict[str, Any]]:
                 "rhat": _num(d.rhat_max),
                 "ess_bulk": _num(d.ess_bulk_min, "{:,.0f}"),
                 "ess_tail": _num(d.ess_tail_min, "{:,.0f}"),
+                "spread": f"{_num(d.spread_rhat_max)} / {_num(d.spread_ess_min, '{:,.0f}')}",
                 "divergences": d.divergences,
                 "bfmi": _num(d.bfmi_min, "{:.2f}"),
                 "size": f"{d.chains} x {d.draws}",

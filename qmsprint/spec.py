@@ -181,8 +181,7 @@ class Sampler(_Strict):
     tune: int = Field(1000, ge=50)
     chains: int = Field(4, ge=1, le=16)
     seed: int = 20261122
-    # 0.95: the hierarchical models here (sds near zero, few teams) left a divergent draw or two at
-    # 0.9 often enough that most runs paid a retry; the smaller step costs less than that retry
+    # 0.95: at 0.9 a divergent draw or two (sds near zero, few teams) made most runs pay a retry
     target_accept: float = Field(0.95, gt=0.5, lt=1)
     backend: Literal["nutpie", "pymc"] = "nutpie"
     time_budget_s: float = Field(

@@ -88,3 +88,7 @@ def test_report_of_a_real_run(small_run, tmp_path):
     for section in ("recommendation", "effects", "segments", "impact", "data-quality", "diagnostics"):
         assert f'<section id="{section}">' in text
     assert not re.search(r"<script[^>]*\bsrc\s*=", text, flags=re.I)
+    # the variance components' bars and numbers are in the diagnostics table
+    assert "Spread R-hat / ESS" in text and "R-hat &le; 1.05" in text
+    diag = text[text.index('<section id="diagnostics">') :]
+    assert re.search(r'<td class="num">1\.0\d\d / [\d,]+</td>', diag), diag[:2000]

@@ -82,7 +82,10 @@ def _sampler(run: RunBundle) -> None:
         if bad:
             st.warning(f"{bad} fit(s) missed the convergence bars; no recommendation is made from them.")
         else:
-            st.success("Every fit met the convergence bars (R-hat ≤ 1.01, ESS ≥ 400, no divergences, E-BFMI ≥ 0.3).")
+            st.success(
+                "Every fit met the convergence bars: R-hat ≤ 1.01 and ESS ≥ 400 for the effects, R-hat ≤ 1.05 "
+                "and ESS ≥ 100 for the variance components (spread), no divergences, E-BFMI ≥ 0.3."
+            )
     st.dataframe(table, hide_index=True, width="stretch")
 
 
