@@ -540,3 +540,34 @@ def test_compare_figure_has_one_point_per_run():
     fig = figures.compare_figure(table, "csat")
     assert list(fig.data[0].x) == ["r1", "r2"] and ">99% probability" in fig.data[0].hovertext[0]
     assert math.isclose(fig.data[0].error_y.array[0], 0.1)
+
+
+def test_diagnostics_table_is_labelled_and_rounded_for_clients():
+    import pandas as pd
+
+    from qmsprint.present import format as fmt
+
+    diag = pd.DataFrame(
+        {
+            "metric": ["csat", "handle_time"],
+            "rhat_max": [1.00412, 1.0231],
+            "ess_bulk_min": [1234.5, 88.0],
+            "ess_tail_min": [999.0, 70.0],
+            "divergences": [0, 2],
+            "bfmi_min": [0.912, 0.8],
+            "draws": [1000, 1000],
+            "chains": [4, 4],
+            "sampler": ["nutpie", "nutpie"],
+            "seconds": [12.3, 40.0],
+            "attempts": [1, 3],
+            "converged": [True, False],
+            "problems": [None, "R-hat 1.023 > 1.01"],
+            "spread_rhat_max": [1.002, float("nan")],
+            "spread_ess_min": [812.0, float("inf")],
+        }
+    )
+    t = fmt.diagnostics_table(diag)
+    assert list(t.columns)[:3] == ["Metric", "Converged", "R-hat (max)"] and "sampler" not in t
+    assert t["Metric"].tolist() == ["CSAT", "Handle time"] and t["Converged"].tolist() == ["yes", "no"]
+    assert t["R-hat (max)"].tolist() == ["1.004", "1.023"] and t["Bulk ESS (min)"].tolist() == ["1,234", "88"]
+    assert t["Spread ESS (min)"].tolist() == ["812", "n/a"] and t["Problems"].tolist() == ["", "R-hat 1.023 > 1.01"]

@@ -270,3 +270,38 @@ def names_text(labels: list[str]) -> str:
     if len(labels) <= 1:
         return "".join(labels)
     return ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+DIAGNOSTIC_COLUMNS = {
+    "metric": "Metric",
+    "converged": "Converged",
+    "rhat_max": "R-hat (max)",
+    "ess_bulk_min": "Bulk ESS (min)",
+    "ess_tail_min": "Tail ESS (min)",
+    "spread_rhat_max": "Spread R-hat (max)",
+    "spread_ess_min": "Spread ESS (min)",
+    "divergences": "Divergences",
+    "bfmi_min": "E-BFMI (min)",
+    "chains": "Chains",
+    "draws": "Draws per chain",
+    "attempts": "Attempts",
+    "seconds": "Seconds",
+    "problems": "Problems",
+}
+
+
+def diagnostics_table(diag: Any) -> Any:
+    """A run's sampler diagnostics (``diagnostics.csv``) as a client reads them: labelled, rounded, in order."""
+    table = diag[[c for c in DIAGNOSTIC_COLUMNS if c in diag]].copy()
+    if "metric" in table:
+        table["metric"] = table["metric"].map(metric_label)
+    if "converged" in table:
+        table["converged"] = table["converged"].map(lambda v: "yes" if str(v).lower() in ("true", "1") else "no")
+    for col, pattern in [("rhat_max", "{:.3f}"), ("spread_rhat_max", "{:.3f}"), ("bfmi_min", "{:.2f}"),
+                         ("ess_bulk_min", "{:,.0f}"), ("ess_tail_min", "{:,.0f}"), ("spread_ess_min", "{:,.0f}"),
+                         ("seconds", "{:,.0f}")]:  # fmt: skip
+        if col in table:
+            table[col] = table[col].map(lambda v, p=pattern: p.format(float(v)) if is_num(v) else "n/a")
+    if "problems" in table:
+        table["problems"] = table["problems"].fillna("").astype(str)
+    return table.rename(columns=DIAGNOSTIC_COLUMNS)

@@ -74,11 +74,9 @@ def _sampler(run: RunBundle) -> None:
     if len(diag) == 0:
         widgets.missing("sampler diagnostics")
         return
-    table = diag.copy()
-    if "metric" in table:
-        table.insert(0, "metric", table.pop("metric").map(fmt.metric_label))
-    if "converged" in table:
-        bad = int((~table["converged"].astype(bool)).sum())
+    table = fmt.diagnostics_table(diag)
+    if "converged" in diag:
+        bad = int((~diag["converged"].astype(bool)).sum())
         if bad:
             st.warning(f"{bad} fit(s) missed the convergence bars; no recommendation is made from them.")
         else:
