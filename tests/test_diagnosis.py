@@ -412,17 +412,23 @@ def test_cli_diagnose_prints_the_summary_and_writes_the_folder(tmp_path):
 
 
 @pytest.mark.parametrize(("sampler", "expected"), [({}, 0.9), ({"target_accept": 0.97}, 0.97)])
-def test_diagnosis_samples_at_0_9_unless_the_spec_sets_a_target_accept(monkeypatch, sampler, expected):
-    from qmsprint.diagnosis import blocks as dblocks
+def test_diagnosis_samples_at_0_9_unless_the_spec_sets_a_target_accept(monkeypatch, tmp_path, sampler, expected):
+    import tomllib
 
-    seen = {}
+    from qmsprint.diagnosis import blocks as dblocks
+    from qmsprint.store.spec_toml import spec_to_toml
+
+    seen = []
 
     def fake_fit_parts(arrays, **kw):
-        seen.update(kw)
+        seen.append(kw["target_accept"])
         return []
 
     monkeypatch.setattr(dblocks, "fit_parts", fake_fit_parts)
     spec = make_spec(**sampler)
-    assert list(dblocks.fit_blocks([], spec, 100, 100, lambda *a: None)) == []
-    assert seen["target_accept"] == expected
-    assert spec.sampler.target_accept == (0.95 if not sampler else expected)  # the effect models' default
+    # the spec a run folder keeps (defaults filled in) must sample the diagnosis the same way
+    again = parse_spec(tomllib.loads(spec_to_toml(spec)), base_dir=tmp_path)
+    for s in (spec, again):
+        assert list(dblocks.fit_blocks([], s, 100, 100, lambda *a: None)) == []
+        assert s.sampler.accept(0.95) == (0.95 if not sampler else expected)  # the effect models' default
+    assert seen == [expected, expected]

@@ -156,6 +156,7 @@ def test_round_trip_gives_identical_effects(run_path):
     assert run.spec == SPEC.model_copy(update={"base_dir": run_path})
     assert run.provenance["data_fingerprint"] == "abc" and run.provenance["seed"] == SPEC.sampler.seed
     assert "numpy" in run.provenance["versions"]
+    assert run.spec.sampler.target_accept is None and run.provenance["sampler"]["target_accept"] == 0.95  # as sampled
     eff = run.effects
     assert len(eff) == 3 + 2 and eff["headline"].sum() == 3
     assert eff.loc[eff["metric"] == "csat", "mean"].iloc[0] == pytest.approx(rs[0].headline.mean)

@@ -99,7 +99,7 @@ from qmsprint.diagnosis.result import R2_COLUMNS, TABLES, VARIANCE_COLUMNS, Diag
 from qmsprint.models import draws_of
 from qmsprint.progress import Progress, silent
 from qmsprint.results import Diagnostics
-from qmsprint.spec import Spec
+from qmsprint.spec import DIAGNOSIS_TARGET_ACCEPT, Spec
 
 __all__ = [
     "DIAGNOSIS_DRAWS",
@@ -233,6 +233,7 @@ def diagnose(
         "draws": draws,
         "tune": tune,
         "chains": spec.sampler.chains,
+        "target_accept": spec.sampler.accept(DIAGNOSIS_TARGET_ACCEPT),
         "seed": spec.sampler.seed,
         "seconds": round(seconds, 1),
         "n_cells": sum(len(b.arrays.n) for b in blocks),

@@ -27,7 +27,7 @@ from qmsprint.diagnosis.prepare import DiagnosisData, Outcome, item_patterns, ou
 from qmsprint.models.diagnosis import DiagnosisPart, fit_parts
 from qmsprint.progress import Progress
 from qmsprint.results import Diagnostics
-from qmsprint.spec import ITEM_PREFIX, Spec
+from qmsprint.spec import DIAGNOSIS_TARGET_ACCEPT, ITEM_PREFIX, Spec
 
 SCORE_BINS = 20  # continuous scores are grouped into this many quantile bins (cells), QA values kept as they are
 # Diagnosis parts centre agent effects from a median Fisher information per agent of 20 (x the
@@ -214,17 +214,12 @@ def outcome_blocks(p: DiagnosisData) -> list[OutcomeBlock]:
     return blocks
 
 
-# The diagnosis's regressions (one agent level, no period terms) converge at nutpie's usual 0.9;
-# the effect models' default of 0.95 would only slow them. A target accept set in the spec applies to both.
-DIAGNOSIS_TARGET_ACCEPT = 0.9
-
-
 def fit_blocks(
     blocks: list[OutcomeBlock], spec: Spec, draws: int, tune: int, progress: Progress
 ) -> Iterator[tuple[OutcomeBlock, Any, Diagnostics]]:
     """Fit every block in turn with the spec's sampler (:func:`qmsprint.models.diagnosis.fit_parts`).
 
-    Target accept: the spec's when it sets one, else :data:`DIAGNOSIS_TARGET_ACCEPT`.
+    Target accept: the spec's when it sets one, else :data:`qmsprint.spec.DIAGNOSIS_TARGET_ACCEPT`.
 
     Yields (block, posterior, diagnostics); block ``k`` is sampled with seed ``spec.sampler.seed + k``.
     """
@@ -235,7 +230,7 @@ def fit_blocks(
         tune=tune,
         chains=s.chains,
         seed=s.seed,
-        target_accept=s.target_accept if "target_accept" in s.model_fields_set else DIAGNOSIS_TARGET_ACCEPT,
+        target_accept=s.accept(DIAGNOSIS_TARGET_ACCEPT),
         backend=s.backend,
         centred_ratio=CENTRED_RATIO,
         progress=progress,

@@ -24,7 +24,7 @@ from qmsprint.experiments.readout import diagnose, metric_result, ppc
 from qmsprint.models import fit_until_converged, prior_draws
 from qmsprint.progress import Progress, silent
 from qmsprint.results import MetricResult
-from qmsprint.spec import Spec
+from qmsprint.spec import EFFECT_TARGET_ACCEPT, Spec
 
 
 def estimate_all(
@@ -70,7 +70,7 @@ def estimate_all(
         tune=s.tune,
         chains=s.chains,
         seed=s.seed,
-        target_accept=s.target_accept,
+        target_accept=s.accept(EFFECT_TARGET_ACCEPT),
         backend=s.backend,
         progress=sub,
         deadline=deadline,

@@ -26,7 +26,7 @@ from qmsprint.models import ModelBlock, choose_centred, diagnostics, draws_of, f
 from qmsprint.models.event_time import EventCellDesign
 from qmsprint.progress import Progress, silent
 from qmsprint.results import MetricResult
-from qmsprint.spec import Spec
+from qmsprint.spec import EFFECT_TARGET_ACCEPT, Spec
 
 PPC_DRAWS = 200
 WEEK = pd.Timedelta(days=7)
@@ -385,7 +385,7 @@ def estimate(
         tune=s.tune,
         chains=s.chains,
         seed=s.seed,
-        target_accept=s.target_accept,
+        target_accept=s.accept(EFFECT_TARGET_ACCEPT),
         backend=s.backend,
         progress=sub,
     )

@@ -41,7 +41,7 @@ from qmsprint.decide import Recommendation
 from qmsprint.errors import Problem
 from qmsprint.privacy import redact
 from qmsprint.results import Diagnostics, Effect, HealthCheck, MetricResult
-from qmsprint.spec import Spec, spec_to_dict
+from qmsprint.spec import EFFECT_TARGET_ACCEPT, Spec, spec_to_dict
 from qmsprint.store.atomic import create_folder
 from qmsprint.store.common import FORMAT, FORMAT_VERSION, MANIFEST, dumps, jsonable, sha256, slug
 from qmsprint.store.csvfile import redact_frame, write_csv, write_parquet
@@ -229,7 +229,8 @@ def _write_all(
         "qmsprint_version": version,
         "spec_file": spec.source_path.name if spec.source_path is not None else None,
         "seed": spec.sampler.seed,
-        "sampler": spec.sampler.model_dump(),
+        # the target accept the effect models sampled at (the spec's, else their default)
+        "sampler": spec.sampler.model_dump() | {"target_accept": spec.sampler.accept(EFFECT_TARGET_ACCEPT)},
         "versions": library_versions(),
         "agents_pseudonymised": int(cells["agent_id"].nunique()) if "agent_id" in cells else 0,
         **provenance,
