@@ -14,7 +14,6 @@ import html
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from qmsprint.errors import BundleError
@@ -154,13 +153,10 @@ intervals; probabilities are posterior probabilities.</p>
 <h2>Diagnostics</h2>
 <p class="muted">A fit can be trusted when R-hat &le; 1.01 and bulk and tail ESS &ge; 400 for the effects,
 R-hat &le; 1.05 and ESS &ge; 100 for the variance components (spread), no divergences and E-BFMI &ge; 0.3.</p>
-<table><tr><th>Metric</th><th>Converged</th><th>R-hat (max)</th><th>Bulk ESS (min)</th><th>Tail ESS (min)</th>
-<th>Spread R-hat / ESS</th><th>Divergences</th><th>E-BFMI (min)</th><th>Chains x draws</th><th>Seconds</th>
-<th>Problems</th></tr>
-{% for d in diagnostics %}<tr><td>{{ d.label }}</td><td>{{ d.converged }}</td><td class="num">{{ d.rhat }}</td>
-<td class="num">{{ d.ess_bulk }}</td><td class="num">{{ d.ess_tail }}</td><td class="num">{{ d.spread }}</td>
-<td class="num">{{ d.divergences }}</td><td class="num">{{ d.bfmi }}</td><td class="num">{{ d.size }}</td>
-<td class="num">{{ d.seconds }}</td><td>{{ d.problems }}</td></tr>{% endfor %}</table>
+<table><tr>{% for h in diagnostics.header %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in diagnostics.rows %}<tr>{% for v, num in row %}<td{% if num %} class="num"{% endif %}>{{ v }}</td>
+{%- endfor %}</tr>
+{% endfor %}</table>
 {% if rec.notes %}<h3>Model notes</h3><ul>{% for n in rec.notes %}<li>{{ n }}</li>{% endfor %}</ul>{% endif %}
 </section>
 
@@ -193,14 +189,6 @@ def _interval(lo: float, hi: float, unit: str) -> str:
 
 def _value(x: float, unit: str) -> str:
     return fmt.num(x, unit, signed=True, style="plain")
-
-
-def _num(x: Any, pattern: str = "{:.3f}") -> str:
-    try:
-        xf = float(x)
-    except (TypeError, ValueError):
-        return "n/a"
-    return pattern.format(xf) if np.isfinite(xf) else "n/a"
 
 
 class _Figures:
@@ -309,26 +297,14 @@ def _impact_rows(imp: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _diagnostics_rows(run: RunBundle) -> list[dict[str, Any]]:
-    rows = []
-    for r in run.results:
-        d = r.diagnostics
-        rows.append(
-            {
-                "label": fmt.metric_label(r.metric),
-                "converged": "yes" if d.converged else "NO",
-                "rhat": _num(d.rhat_max),
-                "ess_bulk": _num(d.ess_bulk_min, "{:,.0f}"),
-                "ess_tail": _num(d.ess_tail_min, "{:,.0f}"),
-                "spread": f"{_num(d.spread_rhat_max)} / {_num(d.spread_ess_min, '{:,.0f}')}",
-                "divergences": d.divergences,
-                "bfmi": _num(d.bfmi_min, "{:.2f}"),
-                "size": f"{d.chains} x {d.draws}",
-                "seconds": _num(d.seconds, "{:.1f}"),
-                "problems": "; ".join(d.problems),
-            }
-        )
-    return rows
+def _diagnostics_rows(run: RunBundle) -> dict[str, Any]:
+    """The diagnostics table as the app's Data quality page shows it (:func:`fmt.diagnostics_table`)."""
+    table = fmt.diagnostics_table(run.diagnostics)
+    text = {"Metric", "Converged", "Problems"}
+    return {
+        "header": list(table.columns),
+        "rows": [[(v, c not in text) for c, v in zip(table.columns, r, strict=True)] for r in table.to_numpy()],
+    }
 
 
 def render_report(run: RunBundle) -> str:

@@ -10,6 +10,7 @@ import pytest
 from test_store import write
 
 from qmsprint.errors import BundleError
+from qmsprint.present import format as fmt
 from qmsprint.report import render_report, write_report
 from qmsprint.store import load_run
 
@@ -89,6 +90,10 @@ def test_report_of_a_real_run(small_run, tmp_path):
         assert f'<section id="{section}">' in text
     assert not re.search(r"<script[^>]*\bsrc\s*=", text, flags=re.I)
     # the variance components' bars and numbers are in the diagnostics table
-    assert "Spread R-hat / ESS" in text and "R-hat &le; 1.05" in text
+    assert "<th>Spread R-hat (max)</th><th>Spread ESS (min)</th>" in text and "R-hat &le; 1.05" in text
     diag = text[text.index('<section id="diagnostics">') :]
-    assert re.search(r'<td class="num">1\.0\d\d / [\d,]+</td>', diag), diag[:2000]
+    # the numbers as the app's Data quality page shows them (one formatter for both): R-hat, bulk and
+    # tail ESS, then the variance components' R-hat and ESS
+    num = r'<td class="num">{}</td>'
+    row = "".join(num.format(x) for x in (r"1\.0\d\d", r"[\d,]+", r"[\d,]+", r"1\.0\d\d", r"[\d,]+"))
+    assert re.search(f"<td>{fmt.metric_label('csat')}</td><td>(yes|no)</td>{row}", diag), diag[:2000]
