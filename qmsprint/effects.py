@@ -295,3 +295,24 @@ def segment_effects(
                 )
             )
     return out
+
+
+def arm_responses(info: MetricDef, spec: Spec, cells: Any) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Per arm, from ``cells``: the survey response rate and, for an ordinal metric, each level's share.
+
+    Both are empty for a metric that is not a survey answer. ``cells`` has an ``arm`` column, ``n``
+    and the metric's cell columns (:meth:`~qmsprint.metrics.MetricDef.cell_columns`).
+    """
+    count, stats = info.cell_columns(spec)
+    response: dict[str, float] = {}
+    shares: dict[str, dict[str, float]] = {}
+    if not info.survey:
+        return response, shares
+    for a in (spec.arms.control, spec.arms.treatment):
+        sub = cells[cells["arm"] == a]
+        response[a] = float(sub[count].sum() / sub["n"].sum()) if sub["n"].sum() > 0 else float("nan")
+        if info.family == "ordinal":
+            tot = sub[stats].sum()
+            levels = zip(info.levels(spec), stats, strict=True)
+            shares[a] = {str(lv): float(tot[c] / max(tot.sum(), 1)) for lv, c in levels}
+    return response, shares

@@ -1,7 +1,8 @@
 """Experiment file (TOML) -> typed, validated :class:`Spec`.
 
-All defaults live in this module. Every problem in a file is reported at once with its key
-path (``metrics[1].min_effect``) and what was expected; see :func:`load_spec`.
+All defaults live in this module and the section modules it includes (:mod:`qmsprint.spec_data`,
+:mod:`qmsprint.spec_rollout`, :mod:`qmsprint.spec_sampler`). Every problem in a file is reported at
+once with its key path (``metrics[1].min_effect``) and what was expected; see :func:`load_spec`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from qmsprint.metrics.custom_entries import register_entries
 from qmsprint.metrics.custom_fields import MetricKeys
 from qmsprint.spec_data import data_problems
 from qmsprint.spec_rollout import Monitor, PrePost, Waves, rollout_problems
+from qmsprint.spec_sampler import Sampler
 
 SEGMENT_COLUMNS = ("channel", "contact_reason", "team", "site")
 
@@ -172,40 +174,6 @@ class Business(_Strict):
         0.0, ge=0, description="cost of one minute of agent time: prices the handle-time change (0 = not counted)"
     )
     program_cost_per_month: float = Field(0.0, ge=0, description="running cost of the new program per month")
-
-
-# Target accept when the spec leaves it unset. The effect models: at 0.9 a divergent draw or two
-# (sds near zero, few teams) sent most runs to a retry. The diagnosis's regressions (one agent level,
-# no period terms) converge at nutpie's usual 0.9, and 0.95 would only slow them.
-EFFECT_TARGET_ACCEPT = 0.95
-DIAGNOSIS_TARGET_ACCEPT = 0.9
-
-
-class Sampler(_Strict):
-    """MCMC settings (kept apart from model settings)."""
-
-    draws: int = Field(1000, ge=50)
-    tune: int = Field(1000, ge=50)
-    chains: int = Field(4, ge=1, le=16)
-    seed: int = 20261122
-    target_accept: float | None = Field(
-        None,
-        gt=0.5,
-        lt=1,
-        description=f"NUTS target acceptance; unset: {EFFECT_TARGET_ACCEPT} for the effect models, "
-        f"{DIAGNOSIS_TARGET_ACCEPT} for the checklist diagnosis",
-    )
-    backend: Literal["nutpie", "pymc"] = "nutpie"
-    time_budget_s: float = Field(
-        600.0,
-        ge=0,
-        description="seconds the estimation may take with retries: a fit that misses the convergence bars is "
-        "sampled again (longer, or with another parametrisation) while the next attempt fits in this budget",
-    )
-
-    def accept(self, default: float) -> float:
-        """The target accept to sample with: the spec's, else ``default`` (the model's own)."""
-        return default if self.target_accept is None else self.target_accept
 
 
 class Model(_Strict):

@@ -99,7 +99,8 @@ from qmsprint.diagnosis.result import R2_COLUMNS, TABLES, VARIANCE_COLUMNS, Diag
 from qmsprint.models import draws_of
 from qmsprint.progress import Progress, silent
 from qmsprint.results import Diagnostics
-from qmsprint.spec import DIAGNOSIS_TARGET_ACCEPT, Spec
+from qmsprint.spec import Spec
+from qmsprint.spec_sampler import DIAGNOSIS_TARGET_ACCEPT
 
 __all__ = [
     "DIAGNOSIS_DRAWS",

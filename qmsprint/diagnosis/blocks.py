@@ -27,7 +27,8 @@ from qmsprint.diagnosis.prepare import DiagnosisData, Outcome, item_patterns, ou
 from qmsprint.models.diagnosis import DiagnosisPart, fit_parts
 from qmsprint.progress import Progress
 from qmsprint.results import Diagnostics
-from qmsprint.spec import DIAGNOSIS_TARGET_ACCEPT, ITEM_PREFIX, Spec
+from qmsprint.spec import ITEM_PREFIX, Spec
+from qmsprint.spec_sampler import DIAGNOSIS_TARGET_ACCEPT
 
 SCORE_BINS = 20  # continuous scores are grouped into this many quantile bins (cells), QA values kept as they are
 # Diagnosis parts centre agent effects from a median Fisher information per agent of 20 (x the
@@ -219,7 +220,7 @@ def fit_blocks(
 ) -> Iterator[tuple[OutcomeBlock, Any, Diagnostics]]:
     """Fit every block in turn with the spec's sampler (:func:`qmsprint.models.diagnosis.fit_parts`).
 
-    Target accept: the spec's when it sets one, else :data:`qmsprint.spec.DIAGNOSIS_TARGET_ACCEPT`.
+    Target accept: the spec's when it sets one, else :data:`qmsprint.spec_sampler.DIAGNOSIS_TARGET_ACCEPT`.
 
     Yields (block, posterior, diagnostics); block ``k`` is sampled with seed ``spec.sampler.seed + k``.
     """

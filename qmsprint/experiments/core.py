@@ -24,7 +24,8 @@ from qmsprint.experiments.readout import diagnose, metric_result, ppc
 from qmsprint.models import fit_until_converged, prior_draws
 from qmsprint.progress import Progress, silent
 from qmsprint.results import MetricResult
-from qmsprint.spec import EFFECT_TARGET_ACCEPT, Spec
+from qmsprint.spec import Spec
+from qmsprint.spec_sampler import EFFECT_TARGET_ACCEPT
 
 
 def estimate_all(

@@ -99,32 +99,7 @@ def headline_draws(mb: MetricBlock, idata: Any, spec: Spec) -> np.ndarray:
 
 def diagnose(mb: MetricBlock, fit_: Fit, spec: Spec) -> Diagnostics:
     """Convergence diagnostics of a fit: the parameters behind the effects and the headline effect itself."""
-    idata = fit_.idata
-    chains, n_draws = idata.posterior.sizes["chain"], idata.posterior.sizes["draw"]
-    head = headline_draws(mb, idata, spec).reshape(chains, n_draws)
-    return diagnostics(
-        fit_, mb.block.parameters(), {f"{mb.metric}_headline_effect": head}, mb.block.spread_parameters()
-    )
-
-
-def arm_responses(info: Any, spec: Spec, cells: Any) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """Per arm, from ``cells``: the survey response rate and, for an ordinal metric, each level's share.
-
-    Both are empty for a metric that is not a survey answer.
-    """
-    count, stats = info.cell_columns(spec)
-    response: dict[str, float] = {}
-    shares: dict[str, dict[str, float]] = {}
-    if not info.survey:
-        return response, shares
-    for a in (spec.arms.control, spec.arms.treatment):
-        sub = cells[cells["arm"] == a]
-        response[a] = float(sub[count].sum() / sub["n"].sum()) if sub["n"].sum() > 0 else float("nan")
-        if info.family == "ordinal":
-            tot = sub[stats].sum()
-            levels = zip(info.levels(spec), stats, strict=True)
-            shares[a] = {str(lv): float(tot[c] / max(tot.sum(), 1)) for lv, c in levels}
-    return response, shares
+    return diagnostics(fit_, mb.block, headline_draws(mb, fit_.idata, spec))
 
 
 def metric_result(mb: MetricBlock, fitted: Fit | Fitted, spec: Spec, cells_used: Any) -> MetricResult:
@@ -150,20 +125,11 @@ def metric_result(mb: MetricBlock, fitted: Fit | Fitted, spec: Spec, cells_used:
     segs = fx.segment_effects(
         info, by_segment, mb.seg_cols, mb.seg_labels, better=sm.better, threshold=sm.threshold, hdi_prob=prob
     )
-    if isinstance(fitted, Fitted):
-        diag = fitted.diagnostics
-    else:
-        chains, n_draws = idata.posterior.sizes["chain"], idata.posterior.sizes["draw"]
-        diag = diagnostics(
-            fit_,
-            mb.block.parameters(),
-            {f"{m}_headline_effect": head_draws.reshape(chains, n_draws)},
-            mb.block.spread_parameters(),
-        )
+    diag = fitted.diagnostics if isinstance(fitted, Fitted) else diagnostics(fit_, mb.block, head_draws)
     tau = draws_of(idata, f"{m}_effect")
     count, _ = info.cell_columns(spec)
     arms = (spec.arms.control, spec.arms.treatment)
-    response, shares = arm_responses(info, spec, cells_used[cells_used["period"] == "pilot"])
+    response, shares = fx.arm_responses(info, spec, cells_used[cells_used["period"] == "pilot"])
     n_units = {
         a: int(((mb.units["arm"] == a) & (np.bincount(mb.block.design.unit, minlength=len(mb.units)) > 0)).sum())
         for a in arms

@@ -26,7 +26,8 @@ from qmsprint.models import ModelBlock, choose_centred, diagnostics, draws_of, f
 from qmsprint.models.event_time import EventCellDesign
 from qmsprint.progress import Progress, silent
 from qmsprint.results import MetricResult
-from qmsprint.spec import EFFECT_TARGET_ACCEPT, Spec
+from qmsprint.spec import Spec
+from qmsprint.spec_sampler import EFFECT_TARGET_ACCEPT
 
 PPC_DRAWS = 200
 WEEK = pd.Timedelta(days=7)
@@ -316,20 +317,13 @@ def metric_result(rb: RolloutBlock, fit_: Any, spec: Spec) -> MetricResult:
     kwargs = {"better": sm.better, "threshold": sm.threshold, "hdi_prob": prob}
     event = fx.segment_effects(info, by[:k], [g[0] for g in rb.groupings], [g[2] for g in rb.groupings], **kwargs)
     segs = fx.segment_effects(info, by[k:], rb.seg_cols, rb.seg_labels, **kwargs)
-    chains, n_draws = idata.posterior.sizes["chain"], idata.posterior.sizes["draw"]
-    diag = diagnostics(
-        fit_,
-        rb.block.parameters(),
-        {f"{m}_headline_effect": head_draws.reshape(chains, n_draws)},
-        rb.block.spread_parameters(),
-    )
+    diag = diagnostics(fit_, rb.block, head_draws)
     tau = draws_of(idata, f"{m}_effect")
     count, _ = info.cell_columns(spec)
     cd = rb.cells
     arms = (spec.arms.control, spec.arms.treatment)
-    from qmsprint.experiments.readout import arm_responses  # readout imports the designs, which import this
 
-    response, shares = arm_responses(info, spec, cd)
+    response, shares = fx.arm_responses(info, spec, cd)
     notes = list(rb.notes)
     if not diag.converged:
         notes.append("the fit missed the convergence bars: " + "; ".join(diag.problems))

@@ -344,12 +344,20 @@ def prior_draws(block: ModelBlock, *, draws: int, seed: int) -> Any:
     return _rename(prior, block.prefix, block.name)
 
 
-def diagnostics(
-    fit_: Fit, names: list[str], extra: dict[str, np.ndarray] | None = None, spread: list[str] | None = None
-) -> Diagnostics:
-    """Convergence diagnostics of a fit over ``names`` (plus derived quantities, shape (chains, draws)).
+def diagnostics(fit_: Fit, block: ModelBlock, headline: np.ndarray) -> Diagnostics:
+    """Convergence diagnostics of one block's fit.
 
-    ``spread``: variance components, checked with the looser bars. Divergences and E-BFMI are those
-    of the whole joint fit.
+    The strict bars apply to the parameters behind its effects and to ``headline`` (the flat draws of
+    the headline effect, chain by chain); its variance components get the looser bars. Divergences
+    and E-BFMI are those of the whole joint fit.
     """
-    return diagnostics_of(fit_.idata, names, sampler=fit_.sampler, seconds=fit_.seconds, extra=extra, spread=spread)
+    post = fit_.idata.posterior
+    head = np.asarray(headline).reshape(post.sizes["chain"], post.sizes["draw"])
+    return diagnostics_of(
+        fit_.idata,
+        block.parameters(),
+        sampler=fit_.sampler,
+        seconds=fit_.seconds,
+        extra={f"{block.name}_headline_effect": head},
+        spread=block.spread_parameters(),
+    )

@@ -41,7 +41,8 @@ from qmsprint.decide import Recommendation
 from qmsprint.errors import Problem
 from qmsprint.privacy import redact
 from qmsprint.results import Diagnostics, Effect, HealthCheck, MetricResult
-from qmsprint.spec import EFFECT_TARGET_ACCEPT, Spec, spec_to_dict
+from qmsprint.spec import Spec, spec_to_dict
+from qmsprint.spec_sampler import EFFECT_TARGET_ACCEPT
 from qmsprint.store.atomic import create_folder
 from qmsprint.store.common import FORMAT, FORMAT_VERSION, MANIFEST, dumps, jsonable, sha256, slug
 from qmsprint.store.csvfile import redact_frame, write_csv, write_parquet
