@@ -172,6 +172,38 @@ def run_pilot(
     return out
 
 
+def ancova_error(scenario: str, seeds: Iterable[int], metric: str = "csat") -> float:
+    """Sd of a simple estimator's error over simulated pilots: how hard a set of seeds is, without a model.
+
+    Per agent, the mean of ``metric`` in the pilot is regressed on the arm, the agent's baseline mean
+    and team dummies (least squares, agent-level ANCOVA); the error is the arm coefficient minus the
+    truth on the metric's first scale (CSAT: the mean score). The same seeds that make this error
+    large make any estimator's error large, so comparing its sd over the bench's pilots with its sd
+    over many other seeds separates a miscalibrated model from an unlucky set of pilots.
+    """
+    import pandas as pd
+
+    from qmsprint.simulate import simulate
+
+    errs = []
+    for seed in seeds:
+        sim = simulate(dataclasses.replace(SCENARIOS[scenario], seed=seed))
+        f = sim.frame
+        pilot = (f["timestamp"] >= pd.Timestamp(sim.truth["periods"]["pilot"]["start"])).to_numpy()
+        by = f.assign(pilot=pilot).groupby(["agent_id", "pilot"])[metric].mean().unstack("pilot").dropna()
+        agents = f[pilot].groupby("agent_id").agg(arm=("arm", "first"), team=("team", "first")).loc[by.index]
+        X = np.column_stack(
+            [
+                (agents["arm"] == sim.truth["arms"]["treatment"]).to_numpy(float),
+                by[False].to_numpy(float),
+                pd.get_dummies(agents["team"]).to_numpy(float),
+            ]
+        )
+        coef = np.linalg.lstsq(X, by[True].to_numpy(float), rcond=None)[0]
+        errs.append(coef[0] - next(iter(sim.truth["effects"][metric].values())))
+    return float(np.std(errs, ddof=1))
+
+
 def _rate(hits: np.ndarray) -> str:
     c = float(np.mean(hits))
     se = math.sqrt(max(c * (1 - c), 1e-12) / len(hits))
@@ -229,6 +261,17 @@ def summary(records: Iterable[dict[str, Any]]) -> list[str]:
                 f"| {metric} | {len(seeds)} | {np.mean(w_on):.3g} | {np.mean(w_off):.3g} | "
                 f"{np.mean(w_on) / np.mean(w_off):.2f} | {_rate(c_on)} | {_rate(c_off)} |"
             )
+        seeds = sorted({r["seed"] for r in base})
+        if len(seeds) > 2:
+            here, other = ancova_error("ab_agent", seeds), ancova_error("ab_agent", range(1001, 1201))
+            lines += [
+                "",
+                f"How hard these A/B-by-agent pilots are, without any model: the error sd of an agent-level ANCOVA "
+                f"of CSAT (pilot mean on arm, baseline mean and team dummies) is {here:.4f} over these "
+                f"{len(seeds)} pilots and {other:.4f} over 200 other seeds (1001-1200): a ratio of "
+                f"{here / other:.2f}. A ratio well above 1 means these pilots are harder than usual, and a "
+                "calibrated model's coverage on them is lower than its coverage over all pilots.",
+            ]
     null = [r for r in recs if r["scenario"] == "did_null" and r["baseline"]]
     if null:
         claims = np.array([r["verdict"] in ("improved", "worse") for r in null])
