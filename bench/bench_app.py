@@ -58,6 +58,15 @@ def _folder_bytes(run: Path) -> int:
     return sum(p.stat().st_size for p in run.rglob("*") if p.is_file())
 
 
+def _listed(at: object, page: str) -> bool:
+    """Whether the app's navigation lists ``page`` for the loaded run."""
+    try:
+        at.switch_page(f"qmsprint/ui/pages/{page}.py")  # type: ignore[attr-defined]
+    except ValueError:
+        return False
+    return True
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("run", nargs="?")
@@ -71,9 +80,10 @@ def main() -> int:
     t0 = time.perf_counter()
     at.run()
     cold = time.perf_counter() - t0  # imports, folder load, first page
+    pages = [p for p in PAGES if _listed(at, p)]  # e.g. the roll-out page only for a roll-out run
     first: dict[str, float] = {}
-    warm: dict[str, list[float]] = {p: [] for p in PAGES}
-    for page in PAGES:  # first visit: folder cached, this page's figures not yet
+    warm: dict[str, list[float]] = {p: [] for p in pages}
+    for page in pages:  # first visit: folder cached, this page's figures not yet
         at.switch_page(f"qmsprint/ui/pages/{page}.py")
         t = time.perf_counter()
         at.run()
@@ -82,13 +92,13 @@ def main() -> int:
             print(f"{page}: exception {at.exception[0].value}", file=sys.stderr)
             return 1
     for _ in range(REPEATS):
-        for page in PAGES:
+        for page in pages:
             at.switch_page(f"qmsprint/ui/pages/{page}.py")
             t = time.perf_counter()
             at.run()
             warm[page].append(time.perf_counter() - t)
     rows = []
-    for page in PAGES:
+    for page in pages:
         med = statistics.median(warm[page])
         rows.append((page, first[page], med, max(warm[page])))
         print(f"{page:15s} first {first[page]:6.3f} s   cached median {med:6.3f} s   max {max(warm[page]):6.3f} s")
@@ -98,6 +108,10 @@ def main() -> int:
         f"Streamlit {streamlit.__version__}; run `{run.name}` ({_folder_bytes(run) / 1e6:.1f} MB); AppTest script "
         f"time (server side, no browser drawing); first app run incl. imports and folder load {cold:.2f} s. "
         f"Target: every page under {TARGET:.0f} s with a cached run ({'met' if ok else 'NOT met'}).",
+        "",
+        f"Pages the app lists for this run: {len(pages)} of {len(PAGES)}"
+        + (f" (not listed: {', '.join(sorted(set(PAGES) - set(pages)))})" if len(pages) < len(PAGES) else "")
+        + ".",
         "",
         "| page | first visit (s) | cached, median of 5 (s) | cached, max (s) |",
         "|---|---:|---:|---:|",
