@@ -47,3 +47,36 @@ def test_mean_effect_in_seconds_is_unbiased_for_skewed_shifted_and_mixed_handle_
     # pooled over the four families: the standardized errors average near zero
     z = np.array([(mean - t) / sd for _, t, mean, sd, _ in rows])
     assert abs(z.mean()) < 3 / np.sqrt(len(z)), z
+
+
+def test_log_gamma_and_its_gradient_match_scipy():
+    import pytensor
+    import pytensor.tensor as pt
+    from scipy.special import digamma, gammaln
+
+    from qmsprint.models.gamma import log_gamma
+
+    a = pt.dvector("a")
+    f = pytensor.function([a], [log_gamma(a), pytensor.grad(log_gamma(a).sum(), a)])
+    x = np.array([1e-3, 0.05, 0.5, 1.0, 2.0, 3.7, 10.0, 150.0, 1e4, 1e6])
+    value, grad = f(x)
+    np.testing.assert_allclose(value, gammaln(x), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(grad, digamma(x), rtol=1e-10, atol=1e-10)
+
+
+def test_the_handle_time_model_is_kept_in_the_compiled_model_cache(tmp_path, monkeypatch):
+    """Its log-likelihood has no SciPy call by address (digamma), so a second process loads it."""
+    from qmsprint.experiments.designs import get_design
+    from qmsprint.experiments.prepare import prepare_metric, select_cells
+    from qmsprint.models import compile_cache as cc
+    from qmsprint.models.blocks import build_model
+
+    monkeypatch.setenv(cc.ENV_DIR, str(tmp_path))
+    cells, _, _ = make_cells("ab", n_agents=12, per_agent=50, seed=3)
+    spec = spec_for("ab", metrics=("handle_time",))
+    design = get_design("ab")
+    mb = prepare_metric(spec, select_cells(spec, cells, design), "handle_time", design, None)
+    before = (cc.stats.uncacheable, cc.stats.misses)
+    cc.compile_cached(build_model([mb.block]), mb.block.initial_point())
+    assert (cc.stats.uncacheable, cc.stats.misses) == (before[0], before[1] + 1)
+    assert len(list(tmp_path.rglob("*.bin"))) == 1

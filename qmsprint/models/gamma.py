@@ -94,6 +94,31 @@ def center(obs: dict[str, np.ndarray]) -> float:
     return float(np.log(np.sum(obs["sum"]) / np.sum(obs["n"])))
 
 
+# Stirling's series for log Gamma(z): coefficients of 1/z, 1/z^3, ... (B_2k / (2k (2k - 1)))
+_STIRLING = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188)
+_SHIFT = 8
+
+
+def log_gamma(a: Any) -> Any:
+    """``log Gamma(a)`` for ``a > 0`` from logs and divisions only (relative error below 1e-12).
+
+    ``log Gamma(a) = log Gamma(a + 8) - sum_{j<8} log(a + j)``, and Stirling's series at
+    ``z = a + 8 >= 8`` (five terms). PyTensor's ``gammaln`` is exact too, but its gradient is
+    ``digamma``, which the numba backend calls from SciPy by address: a model using it cannot be
+    kept in the compiled-model cache and is compiled again in every process.
+    """
+    import pytensor.tensor as pt
+
+    z = a + _SHIFT
+    inv = 1.0 / z
+    inv2 = inv * inv
+    series = 0.0
+    for c in reversed(_STIRLING):
+        series = series * inv2 + c
+    shift = sum(pt.log(a + j) for j in range(_SHIFT))
+    return (z - 0.5) * pt.log(z) - z + 0.5 * np.log(2 * np.pi) + series * inv - shift
+
+
 def loglik(eta: Any, shape: Any, data: dict[str, Any], prefix: str) -> Any:
     """Gamma log-likelihood of every cell from its sums (module docstring), summed."""
     import pytensor.tensor as pt
@@ -102,7 +127,7 @@ def loglik(eta: Any, shape: Any, data: dict[str, Any], prefix: str) -> Any:
     n, total, slog = data[f"{p}__n"], data[f"{p}__sum"], data[f"{p}__slog"]
     n_all = pt.sum(n)
     kernel = pt.sum(n * eta + total * pt.exp(-eta))
-    return n_all * (shape * pt.log(shape) - pt.gammaln(shape)) + (shape - 1) * pt.sum(slog) - shape * kernel
+    return n_all * (shape * pt.log(shape) - log_gamma(shape)) + (shape - 1) * pt.sum(slog) - shape * kernel
 
 
 def build(block: Any, data: dict[str, Any]) -> None:
