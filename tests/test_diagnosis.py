@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -202,7 +203,7 @@ def test_the_canonical_frame_gives_the_same_cells_as_plain_columns():
 
 def _diag(bad: bool) -> Diagnostics:
     return Diagnostics(
-        rhat_max=1.03 if bad else 1.002, ess_bulk_min=900, ess_tail_min=800, divergences=0, bfmi_min=0.9,
+        rhat_max=1.08 if bad else 1.002, ess_bulk_min=900, ess_tail_min=800, divergences=0, bfmi_min=0.9,
         draws=1000, chains=4, sampler="nutpie",
     )  # fmt: skip
 
@@ -245,11 +246,38 @@ def test_a_fit_that_misses_the_bars_is_tried_with_the_other_parametrization(monk
     assert [f[2].converged for f in fits] == [True, True, False]
 
 
+def test_a_fit_short_only_of_ess_is_sampled_again_with_twice_the_draws(monkeypatch):
+    from qmsprint.diagnosis.blocks import fit_blocks, outcome_blocks
+    from qmsprint.models import diagnosis as model
+    from qmsprint.models import sampling
+
+    df, _ = make_frame(n_agents=12, per_agent=100)
+    blocks = [b for b in outcome_blocks(prepare_diagnosis(df, make_spec(), None)) if b.kind == "r2"][:1]
+    events: list[tuple] = []
+    monkeypatch.setattr(model, "part_model", lambda part, centered: ((part.key, centered), {}))
+    monkeypatch.setattr(
+        sampling,
+        "compile_model",
+        lambda m, init, backend: events.append(("compile", *m)) or sampling.CompiledModel(m, None, init, 0.0),
+    )
+    monkeypatch.setattr(
+        sampling, "start_sampling", lambda run, **kw: events.append(("sample", *run.model, kw["draws"])) or run
+    )
+    monkeypatch.setattr(sampling, "finish_sampling", lambda run, *a: (run.model, "nutpie"))
+    short = replace(_diag(bad=False), ess_tail_min=325.0)  # fcr/items of the A/B demo at 4 x 1000 draws
+    outcome = iter([short, _diag(bad=False)])
+    monkeypatch.setattr(sampling, "diagnostics_of", lambda idata, names, **kw: next(outcome))
+    (fitted,) = fit_blocks(blocks, make_spec(), 1000, 300, lambda *a: None)
+    (key, centred, _), compiled = events[1][1:], events[0]
+    assert events == [compiled, ("sample", key, centred, 1000), ("sample", key, centred, 2000)]  # no new compile
+    assert fitted[2].converged
+
+
 def test_a_diagnosis_that_missed_the_bars_says_so():
     empty = pd.DataFrame()
     d = Diagnosis(empty, empty, empty, empty, empty, diagnostics={"csat/items": _diag(bad=True)}, meta={})
     assert not d.converged
-    assert "Caution: some fits missed the convergence bars (csat/items: R-hat 1.030 > 1.01)" in summary_text(d)
+    assert "Caution: some fits missed the convergence bars (csat/items: R-hat 1.080 > 1.01)" in summary_text(d)
     assert Diagnosis(empty, empty, empty, empty, empty, diagnostics={"csat/items": _diag(bad=False)}).converged
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from qmsprint.models import binomial, ordinal, sampling
 from qmsprint.models.priors import choose_centred
+from qmsprint.models.retry import is_marginal
 from qmsprint.results import Diagnostics
 
 __all__ = ["PARAMETERS", "DiagnosisPart", "fit_parts", "information", "part_model"]
@@ -190,10 +191,12 @@ def fit_parts(
 
     The next part compiles while this one samples. Part ``k`` is sampled with seed ``seed + k``.
     A part's agent effects are centred when its agents carry enough information
-    (:func:`.priors.choose_centred` at ``centred_ratio``), else non-centred; a fit that misses the
-    convergence bars is repeated with the other parametrization, and the better-converged of the
-    two is kept. Parts over :data:`LARGE_PART_CELLS` cells draw at most :data:`LARGE_PART_DRAWS`
-    per chain (a repeat draws ``draws``). ``seconds`` in the diagnostics is the part's compile time
+    (:func:`.priors.choose_centred` at ``centred_ratio``), else non-centred. A fit that misses the
+    convergence bars only a little (ESS short or R-hat a little high: :func:`.retry.is_marginal`)
+    is sampled again with twice the draws; any other miss is repeated with the other
+    parametrization (``draws`` per chain). The better-converged of the two fits is kept. Parts over
+    :data:`LARGE_PART_CELLS` cells draw at most :data:`LARGE_PART_DRAWS` per chain at first.
+    ``seconds`` in the diagnostics is the part's compile time
     plus its sampling's wall time.
     """
     centred = [_centred(p, centred_ratio) for p in parts]
@@ -202,9 +205,9 @@ def fit_parts(
         model, initial = part_model(parts[k], centered)
         return sampling.compile_model(model, initial, backend)
 
-    def sample(k: int, ready: Any, fraction: float, after: Callable[[], Any] = lambda: None, full: bool = False):
+    def sample(k: int, ready: Any, fraction: float, after: Callable[[], Any] = lambda: None, n: int | None = None):
         t0 = time.perf_counter()
-        n = draws if full else part_draws(parts[k], draws)
+        n = part_draws(parts[k], draws) if n is None else n
         run = sampling.start_sampling(
             ready, draws=n, tune=tune, chains=chains, seed=seed + k, target_accept=target_accept
         )
@@ -223,8 +226,13 @@ def fit_parts(
             idata, diag, following = sample(k, ready, frac, nxt)
             if not diag.converged:
                 missed = ", ".join(diag.problems)
-                progress(f"{part.key} missed the bars ({missed}): trying the other parametrization", frac)
-                idata2, diag2, _ = sample(k, compile_part(k, not centred[k]), frac, full=True)
+                if is_marginal(diag):  # only the ESS is short: the same model, twice the draws
+                    n = 2 * part_draws(part, draws)
+                    progress(f"{part.key} missed the bars ({missed}): sampling {n} draws per chain", frac)
+                    idata2, diag2, _ = sample(k, ready, frac, n=n)
+                else:
+                    progress(f"{part.key} missed the bars ({missed}): trying the other parametrization", frac)
+                    idata2, diag2, _ = sample(k, compile_part(k, not centred[k]), frac, n=draws)
                 if diag2.converged or len(diag2.problems) < len(diag.problems):
                     idata, diag = idata2, diag2
             ready = following
