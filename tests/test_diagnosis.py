@@ -271,6 +271,16 @@ def test_a_fit_short_only_of_ess_is_sampled_again_with_twice_the_draws(monkeypat
     (key, centred, _), compiled = events[1][1:], events[0]
     assert events == [compiled, ("sample", key, centred, 1000), ("sample", key, centred, 2000)]  # no new compile
     assert fitted[2].converged
+    # a bad miss first switches the parametrization; a switched fit a little short is then extended
+    events.clear()
+    outcome = iter([_diag(bad=True), short, _diag(bad=False)])
+    (fitted,) = fit_blocks(blocks, make_spec(), 1000, 300, lambda *a: None)
+    assert events[2:] == [
+        ("compile", key, not centred),
+        ("sample", key, not centred, 1000),
+        ("sample", key, not centred, 2000),
+    ]
+    assert fitted[2].converged
 
 
 def test_a_diagnosis_that_missed_the_bars_says_so():

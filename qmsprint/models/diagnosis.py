@@ -192,9 +192,10 @@ def fit_parts(
     The next part compiles while this one samples. Part ``k`` is sampled with seed ``seed + k``.
     A part's agent effects are centred when its agents carry enough information
     (:func:`.priors.choose_centred` at ``centred_ratio``), else non-centred. A fit that misses the
-    convergence bars only a little (ESS short or R-hat a little high: :func:`.retry.is_marginal`)
-    is sampled again with twice the draws; any other miss is repeated with the other
-    parametrization (``draws`` per chain). The better-converged of the two fits is kept. Parts over
+    convergence bars by more than a little is repeated with the other parametrization (``draws``
+    per chain) and the better-converged fit is kept; a kept fit that misses them only a little (ESS
+    short or R-hat a little high: :func:`.retry.is_marginal`) is sampled again with twice its
+    draws. Parts over
     :data:`LARGE_PART_CELLS` cells draw at most :data:`LARGE_PART_DRAWS` per chain at first.
     ``seconds`` in the diagnostics is the part's compile time
     plus its sampling's wall time.
@@ -224,16 +225,18 @@ def fit_parts(
             progress(f"fitting {part.key} ({k + 1} of {len(parts)}: {size})", frac)
             nxt = (lambda k=k: compile_part(k + 1, centred[k + 1])) if k + 1 < len(parts) else (lambda: None)
             idata, diag, following = sample(k, ready, frac, nxt)
-            if not diag.converged:
-                missed = ", ".join(diag.problems)
-                if is_marginal(diag):  # only the ESS is short: the same model, twice the draws
-                    n = 2 * part_draws(part, draws)
-                    progress(f"{part.key} missed the bars ({missed}): sampling {n} draws per chain", frac)
-                    idata2, diag2, _ = sample(k, ready, frac, n=n)
-                else:
-                    progress(f"{part.key} missed the bars ({missed}): trying the other parametrization", frac)
-                    idata2, diag2, _ = sample(k, compile_part(k, not centred[k]), frac, n=draws)
-                if diag2.converged or len(diag2.problems) < len(diag.problems):
+            model_k = ready
+            if not diag.converged and not is_marginal(diag):
+                progress(f"{part.key} missed the bars ({', '.join(diag.problems)}): the other parametrization", frac)
+                other = compile_part(k, not centred[k])
+                idata2, diag2, _ = sample(k, other, frac, n=draws)
+                if diag2.converged or is_marginal(diag2) or len(diag2.problems) < len(diag.problems):
+                    idata, diag, model_k = idata2, diag2, other
+            if not diag.converged and is_marginal(diag):  # only a little short: the same model, more draws
+                n = 2 * diag.draws
+                progress(f"{part.key} missed the bars ({', '.join(diag.problems)}): {n} draws per chain", frac)
+                idata2, diag2, _ = sample(k, model_k, frac, n=n)
+                if diag2.converged or len(diag2.problems) <= len(diag.problems):
                     idata, diag = idata2, diag2
             ready = following
             yield part, idata, diag
