@@ -195,10 +195,9 @@ def fit_parts(
     convergence bars by more than a little is repeated with the other parametrization (``draws``
     per chain) and the better-converged fit is kept; a kept fit that misses them only a little (ESS
     short or R-hat a little high: :func:`.retry.is_marginal`) is sampled again with twice its
-    draws. Parts over
-    :data:`LARGE_PART_CELLS` cells draw at most :data:`LARGE_PART_DRAWS` per chain at first.
-    ``seconds`` in the diagnostics is the part's compile time
-    plus its sampling's wall time.
+    draws. Parts over :data:`LARGE_PART_CELLS` cells draw at most :data:`LARGE_PART_DRAWS` per
+    chain at first. ``seconds`` in the diagnostics is the part's compile time plus its sampling's
+    wall time.
     """
     centred = [_centred(p, centred_ratio) for p in parts]
 
