@@ -23,6 +23,7 @@ import time
 import urllib.request
 import zipfile
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from conftest import SMALL_SIM
@@ -35,6 +36,32 @@ PASSWORD = "northwind reads the pilot results"
 SECRET_COMMENT = "swordfish-ops-db-note"
 PAGES = ["Recommendation", "Metrics", "Segments", "Diagnosis", "Design", "Data quality & trust"]  # at least
 OFFERED = ["HTML report", "Effects (CSV)"]
+
+
+def _open_page(page, link) -> None:
+    """Click a navigation link and wait until that page (not the one before it) has drawn."""
+    target = urlparse(link.get_attribute("href") or "").path.rstrip("/")
+    link.click()
+    page.wait_for_url(lambda u: urlparse(u).path.rstrip("/") == target, timeout=30_000)
+    _settle(page)
+
+
+def _open_expanders(page) -> None:
+    """Open every expander, finding each again by position (a redraw replaces the elements)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    summaries = page.locator("[data-testid='stExpander'] summary")
+    i = 0
+    while i < summaries.count():
+        for attempt in range(3):
+            try:
+                summaries.nth(i).click(timeout=10_000)
+                break
+            except PlaywrightTimeout:
+                if attempt == 2:
+                    raise
+                _settle(page)
+        i += 1
 
 
 def _employee(i: int) -> str:
@@ -220,10 +247,8 @@ def test_a_share_shows_and_hands_out_nothing_about_people_or_machines(leaky_pilo
             links = [a.inner_text().strip().split("\n")[-1].strip() for a in nav.get_by_role("link").all()]  # no icon
             assert set(PAGES) <= set(links) and "New run" not in links, links
             for link in links:  # every page the share offers
-                nav.get_by_role("link", name=link).click()
-                _settle(page)
-                for expander in page.locator("[data-testid='stExpander'] summary").all():
-                    expander.click()
+                _open_page(page, nav.get_by_role("link", name=link))
+                _open_expanders(page)
                 for tab in page.locator("[data-baseweb='tab']").all():
                     tab.click()
                     _settle(page)
