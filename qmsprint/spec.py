@@ -145,7 +145,9 @@ class Metric(MetricKeys):  # + value_per_unit and the keys of a custom metric (q
 class Decision(_Strict):
     """Decision thresholds (defaults as experimentation platforms use)."""
 
-    prob_improve: float = Field(0.95, gt=0.5, lt=1, description="probability needed to call an improvement")
+    prob_improve: float = Field(
+        0.975, gt=0.5, lt=1, description="probability needed to call an improvement (or a change for the worse)"
+    )
     prob_equivalent: float = Field(0.9, gt=0.5, lt=1, description="probability inside the ROPE to call no change")
     rope_fraction: float = Field(1.0, gt=0, description="ROPE half-width as a fraction of min_effect")
     guardrail_prob_worse: float = Field(0.9, gt=0.5, lt=1, description="probability of harm that vetoes")

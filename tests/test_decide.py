@@ -99,6 +99,7 @@ def make_spec(metrics=None, **extra):
 
 
 SPEC = make_spec()
+P_IMPROVE = SPEC.decision.prob_improve  # the default bar for improved / worse (0.975)
 
 
 # ------------------------------------------------------------------ helpers
@@ -152,8 +153,8 @@ def test_verdict_probabilities_equal_normal_cdf():
 
 
 def test_threshold_boundary_is_exact():
-    # P(g > 0) just below and just above 0.95
-    z = stats.norm.ppf(0.95)
+    # P(g > 0) just below and just above the default prob_improve (0.975)
+    z = stats.norm.ppf(SPEC.decision.prob_improve)
     below = verdict_for(SPEC, make_result("csat", (z - 0.02) * 0.2, 0.2))
     above = verdict_for(SPEC, make_result("csat", (z + 0.02) * 0.2, 0.2))
     assert below.verdict == "inconclusive"
@@ -281,8 +282,9 @@ def test_the_quoted_numbers_do_not_scale_up():
 
 
 def test_meaningful_by_probability_or_by_expected_shortfall():
-    # probability route: m = 2.05 d, s = 1.2 d -> P(>= d) = 81% >= 80%, shortfall 0.126 d > 0.1 d
-    prob_only = verdict_for(SPEC, make_result("csat", 0.205, 0.12))
+    # probability route: m = 2.05 d, s = 1.2 d -> P(>= d) = 81% >= 80%, shortfall 0.126 d > 0.1 d; P(better)
+    # is 95.6%, improved under a 0.95 bar (under the default 0.975 no such posterior exists for this route)
+    prob_only = verdict_for(make_spec(decision={"prob_improve": 0.95}), make_result("csat", 0.205, 0.12))
     assert prob_only.meaningful and prob_only.prob_meaningful >= 0.8 and prob_only.expected_shortfall > 0.01
     # shortfall route: m = 0.95 d, s = 0.05 d -> P(>= d) = 16%, shortfall 0.05 d (phi(1) + Phi(1)) = 0.054 d
     loss_only = verdict_for(SPEC, make_result("csat", 0.095, 0.005))
@@ -357,13 +359,13 @@ def test_t_shortfall_against_numerical_integration():
 
 
 def test_extend_with_data_estimate_against_closed_form():
-    # CSAT mean 0.1, sd 0.1: improved needs sd* = 0.1 / z(0.95), factor (z * 0.1 / 0.1)^2 = 2.706
+    # CSAT mean 0.1, sd 0.1: improved needs sd* = 0.1 / z(0.975), factor (z * 0.1 / 0.1)^2 = 3.84
     rec = decide(SPEC, results(csat=(0.1, 0.1), repeat=(-0.9, 0.9)), [])
     assert rec.action == "extend"
-    f_csat = stats.norm.ppf(0.95) ** 2
+    f_csat = stats.norm.ppf(P_IMPROVE) ** 2
     assert rec.verdicts["csat"].more_data_factor == pytest.approx(f_csat, rel=1e-2)
     f_rep = rec.verdicts["repeat_contact"].more_data_factor
-    assert f_rep == pytest.approx((stats.norm.ppf(0.95) * 0.9 / 0.9) ** 2, rel=1e-2)
+    assert f_rep == pytest.approx((stats.norm.ppf(P_IMPROVE) * 0.9 / 0.9) ** 2, rel=1e-2)
     f = max(f_csat, f_rep)
     assert rec.extend["factor"] == pytest.approx(f, rel=1e-2)
     assert rec.extend["current_weeks"] == pytest.approx(12.0)
@@ -502,12 +504,12 @@ def test_recommendation_round_trips_through_json():
 
 
 def test_extend_from_the_variance_decomposition_when_weeks_can_get_there():
-    # factor f = z(0.95)^2 = 2.706 for both primaries; 80% of each unit's variance is interaction noise:
-    # weeks factor q / (1/f - (1 - q)) = 0.8 / (0.3695 - 0.2) = 4.72 -> 12 weeks become 56.6: 45 more
+    # factor f = z(0.975)^2 = 3.84 for both primaries; 80% of each unit's variance is interaction noise:
+    # weeks factor q / (1/f - (1 - q)) = 0.8 / (0.2603 - 0.2) = 13.3 -> 12 weeks become 159: 148 more
     parts = {m: VarianceParts(between_unit=0.2, unit_period=0.0, noise=0.8, units_per_arm=30) for m in ("csat",
              "repeat_contact")}  # fmt: skip
     rec = decide(SPEC, results(csat=(0.1, 0.1), repeat=(-0.9, 0.9)), [], variance=parts)
-    f = stats.norm.ppf(0.95) ** 2
+    f = stats.norm.ppf(P_IMPROVE) ** 2
     wf = 0.8 / (1 / f - 0.2)
     assert rec.extend["weeks_can_settle"] and rec.extend["basis"] == "variance decomposition"
     assert rec.extend["more_weeks"] == math.ceil((wf - 1) * 12)
@@ -516,14 +518,14 @@ def test_extend_from_the_variance_decomposition_when_weeks_can_get_there():
 
 
 def test_extend_says_when_more_weeks_cannot_get_there():
-    # 70% of the variance is between agents: weeks can shrink it at most to 70% (factor 1.43 < 2.7)
+    # 70% of the variance is between agents: weeks can shrink it at most to 70% (factor 1.43 < 3.84)
     parts = {m: VarianceParts(between_unit=0.7, unit_period=0.0, noise=0.3, units_per_arm=30) for m in ("csat",
              "repeat_contact")}  # fmt: skip
     rs = results(csat=(0.1, 0.1), repeat=(-0.9, 0.9))
     rec = decide(SPEC, rs, [], variance=parts)
     assert rec.action == "extend"
     assert not rec.extend["weeks_can_settle"] and rec.extend["more_weeks"] is None
-    f = stats.norm.ppf(0.95) ** 2
+    f = stats.norm.ppf(P_IMPROVE) ** 2
     assert rec.extend["more_agents_per_arm"] == math.ceil((f - 1) * 30)
     from qmsprint.present.text import explain
 

@@ -24,7 +24,7 @@ from qmsprint.design.simulation import (
     simulate_metric,
 )
 from qmsprint.errors import BundleError, DesignError
-from qmsprint.spec import parse_spec
+from qmsprint.spec import Decision, parse_spec
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +33,9 @@ def frame():
 
 
 # ------------------------------------------------------------------------------- one grid cell
+
+
+P_IMPROVE = Decision().prob_improve  # the default bar a run applies
 
 
 def test_latent_helpers_hit_their_targets():
@@ -59,7 +62,8 @@ def test_closed_form_matches_textbook_power():
     cf = closed_form(mb, base, spec, cell, -5.0)
     se = np.sqrt(2 * 100.0**2 / (200 * 100))
     assert cf["se"] == pytest.approx(se)
-    assert cf["power"] == pytest.approx(1 - stats.norm.cdf(stats.norm.ppf(0.95) - 5 / se), abs=0.01)
+    z = stats.norm.ppf(spec.decision.prob_improve)
+    assert cf["power"] == pytest.approx(1 - stats.norm.cdf(z - 5 / se), abs=0.01)
     assert cf["deff"] == pytest.approx(1.0)
 
 
@@ -84,7 +88,7 @@ def independent_pilot_rate(k, weeks, effect_pp, n_pilots, seed, fcr=0.70, agent_
         df = (t.var(ddof=1) / k + c.var(ddof=1) / k) ** 2 / (
             (t.var(ddof=1) / k) ** 2 / (k - 1) + (c.var(ddof=1) / k) ** 2 / (k - 1)
         )
-        wins += stats.t.cdf((t.mean() - c.mean()) / se, df) >= 0.95
+        wins += stats.t.cdf((t.mean() - c.mean()) / se, df) >= P_IMPROVE
     return wins / n_pilots
 
 
@@ -353,7 +357,7 @@ def _sim_spec(design_, unit, metric, min_effect, k, w, baseline_weeks):
 
 
 def _decisive_from_rows(frame, pilot_start, unit_col, did):
-    """Analyse one simulated pilot from its rows: unit means (A/B) or changes (DiD), Welch, P >= 0.95."""
+    """Analyse one simulated pilot from its rows: unit means (A/B) or changes (DiD), Welch, P >= prob_improve."""
     f = frame[frame["csat"].notna()]
     f = f.assign(period=np.where(pd.to_datetime(f["timestamp"]) >= pd.Timestamp(pilot_start), "pilot", "baseline"))
     m = f.groupby([unit_col, "arm", "period"])["csat"].mean().astype(float).unstack("period")
@@ -361,7 +365,7 @@ def _decisive_from_rows(frame, pilot_start, unit_col, did):
     t, c = y.loc[y["arm"] == "behavior", "y"].to_numpy(), y.loc[y["arm"] == "checklist", "y"].to_numpy()
     vt, vc = t.var(ddof=1) / len(t), c.var(ddof=1) / len(c)
     df = (vt + vc) ** 2 / (vt**2 / (len(t) - 1) + vc**2 / (len(c) - 1))
-    return stats.t.cdf((t.mean() - c.mean()) / np.sqrt(vt + vc), df) >= 0.95
+    return stats.t.cdf((t.mean() - c.mean()) / np.sqrt(vt + vc), df) >= P_IMPROVE
 
 
 @pytest.mark.parametrize(

@@ -288,7 +288,7 @@ def test_scale_up_headline_and_reasons():
     assert any(r.startswith(">99% probability that Repeat contacts fall by at least 1 pp") for r in rec.reasons)
     assert rec.reasons[-2].startswith("About 2,400 repeat contacts avoided per month")
     assert rec.reasons[-1].startswith("Net value: no costs are subtracted")
-    assert rec.reasons[0].startswith("The rule: scale up needs every primary metric improved (P(better) >= 95%)")
+    assert rec.reasons[0].startswith("The rule: scale up needs every primary metric improved (P(better) >= 97.5%)")
     assert "CSAT clears the bar: P(at least 0.1 points) >99%" in rec.reasons[0]
 
 
@@ -353,7 +353,7 @@ def test_extend_headline_with_the_data_needed():
     rec = worded(SPEC, results(csat=(0.1, 0.1), repeat=(-0.9, 0.9)))
     assert rec.headline.startswith("Extend the pilot: the evidence on CSAT and Repeat contacts is not conclusive yet.")
     assert f"about {rec.extend['more_weeks']} more weeks" in rec.headline
-    assert "needs roughly 2.7 times the data so far (if the effects stay where they are): about" in rec.headline
+    assert "needs roughly 3.8 times the data so far (if the effects stay where they are): about" in rec.headline
     assert "more agents per arm over the same weeks." in rec.headline
     assert rec.extend["sentence"] in rec.headline
     far = worded(SPEC, results(csat=(0.02, 0.2), repeat=(-0.1, 2.0)))

@@ -50,7 +50,7 @@ def test_defaults_filled_in():
     assert spec.unit == "agent"
     assert spec.repeat_contacts.window_days == 7
     assert spec.csat_scale == (1, 5)
-    assert spec.decision.prob_improve == 0.95
+    assert spec.decision.prob_improve == 0.975
     assert spec.sampler.chains == 4 and spec.sampler.backend == "nutpie"
     assert spec.metric("csat").better == "higher"
     assert spec.metric("csat").threshold == metrics.get("csat").default_min_effect

@@ -86,9 +86,9 @@ def test_a_precise_null_stops_without_scaling_up():
 
 
 def test_a_chance_difference_early_on_is_not_a_win():
-    # a null pilot after two weeks: +5.8 pp, sd 3 pp. The expected shortfall from 2 pp is only 0.14 pp and
+    # a null pilot after two weeks: +6 pp, sd 3 pp. The expected shortfall from 2 pp is only 0.13 pp and
     # the call is scale up, but the data cannot yet tell effects of the size that matters apart
-    rec, st = check(spec(), (5.8, 3.0))
+    rec, st = check(spec(), (6.0, 3.0))
     assert rec.action == "scale_up"
     (m,) = st.metrics
     assert m.loss_scale_up < m.threshold and m.sd == pytest.approx(3.0, rel=0.01) and m.max_sd == 2.0

@@ -2,7 +2,7 @@
 
 :func:`decide` reads the headline draws of every :class:`~qmsprint.results.MetricResult`
 (treatment - control, in the unit of the metric's ``min_effect``) and the spec's ``[decision]``
-thresholds (defaults in :class:`qmsprint.spec.Decision`: ``prob_improve`` 0.95,
+thresholds (defaults in :class:`qmsprint.spec.Decision`: ``prob_improve`` 0.975,
 ``prob_equivalent`` 0.9, ``rope_fraction`` 1.0, ``guardrail_prob_worse`` 0.9,
 ``guardrail_max_risk`` 0.1, ``prob_meaningful`` 0.8, ``max_expected_loss`` 0.1 of min_effect,
 ``min_units_per_arm`` 8). Words come from :func:`qmsprint.present.text.explain`.

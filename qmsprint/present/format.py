@@ -111,6 +111,16 @@ def pct(p: Any) -> str:
     return f"{n}%"
 
 
+def pct_bar(p: Any) -> str:
+    """A threshold set in the spec as a percentage, exact to a tenth (``0.975`` -> ``97.5%``, ``0.9`` -> ``90%``).
+
+    Unlike :func:`pct` (an estimate, rounded), a bar is shown as set: ``P >= 98%`` for a 0.975 bar would misstate it.
+    """
+    if not is_num(p):
+        return "n/a"
+    return f"{100 * p:.1f}".rstrip("0").rstrip(".") + "%"
+
+
 def hdi_level(prob: Any) -> str:
     """An interval's probability as a percentage (``0.94`` -> ``94%``)."""
     return f"{100 * prob:.0f}%" if is_num(prob) else "94%"

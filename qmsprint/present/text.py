@@ -27,6 +27,7 @@ from qmsprint.present.format import (
     names_text,
     num,
     pct,
+    pct_bar,
     scale_label,
     threshold_text,
     verdict_label,
@@ -98,7 +99,7 @@ def _bar(v: Verdict, dec: Any = None) -> str:
     if p_m is None or loss is None:
         return ""
     most = num(loss * v.min_effect, v.unit, style="plain")
-    return f" ({pct(p_m)} needed, or an expected shortfall of at most {most})"
+    return f" ({pct_bar(p_m)} needed, or an expected shortfall of at most {most})"
 
 
 def verdict_sentence(v: Verdict, dec: Any = None) -> str:
@@ -123,7 +124,7 @@ def verdict_sentence(v: Verdict, dec: Any = None) -> str:
                 f"that {it} {harm} by more than {rope}; effect {effect}."
             )
         state = "is at risk" if v.at_risk else "holds"
-        bar = f" ({pct(risk)} at most for a guardrail to hold)" if risk is not None else ""
+        bar = f" ({pct_bar(risk)} at most for a guardrail to hold)" if risk is not None else ""
         return (
             f"{label} (guardrail) {state}: {pct(v.prob_harm)} probability that {it} {harm} by more "
             f"than the tolerated {rope}{bar}; effect {effect}."
@@ -328,18 +329,18 @@ def rule_sentence(rec: Recommendation, g: Groups, dec: Any) -> str:
     vs = rec.verdicts
     if rec.action == "none" or dec is None:
         return ""
-    bar = (
-        f"P(at least min_effect) >= {pct(dec.prob_meaningful)}, or an expected shortfall from min_effect of at most "
-        f"{dec.max_expected_loss:g} x min_effect"
+    meaningful_bar = (
+        f"P(at least min_effect) >= {pct_bar(dec.prob_meaningful)}, or an expected shortfall from min_effect of "
+        f"at most {dec.max_expected_loss:g} x min_effect"
     )
     guards = "; ".join(f"{metric_label(m)}: P(harm beyond the margin) {pct(vs[m].prob_harm)}" for m in g.guardrails)
     guard_rule = (
-        f"every guardrail must hold (P(harm beyond its margin) <= {pct(dec.guardrail_max_risk)}; it vetoes at "
-        f"{pct(dec.guardrail_prob_worse)})"
+        f"every guardrail must hold (P(harm beyond its margin) <= {pct_bar(dec.guardrail_max_risk)}; it vetoes at "
+        f"{pct_bar(dec.guardrail_prob_worse)})"
     )
     lines = [
-        f"The rule: scale up needs every primary metric improved (P(better) >= {pct(dec.prob_improve)}), one of them "
-        f"by enough to act on ({bar}), and {guard_rule}."
+        f"The rule: scale up needs every primary metric improved (P(better) >= {pct_bar(dec.prob_improve)}), one of "
+        f"them by enough to act on ({meaningful_bar}), and {guard_rule}."
     ]
     if g.meaningful:
         v = vs[g.meaningful[0]]

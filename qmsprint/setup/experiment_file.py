@@ -252,7 +252,10 @@ def write_experiment_toml(choices: ExperimentChoices) -> str:
             f"# min_effect: smallest effect worth acting on ({_units()})"]  # fmt: skip
     for i, m in enumerate(raw["metrics"]):
         out += ([] if i == 0 else [""]) + ["[[metrics]]"] + [_line(k, v) for k, v in m.items()]
-    out += ["", "", "[decision]", _line("prob_improve", raw["decision"]["prob_improve"])]
+    out += ["", "", "[decision]"]
+    why = "P(better) to call an improvement (P(worse): a harm);"
+    out.append(_line("prob_improve", raw["decision"]["prob_improve"], why))
+    out.append(" " * COMMENT_AT + "# a program that does nothing is called either way about 1 time in 20")
     b = raw["business"]
     out += ["", "[business]", _line("cost_per_contact", b["cost_per_contact"]), _line("currency", b["currency"])]
     out.append(_line("contacts_per_month", b["contacts_per_month"]))
