@@ -4,7 +4,8 @@
   northwind/export.csv`` -> ``export.csv``), connection strings by ``<database connection>`` and
   passwords in ``key=value`` strings by ``***``, in text and, recursively, in JSON-able data. Run
   folders, reports, share folders and the share-mode app pass their free text through them.
-- :func:`describe_source` says where a spec's data came from without paths or credentials.
+- :func:`describe_source` says where a spec's data came from without paths or credentials;
+  :func:`without_password` keeps a connection string usable but drops its password (run folders).
 - :func:`pseudonym` / :func:`is_pseudonym`: the keyed pseudonym of an id and its shape.
 - :func:`private_dir` makes a folder only the current user can enter (``mkdtemp``, mode 0700),
   removed when the process exits; :func:`spill_dir` is the one such folder DuckDB spills to.
@@ -75,6 +76,23 @@ def redact(obj: Any) -> Any:
     if isinstance(obj, list | tuple):
         return [redact(v) for v in obj]
     return obj
+
+
+_URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://[^/@:\s]*):[^@/\s]*@")
+_QUERY_SECRET = re.compile(r"(?i)([?&])(password|passwd|pwd|secret|token|api_key|apikey)=[^&#\s]*&?")
+
+
+def without_password(connection: str) -> str:
+    """A connection string that still says where the data is, with its password (or token) removed.
+
+    ``postgresql://ana:pw@db/cx?sslmode=require&password=x`` -> ``postgresql://ana@db/cx?sslmode=require``;
+    ``host=db user=ana password=pw`` -> ``host=db user=ana``. The database client then takes the password
+    from its usual places (``PGPASSWORD``, ``~/.pgpass``), so a re-run from a run folder still connects.
+    """
+    out = _URL_PASSWORD.sub(r"\1@", connection)
+    out = _QUERY_SECRET.sub(lambda m: m.group(1), out).rstrip("?&")
+    out = _SECRET_KV.sub("", out)
+    return re.sub(r"\s{2,}", " ", re.sub(r";{2,}", ";", out)).strip(" ;")
 
 
 def has_secret_text(text: str) -> bool:

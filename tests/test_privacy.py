@@ -150,3 +150,42 @@ def test_a_shared_diagnosis_keeps_no_agent_pseudonyms(tmp_path, diagnosis_folder
     assert all("agent_id" not in row for row in folder.diagnosis["quadrant"])
     assert "agent_id" not in read_csv(out / "quadrant.csv") and len(read_csv(out / "quadrant.csv")) == 20
     assert "agent-" not in "".join(p.read_text() for p in out.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("postgresql://ana:s3cret@db:5432/cx", "postgresql://ana@db:5432/cx"),
+        ("postgresql://ana:s3cret@db/cx?sslmode=require&password=x", "postgresql://ana@db/cx?sslmode=require"),
+        ("postgresql://db/cx?password=x&sslmode=require", "postgresql://db/cx?sslmode=require"),
+        ("host=db user=ana password=s3cret dbname=cx", "host=db user=ana dbname=cx"),
+        ("Driver={X};Server=db;UID=ana;PWD=s3cret;Database=cx", "Driver={X};Server=db;UID=ana;Database=cx"),
+        ("sc://spark:15002/;token=s3cret", "sc://spark:15002/"),
+        ("postgresql://ana@db/cx", "postgresql://ana@db/cx"),
+        ("duckdb:///srv/pilot.duckdb", "duckdb:///srv/pilot.duckdb"),
+    ],
+)
+def test_a_connection_keeps_where_the_data_is_without_its_password(given, kept):
+    assert privacy.without_password(given) == kept
+
+
+def test_a_run_folder_keeps_no_database_password(tmp_path):
+    from _data_helpers import make_spec
+    from test_decide import SPEC, make_result
+
+    from qmsprint.decide import decide
+    from qmsprint.store import load_run, save_run
+
+    url = "postgresql://ana:s3cret-pw@db.example:5432/cx?sslmode=require"
+    toml = tmp_path / "pilot.toml"
+    toml.write_text(f'name = "t"\n[data]\nconnection = "{url}"  # read-only user\ntable = "interactions"\n')
+    spec = make_spec(tmp_path, None, data={"connection": url, "table": "interactions"}).model_copy(
+        update={"source_path": toml}
+    )
+    rs = [make_result("csat", 0.3, 0.05)]
+    run = save_run(spec, results=rs, recommendation=decide(SPEC, rs, []), runs_dir=tmp_path / "runs")
+    for name in ("spec.toml", "spec.json"):
+        text = (run / name).read_text(encoding="utf-8")
+        assert "s3cret-pw" not in text and "postgresql://ana@db.example:5432/cx?sslmode=require" in text, name
+    assert "# read-only user" in (run / "spec.toml").read_text(encoding="utf-8")  # the file as given, otherwise
+    assert load_run(run).spec.data.connection == "postgresql://ana@db.example:5432/cx?sslmode=require"

@@ -39,7 +39,7 @@ import pandas as pd
 
 from qmsprint.decide import Recommendation
 from qmsprint.errors import Problem
-from qmsprint.privacy import redact
+from qmsprint.privacy import redact, without_password
 from qmsprint.results import Diagnostics, Effect, HealthCheck, MetricResult
 from qmsprint.spec import Spec, spec_to_dict
 from qmsprint.spec_sampler import EFFECT_TARGET_ACCEPT
@@ -85,6 +85,19 @@ def library_versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             pass
     return out
+
+
+def _without_passwords(spec: Spec) -> tuple[Spec, dict[str, str]]:
+    """``spec`` with its connection strings' passwords removed, and {as written: as stored} for those that had one."""
+    changed = {
+        k: without_password(v)
+        for k in ("connection", "spark_remote")
+        if isinstance(v := getattr(spec.data, k), str) and without_password(v) != v
+    }
+    if not changed:
+        return spec, {}
+    secrets = {getattr(spec.data, k): v for k, v in changed.items()}
+    return spec.model_copy(update={"data": spec.data.model_copy(update=changed)}), secrets
 
 
 def save_run(
@@ -193,13 +206,17 @@ def _write_all(
         data = json.loads(dumps(obj))
         text(name, dumps(redact(data) if free_text else data))  # no absolute paths or connection strings
 
-    # spec
+    # spec (a connection's password stays out: the database client finds it in PGPASSWORD / ~/.pgpass)
+    stored, secrets = _without_passwords(spec)
     src = spec.source_path
     if src is not None and Path(src).is_file():
-        (tmp / "spec.toml").write_bytes(Path(src).read_bytes())
+        raw = Path(src).read_bytes()
+        for secret, kept in secrets.items():
+            raw = raw.replace(secret.encode("utf-8"), kept.encode("utf-8"))
+        (tmp / "spec.toml").write_bytes(raw)
     else:
-        text("spec.toml", spec_to_toml(spec))
-    js("spec.json", {**spec_to_dict(spec), "metric_modules": _copy_metric_modules(spec, tmp)}, free_text=False)
+        text("spec.toml", spec_to_toml(stored))
+    js("spec.json", {**spec_to_dict(stored), "metric_modules": _copy_metric_modules(spec, tmp)}, free_text=False)
     write_parquet(stored_frame(cells, "cells"), tmp / "cells.parquet", compression=None)
     write_parquet(stored_frame(weekly, "weekly"), tmp / "weekly.parquet", compression=None)
     js("warnings.json", [dataclasses.asdict(w) for w in warnings])
