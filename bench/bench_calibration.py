@@ -14,10 +14,12 @@ convergence bars and how many needed a retry. Scenarios:
     the model (the default) and without (``model.baseline_adjust = false``): the width with and
     without it.
 ``ab_team``
-    A/B by team (6 teams per arm), with a baseline period and team x period shocks.
+    A/B by team (6 teams per arm), with a baseline period and team x period shocks (sd 0.10 on the
+    latent scale, 0.05 on log handle time).
 ``did_shocks``
     Difference-in-differences by team (6 treated, 6 control teams), team x period shocks of sd
-    0.15 on the latent scale in each period (the pilots of issue 14).
+    0.15 on the latent scale in each period (the pilots of issue 14), and of sd 0.05 on log handle
+    time (a team's calls about 5% longer or shorter in a period: a staffing change moves both).
 ``did_null``
     The same with a program that does nothing: how often a metric's verdict
     (:func:`qmsprint.decide.verdict_for`) claims an effect (``improved`` or ``worse``).
@@ -58,7 +60,7 @@ from _common import append, load, machine  # noqa: E402
 from qmsprint.simulate import SimConfig  # noqa: E402
 
 METRICS = ("csat", "nps", "fcr", "repeat_contact", "handle_time")
-SHOCKS = {"team_period_sd": 0.15}
+SHOCKS = {"team_period_sd": 0.15, "ht_team_period_sd": 0.05}  # handle time too: 5% per team and period
 BASE = {
     "n_agents": 48,
     "n_teams": 12,
@@ -76,7 +78,7 @@ SCENARIOS: dict[str, SimConfig] = {
         agent_sd_by_metric={"handle_time": 0.0},
         ht_dist="gamma_shift",
     ),
-    "ab_team": SimConfig(design="ab", unit="team", **BASE, team_period_sd=0.10),
+    "ab_team": SimConfig(design="ab", unit="team", **BASE, team_period_sd=0.10, ht_team_period_sd=0.05),
     "did_shocks": SimConfig(design="did", unit="team", **BASE, **SHOCKS),
     "did_null": SimConfig(
         design="did",
@@ -163,6 +165,7 @@ def run_pilot(
                         "attempts": int(r.diagnostics.attempts),
                         "problems": list(r.diagnostics.problems),
                         "verdict": verdict_for(spec, r).verdict,
+                        "prob_improve": spec.decision.prob_improve,
                         "seconds": seconds,
                         "draws": draws,
                         "tune": tune,
@@ -277,12 +280,15 @@ def summary(records: Iterable[dict[str, Any]]) -> list[str]:
         claims = np.array([r["verdict"] in ("improved", "worse") for r in null])
         improved = np.array([r["verdict"] == "improved" for r in null])
         worse = np.array([r["verdict"] == "worse" for r in null])
+        bars = sorted({r.get("prob_improve", 0.95) for r in null})  # records before the bar was kept: 0.95
+        bar = " or ".join(f"{b:g}" for b in bars)
+        per_side = " or ".join(f"{100 * (1 - b):g}%" for b in bars)
         lines += [
             "",
             f"Null program (did_null, {len(null) // len(METRICS)} pilots, {len(null)} metric verdicts): "
             f"{int(claims.sum())} claim an effect ({_rate(claims)}%): {int(improved.sum())} improved "
-            f"({_rate(improved)}%), {int(worse.sum())} worse ({_rate(worse)}%). A verdict needs P >= 0.95 in one "
-            "direction, so a calibrated posterior claims about 5% per direction.",
+            f"({_rate(improved)}%), {int(worse.sum())} worse ({_rate(worse)}%). A verdict needs P >= {bar} in one "
+            f"direction (`[decision] prob_improve`), so a calibrated posterior claims about {per_side} per direction.",
         ]
     return lines
 

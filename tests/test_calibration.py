@@ -1,8 +1,8 @@
 """Calibration on simulated DiD pilots with team x period shocks (a small set of bench/bench_calibration.py).
 
 12 pilots of the bench's ``did_shocks`` scenario (6 treated and 6 control teams, each team's outcomes
-shifted by a shock of sd 0.15 on the latent scale in each period), all five metrics, cheaper sampler
-settings (4 chains x 300 draws, no retries): 60 intervals of 94%.
+shifted by a shock of sd 0.15 on the latent scale and of 0.05 on log handle time in each period), all
+five metrics, cheaper sampler settings (4 chains x 300 draws, no retries): 60 intervals of 94%.
 
 The bar, computed binomially (intervals treated as independent): at least 50 of the 60 must cover the
 true effect. A calibrated method (94%) fails it with probability P(Binomial(60, 0.94) <= 49) = 0.0008,

@@ -149,8 +149,8 @@ class Ordinal(Family):
         "unit_sd": 0.5,  # half-normal scale of the sd of agent effects
         "team_sd": 0.3,  # half-normal scales of the sds of team and site effects
         "site_sd": 0.3,
-        "team_period_sd": 0.2,  # unit x period shocks (baseline and pilot)
-        "site_period_sd": 0.2,
+        "team_period_sd": 0.3,  # unit x period shocks: a change of 0.2 (0.15 per period) is at the median
+        "site_period_sd": 0.3,
         "unit_period_sd": 0.2,
         "adjust_sd": 1.0,  # channel / contact-reason effects
         "segment_sd": 0.25,  # sd of treatment x segment deviations (fixed scale)
