@@ -313,5 +313,5 @@ def diagnostics_table(diag: Any) -> Any:
         if col in table:
             table[col] = table[col].map(lambda v, p=pattern: p.format(float(v)) if is_num(v) else "n/a")
     if "problems" in table:
-        table["problems"] = table["problems"].fillna("").astype(str)
+        table["problems"] = table["problems"].astype(object).fillna("").astype(str)  # all-empty reads back as float
     return table.rename(columns=DIAGNOSTIC_COLUMNS)
