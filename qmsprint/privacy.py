@@ -33,7 +33,8 @@ _URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*)://[^\s'\"<>`]+")
 _WEB = {"http", "https"}
 _USERINFO = re.compile(r"(https?://)[^/\s@'\"<>`]+@")
 # key=value secrets in ODBC / libpq strings: password=..., pwd=..., secret=..., token=...
-_SECRET_KV = re.compile(r"(?i)\b(password|passwd|pwd|secret|token|api_key|apikey)\s*=\s*[^;\s,'\"]+")
+_SECRET_KEYS = r"password|passwd|pwd|secret|token|api_key|apikey"
+_SECRET_KV = re.compile(rf"(?i)\b({_SECRET_KEYS})\s*=\s*[^;\s,'\"]+")
 # absolute POSIX paths with at least one folder (/home/ana/x.csv, /tmp/runs/), ~/ paths, Windows paths
 _POSIX = re.compile(r"(?<![\w.:/~\\-])(?:~)?/(?:[\w.@+\-]+/)+[\w.@+\-]*")
 _HOME = re.compile(r"(?<![\w.:/\\-])~/(?:[\w.@+\-]+/)*[\w.@+\-]*")
@@ -79,7 +80,7 @@ def redact(obj: Any) -> Any:
 
 
 _URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://[^/@:\s]*):[^@/\s]*@")
-_QUERY_SECRET = re.compile(r"(?i)([?&])(password|passwd|pwd|secret|token|api_key|apikey)=[^&#\s]*&?")
+_QUERY_SECRET = re.compile(rf"(?i)([?&])({_SECRET_KEYS})=[^&#\s]*&?")
 
 
 def without_password(connection: str) -> str:

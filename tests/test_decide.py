@@ -154,7 +154,7 @@ def test_verdict_probabilities_equal_normal_cdf():
 
 def test_threshold_boundary_is_exact():
     # P(g > 0) just below and just above the default prob_improve (0.975)
-    z = stats.norm.ppf(SPEC.decision.prob_improve)
+    z = stats.norm.ppf(P_IMPROVE)
     below = verdict_for(SPEC, make_result("csat", (z - 0.02) * 0.2, 0.2))
     above = verdict_for(SPEC, make_result("csat", (z + 0.02) * 0.2, 0.2))
     assert below.verdict == "inconclusive"

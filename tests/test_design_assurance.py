@@ -26,6 +26,8 @@ from qmsprint.design.simulation import (
 from qmsprint.errors import BundleError, DesignError
 from qmsprint.spec import Decision, parse_spec
 
+P_IMPROVE = Decision().prob_improve  # the default bar a run applies
+
 
 @pytest.fixture(scope="module")
 def frame():
@@ -33,9 +35,6 @@ def frame():
 
 
 # ------------------------------------------------------------------------------- one grid cell
-
-
-P_IMPROVE = Decision().prob_improve  # the default bar a run applies
 
 
 def test_latent_helpers_hit_their_targets():

@@ -89,14 +89,11 @@ def library_versions() -> dict[str, str]:
 
 def _without_passwords(spec: Spec) -> tuple[Spec, dict[str, str]]:
     """``spec`` with its connection strings' passwords removed, and {as written: as stored} for those that had one."""
-    changed = {
-        k: without_password(v)
-        for k in ("connection", "spark_remote")
-        if isinstance(v := getattr(spec.data, k), str) and without_password(v) != v
-    }
+    given = {k: v for k in ("connection", "spark_remote") if isinstance(v := getattr(spec.data, k), str)}
+    changed = {k: kept for k, v in given.items() if (kept := without_password(v)) != v}
     if not changed:
         return spec, {}
-    secrets = {getattr(spec.data, k): v for k, v in changed.items()}
+    secrets = {given[k]: kept for k, kept in changed.items()}
     return spec.model_copy(update={"data": spec.data.model_copy(update=changed)}), secrets
 
 
