@@ -209,10 +209,9 @@ def _diag(bad: bool) -> Diagnostics:
 
 
 def test_a_fit_that_misses_the_bars_is_tried_with_the_other_parametrization(monkeypatch):
-    from qmsprint.diagnosis.blocks import CENTRED_RATIO, fit_blocks, outcome_blocks
+    from qmsprint.diagnosis.blocks import fit_blocks, outcome_blocks
     from qmsprint.models import diagnosis as model
     from qmsprint.models import sampling
-    from qmsprint.models.priors import choose_centred
 
     df, _ = make_frame(n_agents=12, per_agent=100)
     blocks = [b for b in outcome_blocks(prepare_diagnosis(df, make_spec(), None)) if b.kind == "r2"]
@@ -229,7 +228,7 @@ def test_a_fit_that_misses_the_bars_is_tried_with_the_other_parametrization(monk
     monkeypatch.setattr(sampling, "diagnostics_of", lambda idata, names, **kw: next(outcome))
     fits = list(fit_blocks(blocks[:3], make_spec(), 1000, 300, lambda *a: None))
     k0, k1, k2 = (b.key for b in blocks[:3])
-    c0, c1, c2 = (choose_centred(b.outcome.family, model.information(b.arrays), CENTRED_RATIO) for b in blocks[:3])
+    c0, c1, c2 = (model.centred_agents(b.arrays) for b in blocks[:3])
     assert events == [
         ("compile", k0, c0),
         ("sample", k0, c0),
@@ -244,6 +243,7 @@ def test_a_fit_that_misses_the_bars_is_tried_with_the_other_parametrization(monk
     ]
     assert [f[1] for f in fits] == [(k0, not c0), (k1, c1), (k2, c2)]
     assert [f[2].converged for f in fits] == [True, True, False]
+    assert [f[2].attempts for f in fits] == [2, 1, 2]
 
 
 def test_a_fit_short_only_of_ess_is_sampled_again_with_twice_the_draws(monkeypatch):
@@ -265,13 +265,15 @@ def test_a_fit_short_only_of_ess_is_sampled_again_with_twice_the_draws(monkeypat
     )
     monkeypatch.setattr(sampling, "finish_sampling", lambda run, *a: (run.model, "nutpie"))
     short = replace(_diag(bad=False), ess_tail_min=325.0)  # fcr/items of the A/B demo at 4 x 1000 draws
-    outcome = iter([short, _diag(bad=False)])
+    first = model.part_draws(blocks[0].arrays, 1000)  # a small part's first draws
+    assert first == model.SMALL_PART_DRAWS
+    outcome = iter([replace(short, draws=first), _diag(bad=False)])
     monkeypatch.setattr(sampling, "diagnostics_of", lambda idata, names, **kw: next(outcome))
     (fitted,) = fit_blocks(blocks, make_spec(), 1000, 300, lambda *a: None)
     (key, centred, _), compiled = events[1][1:], events[0]
-    assert events == [compiled, ("sample", key, centred, 1000), ("sample", key, centred, 2000)]  # no new compile
-    assert fitted[2].converged
-    # a bad miss first switches the parametrization; a switched fit a little short is then extended
+    assert events == [compiled, ("sample", key, centred, first), ("sample", key, centred, 2 * first)]  # no new compile
+    assert fitted[2].converged and fitted[2].attempts == 2
+    # a bad miss first switches the parametrization (every draw); a switched fit a little short is then extended
     events.clear()
     outcome = iter([_diag(bad=True), short, _diag(bad=False)])
     (fitted,) = fit_blocks(blocks, make_spec(), 1000, 300, lambda *a: None)
@@ -280,7 +282,7 @@ def test_a_fit_short_only_of_ess_is_sampled_again_with_twice_the_draws(monkeypat
         ("sample", key, not centred, 1000),
         ("sample", key, not centred, 2000),
     ]
-    assert fitted[2].converged
+    assert fitted[2].converged and fitted[2].attempts == 3  # every sampling counts
 
 
 def test_a_diagnosis_that_missed_the_bars_says_so():

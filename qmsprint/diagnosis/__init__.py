@@ -142,7 +142,8 @@ def diagnose(
     ----------
     spec
         The experiment file; its sampler settings (seed, chains, backend) are used, with at most
-        :data:`DIAGNOSIS_DRAWS` draws and :data:`DIAGNOSIS_TUNE` tuning steps per chain.
+        :data:`DIAGNOSIS_DRAWS` draws and :data:`DIAGNOSIS_TUNE` tuning steps per chain (each part
+        draws :func:`qmsprint.models.diagnosis.part_draws` at first).
     frame
         Canonical interaction table as :func:`qmsprint.data.load_frame` returns it (``agent_id``,
         ``qa_score``, outcomes, optionally ``behavior_score``, ``item_<name>``, ``channel``,

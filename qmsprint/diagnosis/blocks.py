@@ -31,11 +31,6 @@ from qmsprint.spec import ITEM_PREFIX, Spec
 from qmsprint.spec_sampler import DIAGNOSIS_TARGET_ACCEPT
 
 SCORE_BINS = 20  # continuous scores are grouped into this many quantile bins (cells), QA values kept as they are
-# Diagnosis parts centre agent effects from a median Fisher information per agent of 20 (x the
-# typical agent sd 0.3 squared): they have no treatment effect to form a ridge with, and on the
-# bundled data centring already pays at about 50 (CSAT vs QA score: bulk ESS 1,103 vs 653).
-CENTRED_RATIO = 20.0 * 0.3**2
-
 BlockKind = Literal["r2", "items", "rc"]
 
 
@@ -233,7 +228,6 @@ def fit_blocks(
         seed=s.seed,
         target_accept=s.accept(DIAGNOSIS_TARGET_ACCEPT),
         backend=s.backend,
-        centred_ratio=CENTRED_RATIO,
         progress=progress,
     )
     for b, (_, idata, diag) in zip(blocks, fits, strict=True):

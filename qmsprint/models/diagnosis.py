@@ -11,29 +11,39 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from qmsprint.models import binomial, ordinal, sampling
-from qmsprint.models.priors import choose_centred
+from qmsprint.models.families import get_family
 from qmsprint.models.retry import is_marginal
 from qmsprint.results import Diagnostics
 
-__all__ = ["PARAMETERS", "DiagnosisPart", "fit_parts", "information", "part_model"]
+__all__ = ["PARAMETERS", "DiagnosisPart", "agent_moments", "centred_agents", "fit_parts", "part_model"]
 
-# Parts with more cells than this sample at most LARGE_PART_DRAWS draws per chain: their sampling
-# is the cost of a diagnosis, and their ESS per draw is high (the item parts of the bundled data:
-# bulk ESS >= 0.8 and tail ESS >= 0.55 per draw, so 4 x 400 draws leave ESS near 900 against the
-# 400 needed). A part that misses the bars is fitted again with every draw.
+# A part draws at most SMALL_PART_DRAWS per chain, or LARGE_PART_DRAWS when it has more than
+# LARGE_PART_CELLS cells. The small parts (scores, root causes) reach bulk and tail ESS >= 0.2 per
+# draw on the bundled data, so 4 x 500 draws leave ESS near 400 or more; the large (item) parts
+# reach ESS >= 0.16 per draw at 4 x 800, but at 4 x 400 three of the five missed R-hat (1.013-1.026,
+# the chains' spreads disagreeing) and were sampled again at 800, which cost more than starting at
+# 800. A part that misses the bars is fitted again (see :func:`fit_parts`).
+SMALL_PART_DRAWS = 500
 LARGE_PART_CELLS = 5_000
-LARGE_PART_DRAWS = 400
+LARGE_PART_DRAWS = 800
+
+# Agent effects are centred when the low estimate of their variance is at least this many times one
+# agent's sampling variance (:func:`centred_agents`). The parts have no treatment effect to form a
+# ridge with, so centring pays earlier than in the effect models (:data:`.priors.LEVEL_CENTRED_RATIO`):
+# on the bundled data the CSAT and NPS parts (variance ratio 1.4-1.6) reach bulk ESS 2,600-4,200
+# centred against 1,500-1,900 non-centred, while the FCR parts (ratio 0.3) fail centred (E-BFMI
+# 0.07-0.18) and converge non-centred.
+CENTRED_RATIO = 1.0
 
 # parameters whose convergence is checked (those a part has)
 PARAMETERS = ["beta", "sd_agent", "intercept", "cut", "sigma"]
-GAUSSIAN_TYPICAL_SD = 0.15  # typical sd of agent effects on a standardized value (handle time)
 
 
 @dataclass
@@ -79,17 +89,6 @@ class DiagnosisPart:
         return np.unique(self.agent_idx, return_inverse=True)
 
 
-def information(part: DiagnosisPart) -> np.ndarray:
-    """Fisher information about each agent's effect on the latent scale (per agent of the part)."""
-    if part.family == "binomial":
-        per_cell = binomial.information(part.y, part.n)
-    elif part.family == "gaussian":  # standardized values: information n / sigma^2 with sigma about 1
-        per_cell = part.n.astype(float)
-    else:
-        per_cell = part.n * ordinal.information(part.y)
-    return np.bincount(part.agents[1], weights=per_cell)
-
-
 def gaussian_loglik(mean: Any, sigma: Any, n: np.ndarray, y: np.ndarray) -> Any:
     """Normal log-likelihood of every cell from its count, sum and sum of squares (exact), up to a constant."""
     import pytensor.tensor as pt
@@ -115,12 +114,54 @@ def _dot(X: np.ndarray, beta: Any) -> Any:
     return out
 
 
-def _centred(part: DiagnosisPart, ratio: float) -> bool:
-    """Centred agent effects when the agents' data dominate the prior (:func:`.priors.choose_centred`)."""
-    if part.family == "gaussian":
-        info = information(part)
-        return bool(info.size and np.median(info) * GAUSSIAN_TYPICAL_SD**2 >= ratio)
-    return choose_centred(part.family, information(part), ratio)
+def agent_moments(part: DiagnosisPart) -> tuple[float, float, int]:
+    """(moment variance of the agent effects, median sampling variance of one agent's effect, agents).
+
+    Each agent's latent level is estimated on its own (:meth:`~.base.Family.group_estimates`; a
+    standardized value's mean for a gaussian part) and regressed on the agent's mean of every fixed
+    effect (its score, item pass rates, channel and reason mix), so that what the fixed effects
+    explain does not count as agent variation; the residual variance less the mean sampling
+    variance is the moment variance (:func:`.priors.moment_variance` without the fixed effects).
+    """
+    agents, codes = part.agents
+    k = len(agents)
+    n = np.bincount(codes, weights=part.n.astype(float), minlength=k)
+    if part.family == "gaussian":  # y = (sum, sum of squares) of a standardized value per cell
+        s1 = np.bincount(codes, weights=part.y[:, 0], minlength=k)
+        within = (part.y[:, 1].sum() - np.sum(s1**2 / np.maximum(n, 1))) / max(n.sum() - k, 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            est, var = np.where(n > 0, s1 / n, np.nan), np.where(n > 0, within / n, np.inf)
+    elif part.family == "binomial":
+        est, var = get_family("binomial").group_estimates({"y": part.y, "n": part.n}, codes, k)
+    else:
+        est, var = get_family("ordinal").group_estimates({"counts": part.y}, codes, k)
+    ok = np.isfinite(est) & np.isfinite(var)
+    m = int(ok.sum())
+    if m < 3:
+        return float("nan"), float("nan"), m
+    xbar = np.column_stack([np.bincount(codes, weights=part.n * x, minlength=k) for x in part.X.T] or [np.zeros(k)])
+    A = np.column_stack([np.ones(m), xbar[ok] / n[ok, None]])
+    coef, _, rank, _ = np.linalg.lstsq(A, est[ok], rcond=None)
+    dof = m - rank
+    if dof < 2:
+        return float("nan"), float(np.median(var[ok])), m
+    resid = est[ok] - A @ coef
+    s2 = max(0.0, float(resid @ resid) / dof - float(np.mean(var[ok])))
+    return s2, float(np.median(var[ok])), dof + 1
+
+
+def centred_agents(part: DiagnosisPart, ratio: float = CENTRED_RATIO) -> bool:
+    """Centred agent effects when the data pin the agents down, judged from the data (as :func:`.priors.choose_levels`).
+
+    Centred when a low estimate of the agents' variance beyond the fixed effects (the moment
+    variance of :func:`agent_moments` times ``1 - 2 sqrt(2 / (k - 1))``) is at least ``ratio``
+    times the median sampling variance of one agent's effect; else non-centred (little data per
+    agent or little variation between agents: where the centred form is a funnel).
+    """
+    s2, v, k = agent_moments(part)
+    if k < 3 or not (np.isfinite(s2) and np.isfinite(v) and v > 0):
+        return False
+    return bool(s2 * max(0.0, 1.0 - 2.0 * np.sqrt(2.0 / (k - 1))) >= ratio * v)
 
 
 def part_model(part: DiagnosisPart, centered: bool) -> tuple[Any, dict[str, np.ndarray]]:
@@ -171,8 +212,8 @@ def part_model(part: DiagnosisPart, centered: bool) -> tuple[Any, dict[str, np.n
 
 
 def part_draws(part: DiagnosisPart, draws: int) -> int:
-    """Draws per chain for a part: ``draws``, at most :data:`LARGE_PART_DRAWS` for a large part."""
-    return min(draws, LARGE_PART_DRAWS) if len(part.n) > LARGE_PART_CELLS else draws
+    """Draws per chain for a part at first: ``draws``, at most :data:`SMALL_PART_DRAWS` or :data:`LARGE_PART_DRAWS`."""
+    return min(draws, LARGE_PART_DRAWS if len(part.n) > LARGE_PART_CELLS else SMALL_PART_DRAWS)
 
 
 def fit_parts(
@@ -184,22 +225,21 @@ def fit_parts(
     seed: int,
     target_accept: float,
     backend: str,
-    centred_ratio: float,
+    centred_ratio: float = CENTRED_RATIO,
     progress: Callable[[str, float], Any],
 ) -> Iterator[tuple[DiagnosisPart, Any, Diagnostics]]:
     """Fit every part in turn, yielding (part, posterior, diagnostics).
 
     The next part compiles while this one samples. Part ``k`` is sampled with seed ``seed + k``.
     A part's agent effects are centred when its agents carry enough information
-    (:func:`.priors.choose_centred` at ``centred_ratio``), else non-centred. A fit that misses the
+    (:func:`centred_agents` at ``centred_ratio``), else non-centred. A fit that misses the
     convergence bars by more than a little is repeated with the other parametrization (``draws``
     per chain) and the better-converged fit is kept; a kept fit that misses them only a little (ESS
     short or R-hat a little high: :func:`.retry.is_marginal`) is sampled again with twice its
-    draws. Parts over :data:`LARGE_PART_CELLS` cells draw at most :data:`LARGE_PART_DRAWS` per
-    chain at first. ``seconds`` in the diagnostics is the part's compile time plus its sampling's
-    wall time.
+    draws. A part draws :func:`part_draws` per chain at first. ``attempts`` in the diagnostics
+    counts the part's samplings and ``seconds`` adds up their compile and wall times.
     """
-    centred = [_centred(p, centred_ratio) for p in parts]
+    centred = [centred_agents(p, centred_ratio) for p in parts]
 
     def compile_part(k: int, centered: bool) -> Any:
         model, initial = part_model(parts[k], centered)
@@ -213,7 +253,7 @@ def fit_parts(
         )
         extra = after()  # e.g. compile the next part while this one samples
         idata, sampler = sampling.finish_sampling(run, parts[k].key, progress, fraction)
-        seconds = ready.compile_seconds + time.perf_counter() - t0
+        seconds = time.perf_counter() - t0
         return idata, sampling.diagnostics_of(idata, PARAMETERS, sampler=sampler, seconds=seconds), extra
 
     with sampling.one_blas_thread():
@@ -224,18 +264,20 @@ def fit_parts(
             progress(f"fitting {part.key} ({k + 1} of {len(parts)}: {size})", frac)
             nxt = (lambda k=k: compile_part(k + 1, centred[k + 1])) if k + 1 < len(parts) else (lambda: None)
             idata, diag, following = sample(k, ready, frac, nxt)
-            model_k = ready
+            model_k, spent, tries = ready, ready.compile_seconds + diag.seconds, 1
             if not diag.converged and not is_marginal(diag):
                 progress(f"{part.key} missed the bars ({', '.join(diag.problems)}): the other parametrization", frac)
                 other = compile_part(k, not centred[k])
                 idata2, diag2, _ = sample(k, other, frac, n=draws)
+                spent, tries = spent + other.compile_seconds + diag2.seconds, tries + 1
                 if diag2.converged or is_marginal(diag2) or len(diag2.problems) < len(diag.problems):
                     idata, diag, model_k = idata2, diag2, other
             if not diag.converged and is_marginal(diag):  # only a little short: the same model, more draws
                 n = 2 * diag.draws
                 progress(f"{part.key} missed the bars ({', '.join(diag.problems)}): {n} draws per chain", frac)
                 idata2, diag2, _ = sample(k, model_k, frac, n=n)
+                spent, tries = spent + diag2.seconds, tries + 1
                 if diag2.converged or len(diag2.problems) <= len(diag.problems):
                     idata, diag = idata2, diag2
             ready = following
-            yield part, idata, diag
+            yield part, idata, replace(diag, seconds=spent, attempts=tries)
