@@ -5,11 +5,13 @@ Uses Streamlit's AppTest (the script run on the server, without the browser's dr
 1. Every page of the app on one run folder (the first argument, else the newest run under
    ``runs/``, else a new run of ``experiments/demo_ab.toml``): the first visit of each page once
    the folder is loaded, then the median and worst of 5 cached visits. Target: under 1 s.
+   ``--waves`` runs a simulated staggered roll-out first (the pilot of ``bench_waves.py``) and times
+   that run's pages instead: the roll-out page is listed only for such a run.
 2. ``--big RUN_FOLDER`` (e.g. a run of the 10M-interaction pilot): opening it in an app process
    that is already up (imports done on another folder first): checking the folder (manifest and
    every file's hash), loading it and drawing its first page. Target: under 3 s.
 
-    python bench/bench_app.py [RUN_FOLDER] [--big RUN_FOLDER]
+    python bench/bench_app.py [RUN_FOLDER | --waves] [--big RUN_FOLDER]
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,6 +48,36 @@ def _run_folder(arg: str | None) -> Path:
     return Path(run_pilot(load_spec(ROOT / "experiments" / "demo_ab.toml"), progress=ConsoleProgress()).path)
 
 
+def _waves_run(folder: Path) -> Path:
+    """A run folder of a simulated staggered roll-out (bench_waves.py's pilot), written under ``folder``."""
+    import datetime as dt
+
+    from bench_waves import PILOT
+
+    from qmsprint.api import run_pilot
+    from qmsprint.simulate import SimConfig, simulate
+    from qmsprint.spec import parse_spec
+    from qmsprint.store import write_simulation
+
+    sim = simulate(SimConfig(**PILOT, seed=5000))
+    data = write_simulation(sim, folder / "waves.parquet")[0]
+    periods = {k: {key: dt.date.fromisoformat(d) for key, d in v.items()} for k, v in sim.truth["periods"].items() if v}
+    raw = {
+        "name": "bench-waves",
+        "design": "waves",
+        "unit": "team",
+        "arms": {"control": "checklist", "treatment": "behavior"},
+        "data": {"source": str(data)},
+        "periods": periods,
+        "waves": {"event_weeks": 9},
+        "metrics": [{"name": "fcr", "min_effect": 2.0}],
+        "sampler": {"draws": 1000, "tune": 500, "chains": 4, "seed": 1},
+        "output": {"runs_dir": str(folder / "runs")},
+    }
+    print("running a simulated staggered roll-out first", flush=True)
+    return Path(run_pilot(parse_spec(raw, base_dir=folder)).path)
+
+
 def _app(run: Path):
     from streamlit.testing.v1 import AppTest
 
@@ -70,10 +103,12 @@ def _listed(at: object, page: str) -> bool:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("run", nargs="?")
+    ap.add_argument("--waves", action="store_true", help="time the pages of a simulated staggered roll-out's run")
     ap.add_argument("--big", help="a big run folder to time opening (e.g. the 10M-interaction pilot)")
     args = ap.parse_args()
     start = load()
-    run = _run_folder(args.run)
+    tmp = tempfile.TemporaryDirectory(prefix="qmsprint-bench-app-")
+    run = _waves_run(Path(tmp.name)) if args.waves else _run_folder(args.run)
     import streamlit
 
     at = _app(run)
@@ -143,6 +178,7 @@ def main() -> int:
         ]
         print(lines[-1])
     append("App page render times (bench/bench_app.py)", lines)
+    tmp.cleanup()
     return 0 if ok and ok_open else 1
 
 
