@@ -182,7 +182,8 @@ def main() -> int:
         [
             machine(start),
             f"Simulated agent-randomized pilots ({N_AGENTS} agents, one team, pilot period only, no segments). "
-            f"Both sides: {CHAINS} chains x {DRAWS} draws (+{TUNE} tuning), nutpie. Row-level time = model build "
+            f"Both sides: {CHAINS} chains x {DRAWS} draws (+{TUNE} tuning), nutpie, qmsprint's default priors "
+            "(bench/_bambi_fit.py). Row-level time = model build "
             "+ sampling (Bambi in bench/.venv-bambi); qmsprint time = load + validation + cells + compile (empty "
             "cache) + sampling + effects. Difference = |row mean - qmsprint mean| / qmsprint posterior sd of the "
             "latent treatment effect.",
