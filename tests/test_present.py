@@ -98,6 +98,13 @@ def test_the_one_probability_format(p, shown):
     assert fmt.pct(p) == shown
 
 
+def test_set_probabilities_are_shown_as_set():
+    # a bar or an interval level is a setting, not an estimate: 0.975 must not read 98%
+    assert [fmt.pct_bar(p) for p in (0.975, 0.9, 0.8, 0.1)] == ["97.5%", "90%", "80%", "10%"]
+    assert [fmt.hdi_level(p) for p in (0.94, 0.975, 0.9, 0.945)] == ["94%", "97.5%", "90%", "94.5%"]
+    assert fmt.hdi_level(None) == "94%"
+
+
 def test_probabilities_never_read_0_or_100_percent():
     for p in np.linspace(0, 1, 20001):
         assert fmt.pct(float(p)) not in ("0%", "100%"), p

@@ -122,8 +122,8 @@ def pct_bar(p: Any) -> str:
 
 
 def hdi_level(prob: Any) -> str:
-    """An interval's probability as a percentage (``0.94`` -> ``94%``)."""
-    return f"{100 * prob:.0f}%" if is_num(prob) else "94%"
+    """An interval's probability as set, like :func:`pct_bar` (``0.94`` -> ``94%``, ``0.975`` -> ``97.5%``)."""
+    return pct_bar(prob) if is_num(prob) else "94%"
 
 
 def money(x: Any, currency: str = "") -> str:
