@@ -19,6 +19,7 @@ import numpy as np
 
 from qmsprint.models import binomial, ordinal, sampling
 from qmsprint.models.families import get_family
+from qmsprint.models.priors import centred_from_moments
 from qmsprint.models.retry import is_marginal
 from qmsprint.results import Diagnostics
 
@@ -115,13 +116,15 @@ def _dot(X: np.ndarray, beta: Any) -> Any:
 
 
 def agent_moments(part: DiagnosisPart) -> tuple[float, float, int]:
-    """(moment variance of the agent effects, median sampling variance of one agent's effect, agents).
+    """(moment variance of the agent effects, median sampling variance of one agent's effect, members).
 
     Each agent's latent level is estimated on its own (:meth:`~.base.Family.group_estimates`; a
     standardized value's mean for a gaussian part) and regressed on the agent's mean of every fixed
     effect (its score, item pass rates, channel and reason mix), so that what the fixed effects
     explain does not count as agent variation; the residual variance less the mean sampling
     variance is the moment variance (:func:`.priors.moment_variance` without the fixed effects).
+    ``members`` is the agents' residual degrees of freedom plus one (the agents with data when
+    there are fewer than three), the ``k`` of :func:`.priors.centred_from_moments`.
     """
     agents, codes = part.agents
     k = len(agents)
@@ -139,8 +142,8 @@ def agent_moments(part: DiagnosisPart) -> tuple[float, float, int]:
     m = int(ok.sum())
     if m < 3:
         return float("nan"), float("nan"), m
-    xbar = np.column_stack([np.bincount(codes, weights=part.n * x, minlength=k) for x in part.X.T] or [np.zeros(k)])
-    A = np.column_stack([np.ones(m), xbar[ok] / n[ok, None]])
+    means = [np.bincount(codes, weights=part.n * x, minlength=k)[ok] / n[ok] for x in part.X.T]
+    A = np.column_stack([np.ones(m), *means])  # each agent's mean of every fixed effect
     coef, _, rank, _ = np.linalg.lstsq(A, est[ok], rcond=None)
     dof = m - rank
     if dof < 2:
@@ -153,15 +156,12 @@ def agent_moments(part: DiagnosisPart) -> tuple[float, float, int]:
 def centred_agents(part: DiagnosisPart, ratio: float = CENTRED_RATIO) -> bool:
     """Centred agent effects when the data pin the agents down, judged from the data (as :func:`.priors.choose_levels`).
 
-    Centred when a low estimate of the agents' variance beyond the fixed effects (the moment
-    variance of :func:`agent_moments` times ``1 - 2 sqrt(2 / (k - 1))``) is at least ``ratio``
+    Centred when a low estimate of the agents' variance beyond the fixed effects (from
+    :func:`agent_moments`, through :func:`.priors.centred_from_moments`) is at least ``ratio``
     times the median sampling variance of one agent's effect; else non-centred (little data per
     agent or little variation between agents: where the centred form is a funnel).
     """
-    s2, v, k = agent_moments(part)
-    if k < 3 or not (np.isfinite(s2) and np.isfinite(v) and v > 0):
-        return False
-    return bool(s2 * max(0.0, 1.0 - 2.0 * np.sqrt(2.0 / (k - 1))) >= ratio * v)
+    return centred_from_moments(*agent_moments(part), ratio)
 
 
 def part_model(part: DiagnosisPart, centered: bool) -> tuple[Any, dict[str, np.ndarray]]:

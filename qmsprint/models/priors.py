@@ -212,6 +212,17 @@ def level_moments(family: str, design: CellDesign, obs: dict[str, np.ndarray]) -
     return {lv: out[lv] for lv in levels if lv in out}
 
 
+def centred_from_moments(s2: float, v: float, k: int, ratio: float) -> bool:
+    """Whether a level with moment variance ``s2`` from ``k`` members, each measured with variance ``v``, is centred.
+
+    Centred when a low estimate of the variance (``s2`` times ``1 - 2 sqrt(2 / (k - 1))``, about its
+    lower 95% bound: never with fewer than ten members) is at least ``ratio`` times ``v``.
+    """
+    if k < 3 or not (np.isfinite(s2) and np.isfinite(v) and v > 0):
+        return False
+    return bool(s2 * max(0.0, 1.0 - 2.0 * np.sqrt(2.0 / (k - 1))) >= ratio * v)
+
+
 def choose_levels(
     family: str, design: CellDesign, obs: dict[str, np.ndarray], ratio: float = LEVEL_CENTRED_RATIO
 ) -> dict[str, LevelChoice]:
@@ -234,9 +245,7 @@ def choose_levels(
     out = {}
     for level in design.levels:
         s2, v, k = moments.get(level, (float("nan"), float("nan"), 0))
-        low = s2 * max(0.0, 1.0 - 2.0 * np.sqrt(2.0 / max(k - 1, 1))) if np.isfinite(s2) else float("nan")
-        centred = bool(k >= 3 and np.isfinite(low) and np.isfinite(v) and v > 0 and low >= ratio * v)
-        centred = centred and level not in design.fixed
+        centred = centred_from_moments(s2, v, k, ratio) and level not in design.fixed
         sd = float(np.sqrt(s2)) if np.isfinite(s2) else float("nan")
         se = float(np.sqrt(v)) if np.isfinite(v) else float("nan")
         out[level] = LevelChoice(level, sd, se, int(k), centred)
