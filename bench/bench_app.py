@@ -50,9 +50,7 @@ def _run_folder(arg: str | None) -> Path:
 
 def _waves_run(folder: Path) -> Path:
     """A run folder of a simulated staggered roll-out (bench_waves.py's pilot), written under ``folder``."""
-    import datetime as dt
-
-    from bench_waves import PILOT
+    from bench_waves import PILOT, spec_raw
 
     from qmsprint.api import run_pilot
     from qmsprint.simulate import SimConfig, simulate
@@ -61,19 +59,7 @@ def _waves_run(folder: Path) -> Path:
 
     sim = simulate(SimConfig(**PILOT, seed=5000))
     data = write_simulation(sim, folder / "waves.parquet")[0]
-    periods = {k: {key: dt.date.fromisoformat(d) for key, d in v.items()} for k, v in sim.truth["periods"].items() if v}
-    raw = {
-        "name": "bench-waves",
-        "design": "waves",
-        "unit": "team",
-        "arms": {"control": "checklist", "treatment": "behavior"},
-        "data": {"source": str(data)},
-        "periods": periods,
-        "waves": {"event_weeks": 9},
-        "metrics": [{"name": "fcr", "min_effect": 2.0}],
-        "sampler": {"draws": 1000, "tune": 500, "chains": 4, "seed": 1},
-        "output": {"runs_dir": str(folder / "runs")},
-    }
+    raw = {**spec_raw(sim.truth, data, seed=1), "output": {"runs_dir": str(folder / "runs")}}
     print("running a simulated staggered roll-out first", flush=True)
     return Path(run_pilot(parse_spec(raw, base_dir=folder)).path)
 

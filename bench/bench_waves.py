@@ -56,6 +56,25 @@ def imputation(frame: pd.DataFrame) -> float:
     return float(np.average(on["y"] - pred, weights=on["n"]))
 
 
+def spec_raw(truth: dict, data: Path, seed: int) -> dict:
+    """The experiment file (as parsed TOML) of one simulated wave pilot: its data, periods and FCR."""
+    return {
+        "name": "bench-waves",
+        "design": "waves",
+        "unit": "team",
+        "arms": {"control": "checklist", "treatment": "behavior"},
+        "data": {"source": str(data)},
+        "periods": {
+            k: {"start": dt.date.fromisoformat(v["start"]), "end": dt.date.fromisoformat(v["end"])}
+            for k, v in truth["periods"].items()
+            if v
+        },
+        "waves": {"event_weeks": 9},
+        "metrics": [{"name": "fcr", "min_effect": 2.0}],
+        "sampler": {"draws": 1000, "tune": 500, "chains": 4, "seed": seed},
+    }
+
+
 def main(r: int = 40) -> None:
     from qmsprint.data import prepare
     from qmsprint.experiments import estimate
@@ -70,22 +89,7 @@ def main(r: int = 40) -> None:
             sim = simulate(SimConfig(**PILOT, seed=5000 + rep))
             truth = sim.truth
             path = write_simulation(sim, Path(tmp) / f"w{rep}.parquet")[0]
-            raw = {
-                "name": "bench-waves",
-                "design": "waves",
-                "unit": "team",
-                "arms": {"control": "checklist", "treatment": "behavior"},
-                "data": {"source": str(path)},
-                "periods": {
-                    k: {"start": dt.date.fromisoformat(v["start"]), "end": dt.date.fromisoformat(v["end"])}
-                    for k, v in truth["periods"].items()
-                    if v
-                },  # fmt: skip
-                "waves": {"event_weeks": 9},
-                "metrics": [{"name": "fcr", "min_effect": 2.0}],
-                "model": {"hdi_prob": 0.9},
-                "sampler": {"draws": 1000, "tune": 500, "chains": 4, "seed": rep},
-            }
+            raw = {**spec_raw(truth, path, seed=rep), "model": {"hdi_prob": 0.9}}
             spec = parse_spec(raw, base_dir=Path(tmp))
             t1 = time.perf_counter()
             (res,) = estimate(spec, prepare(spec).cells)
