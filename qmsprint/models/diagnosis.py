@@ -23,7 +23,17 @@ from qmsprint.models.priors import centred_from_moments
 from qmsprint.models.retry import is_marginal
 from qmsprint.results import Diagnostics
 
-__all__ = ["PARAMETERS", "DiagnosisPart", "agent_moments", "centred_agents", "fit_parts", "part_model"]
+__all__ = [
+    "PARAMETERS",
+    "DiagnosisPart",
+    "GaussianStats",
+    "agent_moments",
+    "centred_agents",
+    "fit_parts",
+    "gaussian_loglik",
+    "gaussian_stats",
+    "part_model",
+]
 
 # A part draws at most SMALL_PART_DRAWS per chain, or LARGE_PART_DRAWS when it has more than
 # LARGE_PART_CELLS cells. The small parts (scores, root causes) reach bulk and tail ESS >= 0.2 per
@@ -90,13 +100,60 @@ class DiagnosisPart:
         return np.unique(self.agent_idx, return_inverse=True)
 
 
-def gaussian_loglik(mean: Any, sigma: Any, n: np.ndarray, y: np.ndarray) -> Any:
-    """Normal log-likelihood of every cell from its count, sum and sum of squares (exact), up to a constant."""
+@dataclass(frozen=True)
+class GaussianStats:
+    """What the normal log-likelihood of a part's cells needs when the cell means are ``a + X b + u[agent]``.
+
+    Sums over the cells (``n`` values with sum ``s1`` and sum of squares ``s2`` each) of the terms
+    of ``sum(s2 - 2 mu s1 + n mu^2)``: the likelihood then costs O(coefs^2 + agents x coefs) per
+    evaluation instead of O(cells x coefs), and is exact.
+    """
+
+    n: float
+    s1: float
+    s2: float
+    xs1: np.ndarray  # X' s1
+    xn: np.ndarray  # X' n
+    xnx: np.ndarray  # X' diag(n) X
+    agent_s1: np.ndarray  # per agent: sum of s1
+    agent_n: np.ndarray  # per agent: sum of n
+    agent_xn: np.ndarray  # per agent: sum of n x (agents x coefs)
+
+
+def gaussian_stats(X: np.ndarray, codes: np.ndarray, agents: int, n: np.ndarray, y: np.ndarray) -> GaussianStats:
+    """The :class:`GaussianStats` of cells: design ``X``, agent ``codes``, counts ``n``, ``y`` (sum, sum of squares)."""
+    n = np.asarray(n, float)
+    s1, s2 = np.asarray(y, float)[:, 0], np.asarray(y, float)[:, 1]
+    X = np.asarray(X, float).reshape(len(n), -1)
+    agent_xn = np.zeros((agents, X.shape[1]))
+    np.add.at(agent_xn, codes, X * n[:, None])
+    return GaussianStats(
+        n=float(n.sum()),
+        s1=float(s1.sum()),
+        s2=float(s2.sum()),
+        xs1=X.T @ s1,
+        xn=X.T @ n,
+        xnx=(X * n[:, None]).T @ X,
+        agent_s1=np.bincount(codes, weights=s1, minlength=agents),
+        agent_n=np.bincount(codes, weights=n, minlength=agents),
+        agent_xn=agent_xn,
+    )
+
+
+def gaussian_loglik(a: Any, beta: Any, u: Any, sigma: Any, st: GaussianStats) -> Any:
+    """Normal log-likelihood (up to a constant) of the values in ``st``'s cells, means ``a + X beta + u[agent]``.
+
+    ``beta`` is None when the part has no cell-level fixed effects.
+    """
     import pytensor.tensor as pt
 
-    n = np.asarray(n, float)
-    s1, s2 = (np.ascontiguousarray(np.asarray(y, float)[:, k]) for k in (0, 1))
-    return -np.sum(n) * pt.log(sigma) - pt.sum(s2 - 2 * mean * s1 + n * mean**2) / (2 * sigma**2)
+    cross = a * st.s1 + pt.dot(st.agent_s1, u)
+    quad = a**2 * st.n + pt.dot(st.agent_n, u**2) + 2 * a * pt.dot(st.agent_n, u)
+    if beta is not None:
+        cross = cross + pt.dot(st.xs1, beta)
+        quad = quad + pt.dot(beta, pt.dot(st.xnx, beta)) + 2 * a * pt.dot(st.xn, beta)
+        quad = quad + 2 * pt.dot(u, pt.dot(st.agent_xn, beta))
+    return -st.n * pt.log(sigma) - (st.s2 - 2 * cross + quad) / (2 * sigma**2)
 
 
 # numba refers to a constant array over 1 MB (or a strided one) by its address in this process,
@@ -170,7 +227,8 @@ def part_model(part: DiagnosisPart, centered: bool) -> tuple[Any, dict[str, np.n
     Agent effects ``u_j ~ Normal(m_j, sd_agent)`` with ``m_j = b_b xbar_j`` when the part has a
     between slope and 0 otherwise, ``centered`` or as ``m_j + sd_agent z_j``. The likelihoods are
     :func:`.binomial.loglik` and :func:`.ordinal.loglik` (PyMC's binomial and ordered multinomial
-    up to a constant, cheaper to differentiate) and :func:`gaussian_loglik` (a normal on cell sums).
+    up to a constant, cheaper to differentiate) and :func:`gaussian_loglik` (a normal on the cells' sums,
+    through :func:`gaussian_stats`: its cost does not grow with the cells).
     """
     import pymc as pm
 
@@ -179,25 +237,31 @@ def part_model(part: DiagnosisPart, centered: bool) -> tuple[Any, dict[str, np.n
     with pm.Model(coords={"agent": agents.tolist(), "coef": part.coefs}) as model:
         beta = pm.Normal("beta", 0.0, 1.0, dims="coef") if part.coefs else None
         sd = pm.HalfNormal("sd_agent", 1.0)
+        mean: Any = 0.0
         if part.between_slope:  # X = [within, between]; the between slope is the agents' mean
             xbar = np.zeros(len(agents))
             xbar[codes] = part.X[:, 1]
-            fixed, mean = beta[0] * np.ascontiguousarray(part.X[:, 0]), beta[1] * xbar
-            if part.X.shape[1] > 2:
-                fixed = fixed + _dot(part.X[:, 2:], beta[2:])
-        else:
-            fixed, mean = (_dot(part.X, beta) if part.coefs else 0.0), 0.0
+            mean = beta[1] * xbar
         if centered:
             u = pm.Normal("u_agent", mean, sd, dims="agent")
         else:
             z = pm.Normal("z_agent", 0.0, 1.0, dims="agent")
             u = pm.Deterministic("u_agent", mean + sd * z, dims="agent")
-        eta = fixed + u[codes]
         if part.family == "gaussian":  # y = (sum, sum of squares) of standardized values per cell
             a = pm.Normal("intercept", 0.0, 2.5)
             sigma = pm.HalfNormal("sigma", 2.0)
-            pm.Potential("y", gaussian_loglik(a + eta, sigma, part.n, part.y))
-        elif part.family == "binomial":
+            cols = [0, *range(2, part.X.shape[1])] if part.between_slope else list(range(len(part.coefs)))
+            stats = gaussian_stats(part.X[:, cols], codes, len(agents), part.n, part.y)
+            pm.Potential("y", gaussian_loglik(a, beta[cols] if cols else None, u, sigma, stats))
+            return model, initial
+        if part.between_slope:
+            fixed = beta[0] * np.ascontiguousarray(part.X[:, 0])
+            if part.X.shape[1] > 2:
+                fixed = fixed + _dot(part.X[:, 2:], beta[2:])
+        else:
+            fixed = _dot(part.X, beta) if part.coefs else 0.0
+        eta = fixed + u[codes]
+        if part.family == "binomial":
             a = pm.Normal("intercept", mu=binomial.center({"y": part.y, "n": part.n}), sigma=2.5)
             data = {"y__y": part.y.astype(float), "y__n": part.n.astype(float)}
             pm.Potential("y", binomial.loglik(a + eta, data, "y"))
