@@ -285,6 +285,32 @@ def test_a_fit_short_only_of_ess_is_sampled_again_with_twice_the_draws(monkeypat
     assert fitted[2].converged and fitted[2].attempts == 3  # every sampling counts
 
 
+def test_the_diagnosis_draws_its_own_plan_whatever_the_effects_draw(monkeypatch):
+    """A spec's ``draws`` are the effects'; the item parts still start at 800, unless it asks for a quick look."""
+    from qmsprint import diagnosis as diag_mod
+    from qmsprint.models import diagnosis as model
+
+    assert diag_mod.diagnosis_draws(500) == diag_mod.diagnosis_draws(4000) == diag_mod.DIAGNOSIS_DRAWS
+    assert diag_mod.diagnosis_draws(100) == 100
+    df, _ = make_frame(n_agents=12, per_agent=100)
+    seen: list[int] = []
+
+    def fake_fit_blocks(blocks, spec, draws, tune, progress):
+        seen.append(draws)
+        return iter(())
+
+    monkeypatch.setattr(diag_mod, "fit_blocks", fake_fit_blocks)
+    for draws in (500, 100):
+        with pytest.raises(KeyError):  # nothing was fitted: the summary finds no headline draws
+            diag_mod.diagnose(make_spec(draws=draws), frame=df)
+    assert seen == [diag_mod.DIAGNOSIS_DRAWS, 100]
+    cells = model.LARGE_PART_CELLS + 1
+    big = model.DiagnosisPart("x/items", "binomial", [], np.zeros((cells, 0)), np.zeros(cells, int), np.ones(cells),
+                              np.ones(cells))  # fmt: skip
+    assert model.part_draws(big, seen[0]) == model.LARGE_PART_DRAWS == 800
+    assert model.part_draws(big, seen[1]) == 100
+
+
 def test_a_diagnosis_that_missed_the_bars_says_so():
     empty = pd.DataFrame()
     d = Diagnosis(empty, empty, empty, empty, empty, diagnostics={"csat/items": _diag(bad=True)}, meta={})

@@ -97,6 +97,7 @@ from qmsprint.diagnosis.reading import (
 from qmsprint.diagnosis.reliability import RELIABILITY_COLUMNS, reliability_table
 from qmsprint.diagnosis.result import R2_COLUMNS, TABLES, VARIANCE_COLUMNS, Diagnosis
 from qmsprint.models import draws_of
+from qmsprint.models.diagnosis import SMALL_PART_DRAWS
 from qmsprint.progress import Progress, silent
 from qmsprint.results import Diagnostics
 from qmsprint.spec import Spec
@@ -121,12 +122,29 @@ __all__ = [
     "OutcomeBlock",
     "diagnosable_outcomes",
     "diagnose",
+    "diagnosis_draws",
     "prepare_diagnosis",
 ]
 
-DIAGNOSIS_DRAWS = 1000  # at most this many draws and tuning steps per chain (the spec's, if fewer)
+# The diagnosis sizes its own draws: each part starts at :func:`qmsprint.models.diagnosis.part_draws`
+# (500 or 800 per chain) and one sampled again with the other parametrization draws DIAGNOSIS_DRAWS,
+# whatever the spec's ``draws`` (the effect estimates' draws), unless the spec asks for fewer than a
+# small part needs (a quick look): then the spec's draws cap every part. Tuning steps: the spec's, at
+# most DIAGNOSIS_TUNE.
+DIAGNOSIS_DRAWS = 1000
 DIAGNOSIS_TUNE = 500
 RELIABILITY_SCORES = ("qa_score", "behavior_score", "auto_score")  # scores whose monthly reliability is read
+
+
+def diagnosis_draws(spec_draws: int) -> int:
+    """Draws per chain the diagnosis may use, given the spec's ``draws`` (the effect estimates').
+
+    :data:`DIAGNOSIS_DRAWS`: each part draws :func:`qmsprint.models.diagnosis.part_draws` of it at
+    first (500 or 800) and all of it with the other parametrization. A spec asking for fewer draws
+    than a small part needs (:data:`qmsprint.models.diagnosis.SMALL_PART_DRAWS`) asks for a quick
+    look: its draws cap every part.
+    """
+    return spec_draws if spec_draws < SMALL_PART_DRAWS else DIAGNOSIS_DRAWS
 
 
 def diagnose(
@@ -141,9 +159,9 @@ def diagnose(
     Parameters
     ----------
     spec
-        The experiment file; its sampler settings (seed, chains, backend) are used, with at most
-        :data:`DIAGNOSIS_DRAWS` draws and :data:`DIAGNOSIS_TUNE` tuning steps per chain (each part
-        draws :func:`qmsprint.models.diagnosis.part_draws` at first).
+        The experiment file; its sampler settings (seed, chains, backend, target accept) are
+        used, with at most :data:`DIAGNOSIS_TUNE` tuning steps per chain. The draws are the
+        diagnosis's own (:func:`diagnosis_draws`), not the spec's.
     frame
         Canonical interaction table as :func:`qmsprint.data.load_frame` returns it (``agent_id``,
         ``qa_score``, outcomes, optionally ``behavior_score``, ``item_<name>``, ``channel``,
@@ -189,7 +207,7 @@ def diagnose(
         frame, scores, program=program_labels(programs), prob=spec.model.hdi_prob, seed=spec.sampler.seed
     )
     blocks = outcome_blocks(p)
-    draws = min(spec.sampler.draws, DIAGNOSIS_DRAWS)
+    draws = diagnosis_draws(spec.sampler.draws)
     tune = min(spec.sampler.tune, DIAGNOSIS_TUNE)
     prob = spec.model.hdi_prob
     t0 = time.perf_counter()
