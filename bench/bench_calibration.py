@@ -301,6 +301,13 @@ def _settings(records: list[dict[str, Any]], args: argparse.Namespace) -> str:
     return " and ".join(f"{c} chains x {d} draws (+{t} warm-up)" for c, d, t in got)
 
 
+def _time_spent(records: list[dict[str, Any]], wall: float) -> str:
+    """The estimations' time (each pilot's setting counted once) and this invocation's wall time."""
+    per_fit = {(r["scenario"], r["seed"], r["baseline"]): r["seconds"] for r in records}
+    spent = f"Estimation time of these pilots: {sum(per_fit.values()) / 60:.0f} min ({len(per_fit)} estimations)"
+    return f"{spent}; wall time of this invocation: {wall / 60:.0f} min." if wall >= 60 else f"{spent}."
+
+
 def read_records(path: Path | None) -> list[dict[str, Any]]:
     """Records of pilots already run (JSON lines), or none."""
     if path is None or not path.exists():
@@ -349,8 +356,7 @@ def main(argv: list[str] | None = None) -> None:
         f"Pilots per scenario: {n_pilots}. Each: 48 agents in 12 teams (2 sites), 150 first contacts per agent "
         "in each of the baseline and the pilot period (4 weeks each), all five metrics, 94% HDI from the spec and "
         f"90% HDI from the same draws. Sampler: {_settings(selected, args)}, "
-        f"retries within {args.budget:.0f} s per estimation. Wall time of this run: "
-        f"{(time.perf_counter() - t0) / 60:.0f} min.",
+        f"retries within {args.budget:.0f} s per estimation. {_time_spent(selected, time.perf_counter() - t0)}",
         "",
         *summary(selected),
     ]
