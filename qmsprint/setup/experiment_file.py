@@ -28,6 +28,7 @@ Role = Literal["primary", "secondary", "guardrail"]
 ROLES: tuple[Role, ...] = ("primary", "secondary", "guardrail")
 COMMENT_AT = 30  # column trailing comments start at (as in the demo files)
 DEFAULT_TUNE = 300  # warm-up steps the demo files use (nutpie's default); fits are still checked
+DEFAULT_DRAWS = 500  # draws per chain the demo files keep per effect; a fit short of ESS is sampled again
 DEFAULT_SEGMENTS = ("channel", "contact_reason")
 
 
@@ -89,7 +90,7 @@ class ExperimentChoices:
     contacts_per_month: float = _default(Business, "contacts_per_month")
     cost_per_agent_minute: float = _default(Business, "cost_per_agent_minute")
     program_cost_per_month: float = _default(Business, "program_cost_per_month")
-    draws: int = _default(Sampler, "draws")
+    draws: int = DEFAULT_DRAWS
     tune: int = DEFAULT_TUNE
     chains: int = _default(Sampler, "chains")
     seed: int = _default(Sampler, "seed")
@@ -270,7 +271,11 @@ def write_experiment_toml(choices: ExperimentChoices) -> str:
         _line("program_cost_per_month", b["program_cost_per_month"], "running the new program (coaching time, tooling)")
     )
     s = raw["sampler"]
-    out += ["", "[sampler]", _line("draws", s["draws"])]
+    out += [
+        "",
+        "[sampler]",
+        _line("draws", s["draws"], "draws per chain kept for every effect (the diagnosis sizes its own)"),
+    ]
     out.append(_line("tune", s["tune"], "warm-up steps per chain (nutpie's default); every fit is still"))
     out.append(_line("chains", s["chains"], "checked against R-hat <= 1.01, ESS >= 400 and no divergences"))
     out.append(_line("seed", s["seed"]))
