@@ -12,13 +12,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from qmsprint import metrics as metric_registry
 from qmsprint.errors import Problem, SpecError
 from qmsprint.metrics import MetricDef
 from qmsprint.metrics.custom_entries import register_entries
 from qmsprint.metrics.custom_fields import MetricKeys
+from qmsprint.spec_base import Strict
 from qmsprint.spec_data import data_problems
 from qmsprint.spec_rollout import Monitor, PrePost, Waves, rollout_problems
 from qmsprint.spec_sampler import Sampler
@@ -50,11 +51,7 @@ def canonical_columns() -> tuple[str, ...]:
     return BASE_COLUMNS + tuple(c for c in dict.fromkeys(extra) if c not in BASE_COLUMNS)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Arms(_Strict):
+class Arms(Strict):
     """Which value of the data's ``arm`` column is which program."""
 
     control: str = Field(description="arm value of units on the current checklist program")
@@ -70,7 +67,7 @@ class Arms(_Strict):
         return self.treatment_label or f"{self.program.capitalize()}-based QA"
 
 
-class DataSource(_Strict):
+class DataSource(Strict):
     """Where the interactions are and how their columns map to qmsprint's."""
 
     source: str | None = Field(None, description="file path or glob (CSV/Parquet), relative to the spec file")
@@ -89,21 +86,21 @@ class DataSource(_Strict):
     encoding: str = "utf-8"
 
 
-class Period(_Strict):
+class Period(Strict):
     """A closed date range."""
 
     start: dt.date
     end: dt.date
 
 
-class Periods(_Strict):
+class Periods(Strict):
     """Baseline (DiD only) and pilot periods."""
 
     baseline: Period | None = None
     pilot: Period | None = None
 
 
-class RepeatContacts(_Strict):
+class RepeatContacts(Strict):
     """How repeat contacts are derived from the contact log."""
 
     window_days: int = Field(7, ge=1, le=90)
@@ -142,7 +139,7 @@ class Metric(MetricKeys):  # + value_per_unit and the keys of a custom metric (q
         return self.min_effect if self.min_effect is not None else self.info.default_min_effect
 
 
-class Decision(_Strict):
+class Decision(Strict):
     """Decision thresholds (defaults as experimentation platforms use)."""
 
     prob_improve: float = Field(
@@ -166,7 +163,7 @@ class Decision(_Strict):
     min_units_per_arm: int = Field(8, ge=1)
 
 
-class Business(_Strict):
+class Business(Strict):
     """Business inputs for the money behind a recommendation."""
 
     cost_per_contact: float = Field(5.0, ge=0)
@@ -178,7 +175,7 @@ class Business(_Strict):
     program_cost_per_month: float = Field(0.0, ge=0, description="running cost of the new program per month")
 
 
-class Model(_Strict):
+class Model(Strict):
     """Model settings."""
 
     hdi_prob: float = Field(0.94, gt=0.5, lt=1)
@@ -194,7 +191,7 @@ class Model(_Strict):
     prior_from: str | None = Field(None, description="earlier run folder whose posterior becomes the prior")
 
 
-class BaselineRates(_Strict):
+class BaselineRates(Strict):
     """Stated baseline rates for `qmsprint design` when there is no baseline data.
 
     Only the metrics of the spec need their rate: CSAT ``csat_mean`` (``csat_sd``), NPS
@@ -221,7 +218,7 @@ class BaselineRates(_Strict):
     handle_time_sd: float | None = Field(None, gt=0)
 
 
-class DesignSettings(_Strict):
+class DesignSettings(Strict):
     """Settings of `qmsprint design` and `qmsprint assign`."""
 
     agents_per_arm: list[int] = Field(default_factory=lambda: [10, 20, 40, 80])
@@ -237,13 +234,13 @@ class DesignSettings(_Strict):
     )
 
 
-class Output(_Strict):
+class Output(Strict):
     """Where runs go."""
 
     runs_dir: str = "runs"
 
 
-class Spec(_Strict):
+class Spec(Strict):
     """A whole pilot, as one experiment file describes it."""
 
     name: str = Field(min_length=1)

@@ -11,18 +11,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from qmsprint.errors import Problem
+from qmsprint.spec_base import Strict
 
 WEEKLY_DESIGNS = ("waves", "prepost")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Waves(_Section):
+class Waves(Strict):
     """Staggered roll-out: when each unit (team, site or agent) switched to the new program.
 
     Either a table here (``switch = { T01 = 2026-02-02, T02 = 2026-03-02 }``: the unit's first day
@@ -38,7 +35,7 @@ class Waves(_Section):
     )
 
 
-class PrePost(_Section):
+class PrePost(Strict):
     """Before/after without a control group: an interrupted time series on weekly cells."""
 
     trend: bool = Field(True, description="a linear trend over the weeks (extrapolated into the pilot)")
@@ -50,7 +47,7 @@ class PrePost(_Section):
     )
 
 
-class Monitor(_Section):
+class Monitor(Strict):
     """``qmsprint monitor``: where new alerts go besides ``alerts.jsonl`` and the exit code."""
 
     webhook: str | None = Field(None, description="http(s) URL that receives each check's new alerts as JSON (POST)")

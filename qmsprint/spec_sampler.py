@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from qmsprint.spec_base import Strict
 
 # Target accept when the spec leaves it unset. The effect models: at 0.9 a divergent draw or two
 # (sds near zero, few teams) sent most runs to a retry. The diagnosis's regressions (one agent level,
@@ -18,10 +20,8 @@ EFFECT_TARGET_ACCEPT = 0.95
 DIAGNOSIS_TARGET_ACCEPT = 0.9
 
 
-class Sampler(BaseModel):
+class Sampler(Strict):
     """MCMC settings (kept apart from model settings)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     draws: int = Field(1000, ge=50)
     tune: int = Field(1000, ge=50)

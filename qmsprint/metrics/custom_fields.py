@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from qmsprint.spec_base import Strict
 
 
-class MetricKeys(BaseModel):
+class MetricKeys(Strict):
     """Optional keys of a ``[[metrics]]`` entry: its business value, and what declares a custom metric."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     value_per_unit: float | None = Field(
         None,
