@@ -9,6 +9,11 @@ misses the bars) and convergence; per process: the whole diagnosis (load, cells,
 and its CPU seconds.
 
     python bench/bench_diagnosis.py
+    python bench/bench_diagnosis.py --floor   # the cost of one gradient per part, against NumPy's
+
+``--floor`` times, in one process on one thread, each part's log density and gradient as nutpie
+evaluates it (pytensor's numba code) and the least NumPy needs for the same cells: the linear
+predictor, its transpose product and one vectorised ``log1p(exp(.))`` per cell and outcome level.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 
 from _common import ROOT, append, load, machine
 
@@ -116,8 +122,78 @@ def main() -> None:
     )
 
 
+def _per_call(f: Callable[[], object], seconds: float = 1.0) -> float:
+    """Seconds per call of ``f`` (repeated for about ``seconds``)."""
+    f()
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        f()
+        n += 1
+    return (time.perf_counter() - t0) / n
+
+
+def floor() -> None:
+    """One gradient per part: pytensor's numba code against the least NumPy's vectorised code needs."""
+    import numpy as np
+    import pytensor
+    import pytensor.tensor as pt
+    from threadpoolctl import threadpool_limits
+
+    from qmsprint.data import load_history
+    from qmsprint.diagnosis.blocks import outcome_blocks
+    from qmsprint.diagnosis.prepare import prepare_diagnosis
+    from qmsprint.models import diagnosis as md
+    from qmsprint.spec import load_spec
+
+    start = load()
+    spec = load_spec(ROOT / "experiments" / "demo_ab.toml")
+    blocks = outcome_blocks(prepare_diagnosis(load_history(spec)[0], spec))
+    rng = np.random.default_rng(1)
+    rows = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for b in blocks:
+            part = b.arrays
+            model, _ = md.part_model(part, md.centred_agents(part))
+            values = model.value_vars
+            logp = model.logp(jacobian=True)
+            f = pytensor.function(values, [logp, *pt.grad(logp, values)], mode="NUMBA")
+            point = [model.initial_point()[v.name] for v in values]
+            numba_s = _per_call(lambda f=f, point=point: f(*point))
+            X, codes = np.ascontiguousarray(part.X), part.agents[1]
+            beta, u = rng.normal(size=X.shape[1]) * 0.1, rng.normal(size=len(part.agents[0])) * 0.1
+            levels = part.y.shape[1] - 1 if part.family == "ordinal" else 1
+
+            def numpy_floor(X=X, codes=codes, beta=beta, u=u, levels=levels) -> None:
+                eta = X @ beta + u[codes]
+                for _ in range(levels):
+                    r = np.log1p(np.exp(-np.abs(eta)))
+                X.T @ r
+
+            numpy_s = _per_call(numpy_floor) if part.family != "gaussian" else float("nan")
+            rows.append(
+                f"| {b.key} | {part.family} | {len(part.n):,} | {X.shape[1]} | {1e3 * numba_s:.3f} | "
+                + (f"{1e3 * numpy_s:.3f} | {numba_s / numpy_s:.1f} |" if np.isfinite(numpy_s) else "- | - |")
+            )
+    append(
+        "Checklist diagnosis: one gradient per part (bench/bench_diagnosis.py --floor)",
+        [
+            machine(start),
+            "One thread. *model*: the part's log density and gradient as nutpie evaluates them (pytensor's numba "
+            "code). *NumPy floor*: the least the same cells need with NumPy's vectorised functions (linear "
+            "predictor, its transpose product, one log1p(exp(.)) per cell and outcome level); a normal part "
+            "evaluates summary statistics, not cells.",
+            "",
+            "| part | family | cells | coefficients | model, ms | NumPy floor, ms | ratio |",
+            "|---|---|---:|---:|---:|---:|---:|",
+            *rows,
+        ],
+    )
+
+
 if __name__ == "__main__":
     if "--child" in sys.argv:
         child()
+    elif "--floor" in sys.argv:
+        floor()
     else:
         main()
