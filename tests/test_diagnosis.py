@@ -311,6 +311,33 @@ def test_the_diagnosis_draws_its_own_plan_whatever_the_effects_draw(monkeypatch)
     assert model.part_draws(big, seen[1]) == 100
 
 
+def test_facet_titles_read_as_a_client_reads_them():
+    r2 = pd.DataFrame(
+        [
+            {"outcome": o, "score": "qa_score", "level": lv, "mean": 0.3, "hdi_low": 0.2, "hdi_high": 0.4}
+            for o in ("csat", "fcr")
+            for lv in ("interaction", "agent")
+        ]
+    )
+    items = pd.DataFrame(
+        [
+            {"outcome": o, "item": "greeting", "effect": 0.1, "good_effect": 0.1, "good_hdi_low": 0.0,
+             "good_hdi_high": 0.2, "label": "noise", "pass_rate": 0.9, "prob_good": 0.9}
+            for o in ("csat", "fcr")
+        ]
+    )  # fmt: skip
+    empty = pd.DataFrame()
+    figs = figures(Diagnosis(r2, items, empty, empty, empty, diagnostics={}, meta={}))
+    titles = {name: sorted(a.text for a in figs[name].layout.annotations) for name in ("r2", "items")}
+    assert titles["r2"] == ["Between agents", "Between interactions"]
+    assert set(titles["items"]) == {
+        "CSAT",
+        "First contact resolution",
+        "within-agent effect (log-odds, + = better for customers)",
+    }
+    assert not any(ax.title.text for ax in figs["items"].select_xaxes())  # one shared title, not one per facet
+
+
 def test_a_diagnosis_that_missed_the_bars_says_so():
     empty = pd.DataFrame()
     d = Diagnosis(empty, empty, empty, empty, empty, diagnostics={"csat/items": _diag(bad=True)}, meta={})

@@ -35,7 +35,20 @@ QUADRANTS = {
     (False, False): "low QA, poor outcomes",
 }
 MIX_NAMES = {"contact_reason": "contact reasons", "channel": "channels"}
+LEVEL_LABELS = {"interaction": "Between interactions", "agent": "Between agents"}
 _ITEM_VERBS = {"matters": "matter", "hurts": "hurt", "noise": "are noise", "constant": "never vary"}
+
+
+def _plain_facets(fig: go.Figure) -> None:
+    """Facet titles read as their value ("Between agents"), not as plotly's ``column=value``."""
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
+
+
+def _shared_x_title(fig: go.Figure, title: str) -> None:
+    """One x-axis title under every facet, instead of one per facet written over each other."""
+    fig.for_each_xaxis(lambda ax: ax.update(title_text=""))
+    fig.add_annotation(text=title, xref="paper", yref="paper", x=0.5, y=0, yshift=-40, showarrow=False)
+    fig.update_layout(margin={"b": 70})
 
 
 def share_text(x: float) -> str:
@@ -363,6 +376,7 @@ def figures(d: Diagnosis) -> dict[str, go.Figure]:
             outcome_label=d.r2["outcome"].map(_outcome_label),
             score_label=d.r2["score"].map(SCORE_LABELS),
             pct=100 * d.r2["mean"],
+            level_label=d.r2["level"].map(LEVEL_LABELS).fillna(d.r2["level"]),
             err_hi=100 * (d.r2["hdi_high"] - d.r2["mean"]),
             err_lo=100 * (d.r2["mean"] - d.r2["hdi_low"]),
         )
@@ -372,12 +386,13 @@ def figures(d: Diagnosis) -> dict[str, go.Figure]:
             y="pct",
             color="score_label",
             barmode="group",
-            facet_col="level",
+            facet_col="level_label",
             error_y="err_hi",
             error_y_minus="err_lo",
             labels={"pct": "variance explained (%)", "outcome_label": "", "score_label": "score"},
             title="How much of each outcome the scores explain (latent-scale R², with HDI)",
         )
+        _plain_facets(figs["r2"])
     fitted = d.items.dropna(subset=["effect"]) if len(d.items) else d.items
     if len(fitted):
         fitted = fitted[fitted["outcome"] != "handle_time"]
@@ -397,10 +412,12 @@ def figures(d: Diagnosis) -> dict[str, go.Figure]:
             error_x_minus="err_lo",
             hover_data={"pass_rate": ":.1%", "prob_good": ":.2f"},
             color_discrete_map={"matters": "#2a9d8f", "noise": "#8d99ae", "hurts": "#e63946"},
-            labels={"good_effect": "within-agent effect (log-odds, + = better for customers)", "item": ""},
+            labels={"good_effect": "", "item": ""},
             title="Checklist items: within-agent association with customer outcomes (adjusted, with HDI)",
         )
         fig.add_vline(x=0, line_dash="dot")
+        _plain_facets(fig)
+        _shared_x_title(fig, "within-agent effect (log-odds, + = better for customers)")
         figs["items"] = fig
     if len(d.quadrant):
         q = d.quadrant
