@@ -114,15 +114,21 @@ def replicate(base: Path, copies: int, path: Path) -> Path:
 
 def make_input_here(n: int, path: Path) -> None:
     """Simulate about ``n`` interactions to ``path`` (in this process)."""
-    from qmsprint.simulate import SimConfig, simulate
+    from qmsprint.simulate import simulate
     from qmsprint.store import write_simulation
 
     if n > SIMULATE_MAX:
         replicate(make_input(10_000_000), round(n / 10_000_000), path)
         return
+    write_simulation(simulate(big_config(n)), path)
+
+
+def big_config(n: int):
+    """The simulated pilot of about ``n`` interactions (at most :data:`SIMULATE_MAX`): agents grow with ``n``."""
+    from qmsprint.simulate import SimConfig
+
     agents = max(50, n // 2200)
-    cfg = SimConfig(n_agents=agents, n_teams=max(5, agents // 12), n_sites=4, interactions_per_agent=1150, seed=1)
-    write_simulation(simulate(cfg), path)
+    return SimConfig(n_agents=agents, n_teams=max(5, agents // 12), n_sites=4, interactions_per_agent=1150, seed=1)
 
 
 def make_input(n: int) -> Path:
