@@ -24,6 +24,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from qmsprint.simulate import SimConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -123,7 +127,7 @@ def make_input_here(n: int, path: Path) -> None:
     write_simulation(simulate(big_config(n)), path)
 
 
-def big_config(n: int):
+def big_config(n: int) -> SimConfig:
     """The simulated pilot of about ``n`` interactions (at most :data:`SIMULATE_MAX`): agents grow with ``n``."""
     from qmsprint.simulate import SimConfig
 

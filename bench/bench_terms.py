@@ -7,8 +7,9 @@ fresh process per variant:
 ``all terms``
     The default model.
 ``no unit x period``
-    Without the team x period, site x period and agent x period effects (the cell design built
-    with ``period_effects = False``; this switch is not offered to users).
+    DiD only: without the team x period, site x period and agent x period effects (the cell design
+    built with ``period_effects = False``; this switch is not offered to users). An A/B pilot with a
+    baseline fits the pilot period alone, with the baseline as a covariate: it has no such terms.
 ``no baseline``
     A/B only: without each unit's baseline level (``[model] baseline_adjust = false``).
 
@@ -66,7 +67,7 @@ print(json.dumps({
 """
 
 PILOTS = {
-    "demo_ab": ("all terms", "no unit x period", "no baseline"),
+    "demo_ab": ("all terms", "no baseline"),
     "demo_did": ("all terms", "no unit x period"),
 }
 
@@ -95,7 +96,7 @@ def main() -> None:
         "Effect estimation of the bundled pilots (all metrics of the spec, its sampler), each variant in two "
         "fresh processes in turn sharing the compiled-model cache (the first compiles what the cache lacks, "
         "the second loads it). Width: the 94% interval of the headline effect (second process). Attempts: "
-        "samplings per metric (1 = no retry).",
+        "the metrics sampled more than once (none: every metric at its first sampling).",
         "",
         "| pilot | model | first process s | second process s | attempts | "
         + " | ".join(f"{m} width" for m in metrics)
@@ -104,7 +105,7 @@ def main() -> None:
     ]
     for pilot, variant, first, second in rows:
         ms = second["metrics"]
-        attempts = ", ".join(str(ms[m]["attempts"]) for m in metrics if m in ms)
+        attempts = ", ".join(f"{m} {v['attempts']}" for m, v in ms.items() if v["attempts"] > 1) or "none"
         if not all(v["converged"] for v in ms.values()):
             attempts += " (not all converged)"
         widths = " | ".join(f"{ms[m]['width']:.3g}" if m in ms else "" for m in metrics)
