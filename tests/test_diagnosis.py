@@ -246,6 +246,36 @@ def test_a_fit_that_misses_the_bars_is_tried_with_the_other_parametrization(monk
     assert [f[2].attempts for f in fits] == [2, 1, 2]
 
 
+def test_item_parts_hold_the_agents_sd_to_the_variance_component_bars(monkeypatch):
+    """The agents' sd of an item part feeds no reported number: looser bars; a score's R-squared reads it: strict."""
+    from qmsprint.diagnosis.blocks import fit_blocks, outcome_blocks
+    from qmsprint.models import diagnosis as model
+    from qmsprint.models import sampling
+
+    df, _ = make_frame(n_agents=12, per_agent=100)
+    blocks = outcome_blocks(prepare_diagnosis(df, make_spec(), None))
+    assert {b.kind for b in blocks} == {"r2", "items", "rc"}
+    checked: dict[str, tuple] = {}
+    monkeypatch.setattr(model, "part_model", lambda part, centered: ((part.key, centered), {}))
+    monkeypatch.setattr(sampling, "compile_model", lambda m, init, backend: sampling.CompiledModel(m, None, init, 0.0))
+    monkeypatch.setattr(sampling, "start_sampling", lambda run, **kw: run)
+    monkeypatch.setattr(sampling, "finish_sampling", lambda run, *a: (run.model, "nutpie"))
+
+    def diagnostics(idata, names, **kw):
+        checked[idata[0]] = (tuple(names), tuple(kw.get("spread") or ()))
+        return _diag(bad=False)
+
+    monkeypatch.setattr(sampling, "diagnostics_of", diagnostics)
+    list(fit_blocks(blocks, make_spec(), 1000, 300, lambda *a: None))
+    for b in blocks:
+        strict, spread = checked[b.key]
+        assert "beta" in strict
+        if b.kind == "items":
+            assert spread == ("sd_agent",) and "sd_agent" not in strict
+        else:
+            assert spread == () and "sd_agent" in strict
+
+
 def test_a_fit_short_only_of_ess_is_sampled_again_with_twice_the_draws(monkeypatch):
     from qmsprint.diagnosis.blocks import fit_blocks, outcome_blocks
     from qmsprint.models import diagnosis as model

@@ -169,7 +169,8 @@ def items_block(p: DiagnosisData, o: Outcome) -> OutcomeBlock:
     info = {"items": names, "n_obs": int(n.sum()), "n_agents": int(cells["agent_id"].nunique()), "scale": scale}
     key = f"{o.name}/items"
     idx = p.agents.get_indexer(cells["agent_id"])
-    return OutcomeBlock(key, "items", o, info, DiagnosisPart(key, o.family, coefs, np.hstack(mats), idx, n, y))
+    part = DiagnosisPart(key, o.family, coefs, np.hstack(mats), idx, n, y, spread=("sd_agent",))
+    return OutcomeBlock(key, "items", o, info, part)
 
 
 def root_cause_block(p: DiagnosisData, o: Outcome) -> OutcomeBlock:
