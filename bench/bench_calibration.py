@@ -31,6 +31,7 @@ Usage::
     python bench/bench_calibration.py --records /tmp/cal.jsonl   # keep per-pilot records; resume from them
     python bench/bench_calibration.py --records /tmp/cal.jsonl --report-only   # tables of the pilots run so far
     python bench/bench_calibration.py --first-seed 81 --pilots 160 --scenarios did_shocks   # more pilots, new seeds
+    python bench/bench_calibration.py --scenarios ab_agent --baseline-only   # the default model only (half the time)
 
 Pilots run seed by seed across the scenarios, so a bench stopped early has every scenario.
 
@@ -136,8 +137,12 @@ def run_pilot(
     chains: int = 4,
     budget: float = 600.0,
     workdir: Path | None = None,
+    baseline_only: bool = False,
 ) -> list[dict[str, Any]]:
-    """Simulate, prepare and estimate one pilot; one record per metric (and per baseline setting for ``ab_agent``)."""
+    """Simulate, prepare and estimate one pilot; one record per metric (and per baseline setting for ``ab_agent``).
+
+    ``baseline_only`` estimates an ``ab_agent`` pilot with the default model only (no width comparison).
+    """
     from qmsprint.data import prepare
     from qmsprint.decide import verdict_for
     from qmsprint.experiments import estimate
@@ -149,7 +154,7 @@ def run_pilot(
     sim = simulate(cfg)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         path = write_simulation(sim, Path(tmp) / "pilot.parquet")[0]
-        settings = [True, False] if scenario == "ab_agent" else [True]
+        settings = [True, False] if scenario == "ab_agent" and not baseline_only else [True]
         out = []
         for baseline in settings:
             spec = spec_for(cfg, path, draws=draws, tune=tune, chains=chains, budget=budget, baseline=baseline)
@@ -338,6 +343,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--records", type=Path, default=None, help="JSON-lines file of per-pilot records (resumable)")
     ap.add_argument("--no-append", action="store_true", help="print the tables without appending to RESULTS.md")
     ap.add_argument("--report-only", action="store_true", help="summarise the pilots in --records without running more")
+    ap.add_argument(
+        "--baseline-only", action="store_true", help="ab_agent: only the default model (no width without the baseline)"
+    )
     args = ap.parse_args(argv)
     start_load = load()
     t0 = time.perf_counter()
@@ -350,7 +358,15 @@ def main(argv: list[str] | None = None) -> None:
             if (scenario, seed) in done:
                 continue
             t = time.perf_counter()
-            recs = run_pilot(scenario, seed, draws=args.draws, tune=args.tune, chains=args.chains, budget=args.budget)
+            recs = run_pilot(
+                scenario,
+                seed,
+                draws=args.draws,
+                tune=args.tune,
+                chains=args.chains,
+                budget=args.budget,
+                baseline_only=args.baseline_only,
+            )
             records += recs
             if args.records is not None:
                 with open(args.records, "a", encoding="utf-8") as fh:
