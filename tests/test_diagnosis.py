@@ -276,6 +276,26 @@ def test_item_parts_hold_the_agents_sd_to_the_variance_component_bars(monkeypatc
             assert spread == () and "sd_agent" in strict
 
 
+def test_only_a_parts_first_sampling_caps_its_trees(monkeypatch):
+    """The first sampling of a part caps the tree depth (cheaper warm-up); samplings after a miss do not."""
+    from qmsprint.diagnosis.blocks import fit_blocks, outcome_blocks
+    from qmsprint.models import diagnosis as model
+    from qmsprint.models import sampling
+
+    df, _ = make_frame(n_agents=12, per_agent=100)
+    blocks = [b for b in outcome_blocks(prepare_diagnosis(df, make_spec(), None)) if b.kind == "r2"][:2]
+    depths: list = []
+    monkeypatch.setattr(model, "part_model", lambda part, centered: ((part.key, centered), {}))
+    monkeypatch.setattr(sampling, "compile_model", lambda m, init, backend: sampling.CompiledModel(m, None, init, 0.0))
+    monkeypatch.setattr(sampling, "start_sampling", lambda run, **kw: depths.append(kw["maxdepth"]) or run)
+    monkeypatch.setattr(sampling, "finish_sampling", lambda run, *a: (run.model, "nutpie"))
+    outcome = iter([_diag(bad=True), _diag(bad=False), _diag(bad=False)])  # part 0 misses, then both converge
+    monkeypatch.setattr(sampling, "diagnostics_of", lambda idata, names, **kw: next(outcome))
+    list(fit_blocks(blocks, make_spec(), 1000, 300, lambda *a: None))
+    assert depths == [model.FIRST_MAXDEPTH, None, model.FIRST_MAXDEPTH]
+    assert 4 < model.FIRST_MAXDEPTH < 10  # above the parts' depth after warm-up, below nutpie's default
+
+
 def test_a_fit_short_only_of_ess_is_sampled_again_with_twice_the_draws(monkeypatch):
     from qmsprint.diagnosis.blocks import fit_blocks, outcome_blocks
     from qmsprint.models import diagnosis as model

@@ -89,10 +89,13 @@ def compile_model(
 HEARTBEAT_SECONDS = 10.0
 
 
-def _start_nutpie(compiled: Any, *, draws: int, tune: int, chains: int, seed: int, target_accept: float) -> Any:
+def _start_nutpie(
+    compiled: Any, *, draws: int, tune: int, chains: int, seed: int, target_accept: float, maxdepth: int | None
+) -> Any:
     """Start nutpie sampling in the background (low-rank mass matrix adaptation, no warm-up kept)."""
     import nutpie
 
+    extra = {} if maxdepth is None else {"maxdepth": int(maxdepth)}
     return nutpie.sample(
         compiled,
         draws=draws,
@@ -104,6 +107,7 @@ def _start_nutpie(compiled: Any, *, draws: int, tune: int, chains: int, seed: in
         low_rank_modified_mass_matrix=True,
         save_warmup=False,
         blocking=False,
+        **extra,
     )
 
 
@@ -141,15 +145,30 @@ def _wait(sampler: Any, label: str, progress: Any, fraction: float) -> Any:
 
 
 def start_sampling(
-    compiled: CompiledModel, *, draws: int, tune: int, chains: int, seed: int, target_accept: float = 0.9
+    compiled: CompiledModel,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: int,
+    target_accept: float = 0.9,
+    maxdepth: int | None = None,
 ) -> Started:
     """Start sampling: nutpie in the background (call :func:`finish_sampling`), PyMC right away.
 
-    Run it under :func:`one_blas_thread` until :func:`finish_sampling` returns.
+    ``maxdepth`` caps a draw's tree at ``2**maxdepth`` leapfrog steps (nutpie's default, 10, when
+    None; PyMC's own NUTS keeps its default). Run it under :func:`one_blas_thread` until
+    :func:`finish_sampling` returns.
     """
     if compiled.compiled is not None:
         handle = _start_nutpie(
-            compiled.compiled, draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept
+            compiled.compiled,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            target_accept=target_accept,
+            maxdepth=maxdepth,
         )
         return Started(handle, "nutpie")
     idata = _sample_pymc(
