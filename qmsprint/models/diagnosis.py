@@ -314,8 +314,8 @@ def fit_parts(
     convergence bars by more than a little is repeated with the other parametrization (``draws``
     per chain) and the better-converged fit is kept; a kept fit that misses them only a little (ESS
     short or R-hat a little high: :func:`.retry.is_marginal`) is sampled again with twice its
-    draws. A part draws :func:`part_draws` per chain at first, its trees capped at :data:`FIRST_MAXDEPTH`
-    (later samplings: nutpie's default). ``attempts`` in the diagnostics
+    draws. A part draws :func:`part_draws` per chain at first, its trees capped at
+    :data:`FIRST_MAXDEPTH` (later samplings: nutpie's default). ``attempts`` in the diagnostics
     counts the part's samplings and ``seconds`` adds up their compile and wall times.
     """
     centred = [centred_agents(p, centred_ratio) for p in parts]
