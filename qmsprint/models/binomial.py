@@ -13,7 +13,7 @@ import numpy as np
 from scipy.special import expit
 
 from qmsprint.models.base import CumulativeForm, Family, PPCRow
-from qmsprint.models.terms import linear_predictor
+from qmsprint.models.terms import block_predictor
 
 
 def block_data(prefix: str, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -36,16 +36,7 @@ def build(block: Any, data: dict[str, Any]) -> None:
     import pymc as pm
 
     p = block.prefix
-    eta = linear_predictor(
-        p,
-        block.design,
-        data,
-        block.priors,
-        centred=block.centred,
-        intercept=True,
-        **block.effect_args(data),
-        center=data[f"{p}__center"],
-    )
+    eta = block_predictor(block, data)
     pm.Potential(f"{p}_loglik", loglik(eta, data, p))
 
 

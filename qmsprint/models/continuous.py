@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from qmsprint.models.base import CumulativeForm, Family, PPCRow
-from qmsprint.models.terms import linear_predictor
+from qmsprint.models.terms import block_predictor
 
 
 def block_data(prefix: str, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -48,16 +48,7 @@ def build(block: Any, data: dict[str, Any]) -> None:
     import pytensor.tensor as pt
 
     p = block.prefix
-    eta = linear_predictor(
-        p,
-        block.design,
-        data,
-        block.priors,
-        centred=block.centred,
-        intercept=True,
-        **block.effect_args(data),
-        center=data[f"{p}__center"],
-    )
+    eta = block_predictor(block, data)
     sigma = pm.HalfNormal(f"{p}_sigma", block.priors["sigma_sd"])
     n, ybar, ss = data[f"{p}__n"], data[f"{p}__ybar"], data[f"{p}__ss"]
     loglik = -pt.sum(n) * pt.log(sigma) - pt.sum(ss + n * (ybar - eta) ** 2) / (2 * sigma**2)

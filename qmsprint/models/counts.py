@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from qmsprint.models.base import CumulativeForm, Family, PPCRow
-from qmsprint.models.terms import linear_predictor
+from qmsprint.models.terms import block_predictor
 
 MAX_SHAPE = 1e6  # shape used when the counts show no over-dispersion (Poisson limit)
 
@@ -87,16 +87,7 @@ def build(block: Any, data: dict[str, Any]) -> None:
     import pymc as pm
 
     p = block.prefix
-    eta = linear_predictor(
-        p,
-        block.design,
-        data,
-        block.priors,
-        centred=block.centred,
-        intercept=True,
-        **block.effect_args(data),
-        center=data[f"{p}__center"],
-    )
+    eta = block_predictor(block, data)
     pm.Potential(f"{p}_loglik", loglik(eta, data, p))
 
 

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from qmsprint.models.terms import CellDesign
+from qmsprint.models.terms import CellDesign, adjusted
 
 __all__ = ["EVENT_STEP", "EventCellDesign", "season_features"]
 
@@ -206,18 +206,7 @@ class EventCellDesign(CellDesign):
             b = _level(p, "unit", self.n_units, pri["unit_sd"], "unit" in cset, unit_mean)
         else:
             b = pm.Deterministic(f"{p}_unit", unit_mean * pt.ones(self.n_units))
-        eta = b[data[f"{p}__unit"]]
-        k = self.X.shape[1]
-        if k:
-            beta = pm.Normal(f"{p}_adjust", 0.0, pri["adjust_sd"], shape=k)
-            if self.x_blocks:
-                off = 0
-                for i, size in enumerate(self.x_blocks):
-                    table = pt.concatenate([pt.zeros(1), beta[off : off + size]])
-                    eta = eta + table[data[f"{p}__xcode{i}"]]
-                    off += size
-            else:
-                eta = eta + pt.dot(data[f"{p}__X"], beta)
+        eta = adjusted(p, self, data, pri, b[data[f"{p}__unit"]])
         period_sd = pri["period_sd"]
         spread_sd = pri.get("team_period_sd", pri["team_sd"])
         if self.waves:

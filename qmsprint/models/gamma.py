@@ -25,7 +25,7 @@ import numpy as np
 from scipy.special import digamma, polygamma
 
 from qmsprint.models.base import CumulativeForm, Family, PPCRow
-from qmsprint.models.terms import linear_predictor
+from qmsprint.models.terms import block_predictor
 
 
 def shape_estimate(obs: dict[str, np.ndarray]) -> float:
@@ -135,16 +135,7 @@ def build(block: Any, data: dict[str, Any]) -> None:
     import pymc as pm
 
     p = block.prefix
-    eta = linear_predictor(
-        p,
-        block.design,
-        data,
-        block.priors,
-        centred=block.centred,
-        intercept=True,
-        **block.effect_args(data),
-        center=data[f"{p}__center"],
-    )
+    eta = block_predictor(block, data)
     # log-normal prior on the shape around 1 (exponential-like), wide: 95% between 0.14 and 7
     shape = pm.LogNormal(f"{p}_shape", 0.0, block.priors["shape_sd"])
     pm.Potential(f"{p}_loglik", data[f"{p}__temper"] * loglik(eta, shape, data, p))

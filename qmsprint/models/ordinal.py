@@ -1,6 +1,6 @@
 """Ordinal outcomes (CSAT, NPS): cumulative logit with ordered cutpoints, on level counts per cell.
 
-``P(Y <= k | cell c) = logistic(cut_k - eta_c)``; ``eta_c`` from :func:`.terms.linear_predictor`
+``P(Y <= k | cell c) = logistic(cut_k - eta_c)``; ``eta_c`` from :func:`.terms.block_predictor`
 without an intercept. The likelihood is the multinomial of the level counts of each cell (the
 ``pm.OrderedMultinomial`` log-likelihood without its constant multinomial coefficient), written
 so that it costs one log-sigmoid per cell and cutpoint with data next to it. With
@@ -24,7 +24,7 @@ import numpy as np
 from scipy.special import expit
 
 from qmsprint.models.base import CumulativeForm, Family, PPCRow
-from qmsprint.models.terms import linear_predictor
+from qmsprint.models.terms import block_predictor
 
 
 def block_data(prefix: str, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -78,15 +78,7 @@ def build(block: Any, data: dict[str, Any]) -> None:
 
     p = block.prefix
     n_levels = block.obs["counts"].shape[1]
-    eta = linear_predictor(
-        p,
-        block.design,
-        data,
-        block.priors,
-        centred=block.centred,
-        intercept=False,
-        **block.effect_args(data),
-    )
+    eta = block_predictor(block, data, intercept=False)
     cut = pm.Normal(
         f"{p}_cut",
         mu=0.0,

@@ -348,19 +348,7 @@ def linear_predictor(
         b = _level_effects(p, "unit", n_units, pri["unit_sd"], "unit" in cset, unit_mean)
     else:
         b = pm.Deterministic(f"{p}_unit", unit_mean * pt.ones(n_units))
-    eta = b[data[f"{p}__unit"]]
-    k = design.X.shape[1]
-    if k:
-        beta = pm.Normal(f"{p}_adjust", 0.0, pri["adjust_sd"], shape=k)
-        if design.x_blocks:
-            # X is one-hot per factor: look each factor's effect up (reference level = 0)
-            off = 0
-            for i, size in enumerate(design.x_blocks):
-                table = pt.concatenate([pt.zeros(1), beta[off : off + size]])
-                eta = eta + table[data[f"{p}__xcode{i}"]]
-                off += size
-        else:
-            eta = eta + pt.dot(data[f"{p}__X"], beta)
+    eta = adjusted(p, design, data, pri, b[data[f"{p}__unit"]])
     if design.periods == 2:
         change = pm.Normal(f"{p}_period", 0.0, pri["period_sd"])
         for level in levels:
@@ -380,6 +368,49 @@ def linear_predictor(
         dev = pm.Normal(f"{p}_seg{i}", 0.0, pri["segment_sd"], shape=n_levels)
         eta = eta + pt.concatenate([pt.zeros(n_levels), dev])[data[f"{p}__seg{i}"]]
     return eta
+
+
+def adjusted(prefix: str, design: Any, data: dict[str, Any], pri: dict[str, float], eta: Any) -> Any:
+    """``eta`` plus the adjustment terms ``X beta`` (``beta ~ Normal(0, adjust_sd)``), when ``X`` has columns.
+
+    With ``design.x_blocks`` (``X`` one-hot per factor) each factor's effect is looked up per cell
+    (reference level = 0) instead of multiplying by ``X``.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    p = prefix
+    k = design.X.shape[1]
+    if not k:
+        return eta
+    beta = pm.Normal(f"{p}_adjust", 0.0, pri["adjust_sd"], shape=k)
+    if not design.x_blocks:
+        return eta + pt.dot(data[f"{p}__X"], beta)
+    off = 0
+    for i, size in enumerate(design.x_blocks):
+        table = pt.concatenate([pt.zeros(1), beta[off : off + size]])
+        eta = eta + table[data[f"{p}__xcode{i}"]]
+        off += size
+    return eta
+
+
+def block_predictor(block: Any, data: dict[str, Any], *, intercept: bool = True) -> Any:
+    """A model block's :func:`linear_predictor` (its design, priors, parametrisation and effect prior).
+
+    With an ``intercept``, its prior is centred on the block's ``<prefix>__center`` container.
+    """
+    p = block.prefix
+    extra = {"center": data[f"{p}__center"]} if intercept else {}
+    return linear_predictor(
+        p,
+        block.design,
+        data,
+        block.priors,
+        centred=block.centred,
+        intercept=intercept,
+        **block.effect_args(data),
+        **extra,
+    )
 
 
 Draws = Callable[[str], np.ndarray]  # parameter suffix (``effect``, ``period``, ``team_period``) -> draws
