@@ -20,11 +20,15 @@ BASELINE = (dt.date(2026, 1, 5), dt.date(2026, 1, 18))  # the simulated periods 
 PILOT = (dt.date(2026, 1, 19), dt.date(2026, 2, 15))
 
 
-def messy_frame() -> pd.DataFrame:
-    """The export as a table of text (as a client's CSV holds it)."""
+def messy_frame(frame: pd.DataFrame | None = None, *, queue: bool = True) -> pd.DataFrame:
+    """The export as a table of text (as a client's CSV holds it).
+
+    ``frame``: the simulated interactions to export (default: a simulation of :data:`SIM`);
+    ``queue``: with the "Queue" column (the contact reason again, in capitals).
+    """
     from qmsprint.simulate import SimConfig, simulate
 
-    f = simulate(SimConfig(**SIM)).frame
+    f = simulate(SimConfig(**SIM)).frame if frame is None else frame
     out = pd.DataFrame(
         {
             "Contact ID": f.interaction_id,
@@ -46,7 +50,7 @@ def messy_frame() -> pd.DataFrame:
             "Q2 Empathy": f.item_empathy_statement.map({1: "Pass", 0: "Fail"}),
         }
     )
-    return out
+    return out if queue else out.drop(columns="Queue")
 
 
 def messy_export(path: Path) -> Path:

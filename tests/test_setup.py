@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _export_helpers import ARMS, SIM, messy_frame
 
 from qmsprint import metrics
 from qmsprint.data import prepare
@@ -29,9 +30,6 @@ from qmsprint.simulate import SimConfig, simulate
 from qmsprint.spec import load_spec, parse_spec, spec_to_dict
 
 ROOT = Path(__file__).resolve().parents[1]
-LABELS = {1: "1 - Very dissatisfied", 2: "2 - Dissatisfied", 3: "3 - Neutral", 4: "4 - Satisfied",
-          5: "5 - Very satisfied"}  # fmt: skip
-ARMS = {"checklist": "Current QA", "behavior": "Pilot QA"}
 EXPECTED = {
     "interaction_id": "Contact ID",
     "timestamp": "Date/Time",
@@ -52,32 +50,12 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def sim():
-    return simulate(SimConfig(n_agents=12, n_teams=2, interactions_per_agent=40, weeks=4, baseline_weeks=2, seed=5))
+    return simulate(SimConfig(**SIM))
 
 
 def messy(frame: pd.DataFrame) -> pd.DataFrame:
     """A client-style export of a simulated table: client names, day-first dates, labelled CSAT, Yes/No."""
-    f = frame
-    return pd.DataFrame(
-        {
-            "Contact ID": f.interaction_id,
-            "Date/Time": f.timestamp.dt.strftime("%d/%m/%Y %H:%M"),
-            "Customer": f.customer_id,
-            "Agent": f.agent_id,
-            "Team": f.team,
-            "Location": f.site,
-            "Channel": f.channel,
-            "Reason": f.contact_reason,
-            "Program": f.arm.map(ARMS),
-            "QA Score": f.qa_score,
-            "CSAT": f.csat.map(LABELS),
-            "Likelihood to recommend": f.nps,
-            "Resolved?": f.fcr.map({True: "Yes", False: "No"}),
-            "AHT (s)": f.handle_time,
-            "Q1 Greeting": f.item_greeting.map({1: "Pass", 0: "Fail"}),
-            "Q2 Empathy": f.item_empathy_statement.map({1: "Pass", 0: "Fail"}),
-        }
-    )
+    return messy_frame(frame, queue=False)
 
 
 @pytest.fixture(scope="module")
