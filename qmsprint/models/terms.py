@@ -370,7 +370,7 @@ def linear_predictor(
     return eta
 
 
-def adjusted(prefix: str, design: Any, data: dict[str, Any], pri: dict[str, float], eta: Any) -> Any:
+def adjusted(prefix: str, design: CellDesign, data: dict[str, Any], pri: dict[str, float], eta: Any) -> Any:
     """``eta`` plus the adjustment terms ``X beta`` (``beta ~ Normal(0, adjust_sd)``), when ``X`` has columns.
 
     With ``design.x_blocks`` (``X`` one-hot per factor) each factor's effect is looked up per cell
