@@ -53,15 +53,10 @@ def sim():
     return simulate(SimConfig(**SIM))
 
 
-def messy(frame: pd.DataFrame) -> pd.DataFrame:
-    """A client-style export of a simulated table: client names, day-first dates, labelled CSAT, Yes/No."""
-    return messy_frame(frame, queue=False)
-
-
 @pytest.fixture(scope="module")
 def export(sim, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("export") / "northwind_export.csv"
-    messy(sim.frame).to_csv(path, index=False)
+    messy_frame(sim.frame, queue=False).to_csv(path, index=False)
     return path
 
 
@@ -108,7 +103,7 @@ def test_good_export_validates_and_previews_parsed_values(suggestion, sim):
 
 
 def test_broken_column_is_reported_by_name(sim):
-    bad = messy(sim.frame)
+    bad = messy_frame(sim.frame, queue=False)
     bad.loc[[3, 17, 40], "CSAT"] = "Very satisfied"  # a label without its number
     bad.loc[[5, 6], "Program"] = "Pilot QA (wave 2)"  # a third program in a few rows
     s = suggest_mapping(bad)
@@ -124,7 +119,7 @@ def test_broken_column_is_reported_by_name(sim):
 
 
 def test_a_column_fixed_by_hand_is_revalidated(sim):
-    sample = messy(sim.frame)
+    sample = messy_frame(sim.frame, queue=False)
     sample["Queue"] = sample["Reason"].str.upper()
     s = suggest_mapping(sample)
     assert s.columns["contact_reason"] == "Reason" and s.unmapped == ["Queue"]
@@ -303,7 +298,7 @@ def test_values_overrule_names():
 
 
 def test_semicolon_latin1_export(sim, tmp_path):
-    frame = messy(sim.frame)
+    frame = messy_frame(sim.frame, queue=False)
     frame["Team"] = frame["Team"].map({"T00": "Équipe Nord", "T01": "Équipe Sud"})
     path = tmp_path / "export.csv"
     frame.to_csv(path, sep=";", index=False, encoding="latin-1")

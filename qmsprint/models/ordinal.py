@@ -78,7 +78,7 @@ def build(block: Any, data: dict[str, Any]) -> None:
 
     p = block.prefix
     n_levels = block.obs["counts"].shape[1]
-    eta = block_predictor(block, data, intercept=False)
+    eta = block_predictor(block, data)
     cut = pm.Normal(
         f"{p}_cut",
         mu=0.0,

@@ -394,12 +394,14 @@ def adjusted(prefix: str, design: CellDesign, data: dict[str, Any], pri: dict[st
     return eta
 
 
-def block_predictor(block: Any, data: dict[str, Any], *, intercept: bool = True) -> Any:
+def block_predictor(block: Any, data: dict[str, Any]) -> Any:
     """A model block's :func:`linear_predictor` (its design, priors, parametrisation and effect prior).
 
-    With an ``intercept``, its prior is centred on the block's ``<prefix>__center`` container.
+    With an intercept (its family's ``intercept``), its prior is centred on the block's
+    ``<prefix>__center`` container.
     """
     p = block.prefix
+    intercept = block.fam.intercept
     extra = {"center": data[f"{p}__center"]} if intercept else {}
     return linear_predictor(
         p,
