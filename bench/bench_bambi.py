@@ -24,15 +24,13 @@ The row-level fits run in their own venv, because Bambi pulls in arviz-plots, wh
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, append, load, machine
+from _common import ROOT, append, child_json, load, machine
 
 BAMBI_PYTHON = ROOT / "bench" / ".venv-bambi" / "bin" / "python"
 DEFAULT_SIZES = "csat:10000,csat:100000,fcr:100000,fcr:1000000"
@@ -107,10 +105,7 @@ def qmsprint_side(metric: str, data: Path) -> dict:
     )
     with tempfile.TemporaryDirectory(prefix="qmsprint-cache-") as cache:
         env = {**os.environ, "QMSPRINT_CACHE_DIR": cache}
-        out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr[-3000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+        return child_json(["-c", code], env=env)
 
 
 def qmsprint_fit(metric: str, data: str) -> dict:
@@ -141,12 +136,9 @@ def qmsprint_fit(metric: str, data: str) -> dict:
 
 def row_side(metric: str, rows_path: Path) -> dict:
     model = "bambi-cumulative" if metric == "csat" else "pymc-bernoulli"
-    cmd = [str(BAMBI_PYTHON), str(ROOT / "bench" / "_bambi_fit.py"), str(rows_path), "--model", model]
+    cmd = [str(ROOT / "bench" / "_bambi_fit.py"), str(rows_path), "--model", model]
     cmd += ["--draws", str(DRAWS), "--tune", str(TUNE), "--chains", str(CHAINS)]
-    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr[-3000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return child_json(cmd, python=str(BAMBI_PYTHON))
 
 
 def main() -> int:

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
-from _common import ROOT, append, load, machine
+from _common import ROOT, append, child_json, load, machine
 
 
 def child() -> None:
@@ -95,15 +94,7 @@ def main_compile_only() -> None:
     with tempfile.TemporaryDirectory(prefix="qmsprint-cache-") as folder:
         env = {**os.environ, "QMSPRINT_CACHE_DIR": folder}
         for label in ("first process (empty cache)", "second process (same models)"):
-            out = subprocess.run(
-                [sys.executable, __file__, "--child-compile-only"],
-                env=env,
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            r = json.loads(out.stdout.strip().splitlines()[-1])
+            r = child_json([__file__, "--child-compile-only"], env=env)
             rows.append(
                 f"| {label} | {r['models']} | {r['compiled']} | {r['loaded']} | {r['uncacheable']} | "
                 f"{r['compiling']:.1f} | {r['loading']:.1f} | {r['cpu']:.1f} |"
@@ -129,10 +120,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="qmsprint-cache-") as folder:
         env = {**os.environ, "QMSPRINT_CACHE_DIR": folder}
         for label in ("first process (empty cache)", "second process (same models)"):
-            out = subprocess.run(
-                [sys.executable, __file__, "--child"], env=env, cwd=ROOT, capture_output=True, text=True, check=True
-            )
-            r = json.loads(out.stdout.strip().splitlines()[-1])
+            r = child_json([__file__, "--child"], env=env)
             rows.append(
                 f"| {label} | {r['compiled']} | {r['loaded']} | {r['uncacheable']} | {r['compiling']:.1f} | "
                 f"{r['loading']:.1f} | {r['compiling'] + r['loading']:.1f} | {r['wall']:.1f} | "

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 
-from _common import ROOT, append, load, machine
+from _common import ROOT, append, child_json, load, machine
 
 TARGET = 60.0
 
@@ -79,10 +78,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="qmsprint-cache-") as folder:
         env = {**os.environ, "QMSPRINT_CACHE_DIR": folder}
         for label in ("first", "second"):
-            out = subprocess.run(
-                [sys.executable, __file__, "--child"], env=env, cwd=ROOT, capture_output=True, text=True, check=True
-            )
-            runs[label] = json.loads(out.stdout.strip().splitlines()[-1])
+            runs[label] = child_json([__file__, "--child"], env=env)
             print(label, runs[label]["total"], flush=True)
     first, second = runs["first"], runs["second"]
     rows = []

@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, append, load, machine
+from _common import ROOT, append, child_json, load, machine
 
 SPEC = ROOT / "experiments" / "demo_ab.toml"
 
@@ -158,15 +158,7 @@ def _run(mode: str, dirs: dict[str, Path], source: Path = ROOT) -> dict:
         "NUMBA_CACHE_DIR": str(dirs["numba"]),
         "QMSPRINT_CACHE_DIR": str(dirs["qmsprint"]),
     }
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", mode, str(source)],
-        env=env,
-        cwd=source,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = child_json([__file__, "--child", mode, str(source)], env=env, cwd=source)
     print(mode, json.dumps(result), flush=True)
     return result
 

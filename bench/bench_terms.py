@@ -23,12 +23,9 @@ scale (what the terms change).
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-from _common import ROOT, append, load, machine
+from _common import ROOT, append, child_json, load, machine
 
 CHILD = r"""
 import json, sys, time
@@ -73,12 +70,7 @@ PILOTS = {
 
 
 def _estimate(spec: Path, variant: str) -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(spec), variant], stdout=subprocess.PIPE, text=True, cwd=ROOT
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"{spec.name} ({variant}) failed with exit code {proc.returncode}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return child_json(["-c", CHILD, str(spec), variant])
 
 
 def main() -> None:
