@@ -90,15 +90,9 @@ def _one_at_a_time(rows: list[dict]) -> None:
     def fit_each(blocks, draws, tune, chains, seed, target_accept, backend, progress):  # noqa: ANN001, ANN202
         out = []
         for i, b in enumerate(blocks):
-            c0 = time.process_time()
             fit = whole([b], draws, tune, chains, int(seed) + i, target_accept, backend, progress)[0]
             rows.append(
-                {
-                    "model": b.name,
-                    "compile": fit.compile_seconds,
-                    "sampling": fit.seconds - fit.compile_seconds,
-                    "cpu": time.process_time() - c0,
-                }
+                {"model": b.name, "compile": fit.compile_seconds, "sampling": fit.seconds - fit.compile_seconds}
             )
             out.append(fit)
         return out
@@ -110,10 +104,10 @@ def _one_at_a_time(rows: list[dict]) -> None:
     again = retry.refit
 
     def refit_recorded(previous, block, **kwargs):  # noqa: ANN001, ANN003, ANN202
-        c0 = time.process_time()
         fit = again(previous, block, **kwargs)
-        row = {"model": block.name, "compile": fit.compile_seconds, "sampling": fit.seconds - fit.compile_seconds}
-        rows.append({**row, "cpu": time.process_time() - c0})
+        rows.append(
+            {"model": block.name, "compile": fit.compile_seconds, "sampling": fit.seconds - fit.compile_seconds}
+        )
         return fit
 
     retry.refit = refit_recorded
