@@ -159,7 +159,14 @@ def _run(mode: str, dirs: dict[str, Path], source: Path = ROOT) -> dict:
 
 def _source() -> tuple[Path, str]:
     """The checkout to measure (``--source DIR``, default this one) and its commit."""
-    source = Path(sys.argv[sys.argv.index("--source") + 1]).resolve() if "--source" in sys.argv else ROOT
+    source = ROOT
+    if "--source" in sys.argv:
+        at = sys.argv.index("--source") + 1
+        if at >= len(sys.argv):
+            raise SystemExit("--source needs a directory: a checkout of qmsprint")
+        source = Path(sys.argv[at]).resolve()
+    if not (source / SPEC.relative_to(ROOT)).is_file():
+        raise SystemExit(f"--source {source}: no {SPEC.relative_to(ROOT)} there (expected a checkout of qmsprint)")
     commit = subprocess.run(
         ["git", "-C", str(source), "log", "-1", "--format=%h"], capture_output=True, text=True, check=False
     ).stdout.strip()
