@@ -149,6 +149,7 @@ def run_pilot(
     from qmsprint.data import prepare
     from qmsprint.decide import verdict_for
     from qmsprint.experiments import estimate
+    from qmsprint.models import many_pilots
     from qmsprint.simulate import simulate
     from qmsprint.stats import hdi
     from qmsprint.store import write_simulation
@@ -163,7 +164,8 @@ def run_pilot(
             spec = spec_for(cfg, path, draws=draws, tune=tune, chains=chains, budget=budget, baseline=baseline)
             cells = prepare(spec).cells
             t0 = time.perf_counter()
-            results = estimate(spec, cells)
+            with many_pilots():  # one compile per model structure serves every pilot of the scenario
+                results = estimate(spec, cells)
             seconds = time.perf_counter() - t0
             for r in results:
                 truth = float(sim.truth["effects"][r.metric][r.headline.scale])

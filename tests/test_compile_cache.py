@@ -228,3 +228,48 @@ def test_compiles_run_llvm_at_the_cheaper_level_unless_numba_opt_is_set(monkeypa
     monkeypatch.setenv("NUMBA_OPT", "3")
     with cc._compile_opt():
         assert int(config.OPT) == before
+
+
+def data_model(n_rows: int, seed: int, n_groups: int = 5):
+    """A model whose data sit in ``pm.Data`` containers (as qmsprint's metric blocks keep them)."""
+    import pymc as pm
+
+    rng = np.random.default_rng(seed)
+    with pm.Model() as m:
+        g = pm.Data("g", np.arange(n_rows) % n_groups)
+        y = pm.Data("y", rng.binomial(10, 0.3 + 0.1 * seed, n_rows).astype("float64"))
+        b = pm.Normal("b", 0.0, 1.0)
+        sd = pm.HalfNormal("sd", 1.0)
+        u = pm.Normal("u", 0.0, sd, shape=n_groups)
+        pm.Potential("ll", pm.logp(pm.Binomial.dist(n=10, logit_p=b + u[g]), y).sum())
+    return m
+
+
+def test_a_model_compiled_with_data_as_inputs_is_keyed_by_structure_not_data(monkeypatch):
+    base = cc.model_key(data_model(40, 1), False)
+    assert cc.model_key(data_model(70, 2), False) == base  # other data, other length: same code
+    assert cc.model_key(data_model(40, 1, n_groups=4), False) != base  # other parameter shapes
+    assert cc.model_key(_frozen(data_model(40, 1)), True) != cc.model_key(_frozen(data_model(70, 2)), True)
+    monkeypatch.setattr(cc, "_versions", lambda: "pymc 99")
+    assert cc.model_key(data_model(40, 1), False) != base
+
+
+@pytest.mark.slow
+def test_an_entry_compiled_with_data_as_inputs_serves_other_data_exactly(tmp_path, monkeypatch):
+    monkeypatch.setenv(cc.ENV_DIR, str(tmp_path))
+    misses, hits = cc.stats.misses, cc.stats.hits
+    cc.compile_cached(data_model(40, 1), freeze=False)
+    loaded = cc.compile_cached(data_model(70, 2), freeze=False)  # another pilot of the same structure
+    assert (cc.stats.misses, cc.stats.hits) == (misses + 1, hits + 1)
+    monkeypatch.setenv(cc.ENV_SWITCH, "off")
+    fresh = cc.compile_cached(data_model(70, 2), freeze=False)  # compiled for these data, no cache
+    np.testing.assert_array_equal(draws_of(loaded), draws_of(fresh))
+    first_data = draws_of(cc.compile_cached(data_model(40, 1), freeze=False))
+    assert abs(draws_of(loaded)[:, 0].mean() - first_data[:, 0].mean()) > 0.1  # it sampled its own data
+
+
+def draws_of(compiled) -> np.ndarray:
+    import nutpie
+
+    idata = nutpie.sample(compiled, draws=40, tune=40, chains=1, seed=3, progress_bar=False)
+    return np.column_stack([idata.posterior["b"].to_numpy().ravel(), idata.posterior["sd"].to_numpy().ravel()])

@@ -88,16 +88,28 @@ def test_one_off_fits_are_frozen_and_a_returning_shape_is_reused_with_new_data(m
         y = np.round(n * np.array([0.3, 0.3, rate, rate])).astype(int)
         return blocks.ModelBlock("fcr", "binomial", design, {"y": y, "n": n}, resolve_priors("binomial", "fcr", {}))
 
-    means, reused = [], []
-    for rate in (0.3, 0.5, 0.7, 0.3):
-        (f,) = blocks.fit(block(rate), draws=200, tune=200, chains=2, seed=1)
-        means.append(float(f.idata.posterior["fcr_effect"].mean()))
-        reused.append(f.reused)
-    blocks.clear_cache()
+    def fits(rates: tuple[float, ...]) -> tuple[list[float], list[bool]]:
+        means, reused = [], []
+        for rate in rates:
+            (f,) = blocks.fit(block(rate), draws=200, tune=200, chains=2, seed=1)
+            means.append(float(f.idata.posterior["fcr_effect"].mean()))
+            reused.append(f.reused)
+        blocks.clear_cache()
+        return means, reused
+
+    means, reused = fits((0.3, 0.5, 0.7, 0.3))
     assert calls == [True] * blocks.REUSE_AFTER + [False]
     assert reused == [False] * (blocks.REUSE_AFTER + 1) + [True]
     # each fit saw its own data: log-odds effect 0, log(0.5/0.5 / (0.3/0.7)) = 0.85, 1.69, 0
     np.testing.assert_allclose(means, [0.0, 0.847, 1.695, 0.0], atol=0.12)
+
+    # many pilots of one structure: compiled for reuse from the first fit, then only swapped
+    calls.clear()
+    with blocks.many_pilots():
+        means, reused = fits((0.5, 0.7, 0.3))
+    assert calls == [False] and reused == [False, True, True]
+    np.testing.assert_allclose(means, [0.847, 1.695, 0.0], atol=0.12)
+    assert blocks.REUSE_AFTER == 2  # restored on leaving
 
 
 def test_families_by_name_and_unknown_names_list_the_valid_ones():

@@ -149,7 +149,11 @@ def test_invalid_data_is_an_alert_and_exit_code_3(tmp_path):
 
 
 @pytest.mark.slow
-def test_monitor_raises_each_alert_in_the_week_it_is_planted(tmp_path, webhook):
+def test_monitor_raises_each_alert_in_the_week_it_is_planted(tmp_path, webhook, monkeypatch):
+    from qmsprint.models import clear_cache
+    from qmsprint.models import compile_cache as cc
+
+    monkeypatch.setenv(cc.ENV_DIR, str(tmp_path / "compile-cache"))
     url, posted = webhook
     parts, truth = _weekly_files()
     per = truth["periods"]["pilot"]
@@ -157,14 +161,21 @@ def test_monitor_raises_each_alert_in_the_week_it_is_planted(tmp_path, webhook):
     spec_file.write_text(_spec_text(per["start"], per["end"], url), encoding="utf-8")
     data = tmp_path / "data"
     data.mkdir()
-    results = []
+    results, compiles, hits = [], [], cc.stats.hits
     for k, part in enumerate(parts, start=1):
         part.to_parquet(data / f"week{k}.parquet")
+        clear_cache()  # each check as a new process (cron): only the disk cache carries over
+        compiles.append(cc.stats.misses)
         if k < 4:
             results.append(api.monitor(spec_file))
         else:  # the last check through the CLI, as a scheduler calls it
             out = CliRunner().invoke(app, ["monitor", str(spec_file), "-q"])
             results.append(out)
+    # the first check compiled its two models with the data as inputs; the later ones, on more data, load
+    # them (baked-in data would compile both again in every check), except for the one model whose
+    # parametrisation the growing data changes (handle time's agent effects turn centred in week 3)
+    assert compiles[1] - compiles[0] == 2 and cc.stats.misses - compiles[1] == 1, compiles
+    assert cc.stats.hits - hits == 5  # 2 + 1 + 2 models loaded in checks 2-4
     raised = [[a["key"] for a in r.raised] for r in results[:3]]
     alerts = read_alerts(tmp_path / "runs", "watched")
     by_check = {k: [a["key"] for a in alerts if a["check"] == k and a["event"] == "raised"] for k in (1, 2, 3, 4)}

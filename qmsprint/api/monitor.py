@@ -7,7 +7,9 @@ One check:
 2. when the data changed since the last check (their fingerprint), run the whole analysis into a
    new run folder (:func:`qmsprint.api.run_pilot`, without the checklist diagnosis): health checks,
    estimation, the recommendation; otherwise only the health checks run again (the model's
-   conditions stay as the last estimation left them);
+   conditions stay as the last estimation left them). The models are compiled with their data as
+   inputs (:func:`qmsprint.models.many_pilots`), so a later check, in this process or another,
+   loads them from the compiled-model cache instead of compiling again;
 3. collect the conditions that hold now, each under a key: ``srm`` (sample ratio mismatch of units
    or interactions), ``response_gap`` and ``contamination`` (health checks in ``alert``),
    ``pre_trends`` (roll-out designs), ``guardrail:<metric>`` (a guardrail whose probability of harm
@@ -268,7 +270,10 @@ def monitor(
             if k in prev:
                 record[k] = prev[k]
     else:
-        outcome = run_pilot(spec, runs_dir=folder, progress=prog, diagnosis=False)
+        from qmsprint.models import many_pilots
+
+        with many_pilots():  # every check fits the same structure: its compiles serve the next checks
+            outcome = run_pilot(spec, runs_dir=folder, progress=prog, diagnosis=False)
         run_path = outcome.path
         health = load_run(outcome.path).health  # as stored: agent ids pseudonymised
         now_active, stop = _conditions(spec, outcome, health)

@@ -16,7 +16,7 @@ Models see only arrays: they never import data, experiments, spec or files.
 """
 
 from qmsprint.models.base import Family
-from qmsprint.models.blocks import Fit, ModelBlock, clear_cache, diagnostics, fit, prior_draws, refit
+from qmsprint.models.blocks import Fit, ModelBlock, clear_cache, diagnostics, fit, many_pilots, prior_draws, refit
 from qmsprint.models.families import FAMILIES, get_family
 from qmsprint.models.priors import LevelChoice, choose_centred, choose_levels, resolve_priors
 from qmsprint.models.retry import Attempt, Fitted, fit_until_converged
@@ -56,6 +56,7 @@ __all__ = [
     "fit",
     "fit_until_converged",
     "get_family",
+    "many_pilots",
     "one_blas_thread",
     "prior_draws",
     "refit",

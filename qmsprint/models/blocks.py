@@ -7,15 +7,19 @@ in the background while the next one compiles. A one-off fit is compiled with it
 as constants (faster to compile and to sample). When the same model shape comes back in one
 process (repeated simulated pilots, the same experiment on new data), it is compiled once more
 with its data in shared containers and cached, and later fits only swap the data (nutpie's
-``with_data``). :func:`prior_draws` samples a block's priors; :func:`diagnostics` checks a fit.
+``with_data``). Inside :func:`many_pilots` (loops over simulated pilots, repeated monitoring
+checks) every shape is compiled that way from its first fit, and the compiled-model cache on disk
+keeps such a compile for any later process fitting the same structure. :func:`prior_draws`
+samples a block's priors; :func:`diagnostics` checks a fit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,6 +188,25 @@ def _compiled_block(block: ModelBlock, backend: str) -> tuple[CompiledModel, boo
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
     return CompiledModel(model, compiled, init, time.perf_counter() - t0), False
+
+
+@contextlib.contextmanager
+def many_pilots() -> Iterator[None]:
+    """Compile every model shape for reuse from its first fit while inside (data swapped in, not baked in).
+
+    For work that fits many data sets of one structure: simulated pilots (calibration, coverage,
+    assurance), or the checks of a monitored pilot. One compile per shape then serves every later
+    fit in this process and, through the compiled-model cache (keyed by structure for such
+    compiles), in later processes too. A single run is best left outside: baking its data in
+    compiles faster on a machine that has not compiled that structure before.
+    """
+    global REUSE_AFTER
+    old = REUSE_AFTER
+    REUSE_AFTER = 0
+    try:
+        yield
+    finally:
+        REUSE_AFTER = old
 
 
 def clear_cache() -> None:

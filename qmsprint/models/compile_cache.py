@@ -8,7 +8,10 @@ per model). :func:`compile_cached` keeps the callbacks' machine code on disk:
   frozen data array by value, the variables' names and types, in topological order), the compile
   options, the versions of Python, numpy, numba, llvmlite, PyTensor, PyMC and nutpie, the CPU
   (numba's target triple, CPU name and features) and :data:`FORMAT`. Another model, other data,
-  another library version or another machine is another key; nothing is shared across them.
+  another library version or another machine is another key; nothing is shared across them. A
+  model compiled without freezing its data (``freeze=False``: the data are inputs of its code) is
+  keyed by its structure and its parameters' shapes, not by its data values, so that one entry
+  serves every data set of that structure.
 * **Entry**: ``<cache dir>/compiled/<key>.bin``: a header with the SHA-256 of the payload, then the
   payload (the two callbacks' object code and what nutpie needs besides: parameter names, slices
   and shapes). A file whose checksum, header or key does not match, or that fails to load, is
@@ -131,8 +134,12 @@ def _stable(obj: Any, depth: int = 0) -> str:
     return kind + ":" + repr(obj)  # an address in the repr only makes the key unique (a miss, never a false hit)
 
 
-def _graph_text(outputs: list[Any], depth: int = 0) -> str:
-    """The graph of ``outputs`` as text: nodes in topological order, inputs by position or value."""
+def _graph_text(outputs: list[Any], depth: int = 0, *, shared_values: bool = True) -> str:
+    """The graph of ``outputs`` as text: nodes in topological order, inputs by position or value.
+
+    ``shared_values=False`` names shared variables by type and name only (their values are inputs
+    of code compiled without freezing, not part of it).
+    """
     from pytensor.compile.sharedvalue import SharedVariable
     from pytensor.graph.basic import Constant
     from pytensor.graph.traversal import io_toposort
@@ -147,7 +154,8 @@ def _graph_text(outputs: list[Any], depth: int = 0) -> str:
             text = f"const[{v.type}]{_stable(v.data, depth + 1)}"
         elif isinstance(v, SharedVariable):
             value = v.get_value(borrow=True)
-            data = _stable(value, depth + 1) if isinstance(value, np.ndarray | np.generic | int | float) else "state"
+            by_value = shared_values and isinstance(value, np.ndarray | np.generic | int | float)
+            data = _stable(value, depth + 1) if by_value else "state"
             text = f"shared[{v.type}|{v.name}]{data}"
         else:
             text = f"input[{v.type}|{v.name}]"
@@ -180,14 +188,22 @@ def _versions() -> str:
 
 
 def model_key(model: Any, freeze: bool) -> str:
-    """The cache key of a PyMC model (already frozen when ``freeze``): graph, options, versions, CPU."""
+    """The cache key of a PyMC model (already frozen when ``freeze``): graph, options, versions, CPU.
+
+    A model compiled without freezing reads its ``pm.Data`` containers as inputs, so its key leaves
+    their values out (and names its parameters' shapes instead): one entry serves every data set of
+    that structure, e.g. every simulated pilot of a calibration or every week of a monitored pilot.
+    """
     from pymc.model.fgraph import fgraph_from_model
 
     fgraph, _ = fgraph_from_model(model, inlined_views=True)
     h = hashlib.sha256()
     h.update(_versions().encode())
     h.update(f"freeze={freeze};check_bounds={model.check_bounds}\n".encode())
-    h.update(_graph_text(list(fgraph.outputs)).encode())
+    if not freeze:
+        shapes = {name: tuple(int(n) for n in shape) for name, shape in model.eval_rv_shapes().items()}
+        h.update(f"shapes={sorted(shapes.items())}\n".encode())
+    h.update(_graph_text(list(fgraph.outputs), shared_values=freeze).encode())
     return h.hexdigest()
 
 
