@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 from qmsprint import api
 from qmsprint.data import prepare
 from qmsprint.experiments import estimate
+from qmsprint.models import many_pilots
 from qmsprint.present.rollout import NO_CONTROL_CAVEAT
 from qmsprint.simulate import SimConfig, simulate
 from qmsprint.spec import parse_spec
@@ -96,7 +97,8 @@ def test_wave_pilots_recover_the_truth_where_two_way_fixed_effects_is_biased(tmp
         truth = sim.truth
         path = write_simulation(sim, tmp_path / f"w{rep}.parquet")[0]
         spec = spec_for("waves", path, truth, waves={"event_weeks": 9})
-        (r,) = estimate(spec, prepare(spec).cells)
+        with many_pilots():  # one compile for the R pilots of one structure
+            (r,) = estimate(spec, prepare(spec).cells)
         t = truth["effects"]["fcr"]["rate"]
         hits += covers(r.headline, t)
         errors.append(r.headline.mean - t)
