@@ -13,6 +13,8 @@ costs only sampling.
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,20 +27,13 @@ from qmsprint.simulate import SimConfig, simulate
 from qmsprint.spec import parse_spec
 from qmsprint.store import write_simulation
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+import bench_many_pilots  # noqa: E402
+
 R = 6
-METRICS = ("csat", "nps", "fcr", "repeat_contact", "handle_time")
-CONFIG = {
-    "ab": {"design": "ab", "n_agents": 24, "n_teams": 4, "interactions_per_agent": 80, "weeks": 4, "baseline_weeks": 0},
-    "did": {
-        "design": "did",
-        "n_agents": 24,
-        "n_teams": 8,
-        "unit": "team",
-        "interactions_per_agent": 60,
-        "weeks": 4,
-        "baseline_weeks": 4,
-    },
-}
+# the small pilots bench/bench_many_pilots.py times (A/B by agent, DiD by team; 24 agents)
+CONFIG = bench_many_pilots.CONFIG
+METRICS = bench_many_pilots.METRICS
 
 
 def _spec(design, path, periods):
