@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from _common import ROOT, append, child_json, load, machine
 
@@ -45,17 +46,39 @@ CONFIG = {
 }
 
 
+def spec_for(design: str, path: Path, periods: dict, hdi_prob: float | None = None) -> Any:
+    """The experiment spec of one small pilot: all five metrics, 2 chains x 400 draws, no retries."""
+    import datetime as dt
+
+    from qmsprint.spec import parse_spec
+
+    raw: dict[str, Any] = {
+        "name": f"many-{design}",
+        "design": design,
+        "arms": {"control": "checklist", "treatment": "behavior"},
+        "data": {"source": str(path)},
+        "periods": {
+            k: {"start": dt.date.fromisoformat(str(v["start"])), "end": dt.date.fromisoformat(str(v["end"]))}
+            for k, v in periods.items()
+            if v
+        },
+        "metrics": [{"name": m} for m in METRICS],
+        "sampler": {"draws": 400, "tune": 400, "chains": 2, "seed": 3, "time_budget_s": 0},
+    }
+    if hdi_prob is not None:
+        raw["model"] = {"hdi_prob": hdi_prob}
+    return parse_spec(raw, base_dir=path.parent)
+
+
 def child(design: str, pilots: int, batch: bool) -> None:
     """Estimate ``pilots`` simulated pilots in this process; print one JSON line."""
     import contextlib
-    import datetime as dt
 
     import qmsprint.models.compile_cache as cc
     from qmsprint.data import prepare
     from qmsprint.experiments import estimate
     from qmsprint.models import many_pilots
     from qmsprint.simulate import SimConfig, simulate
-    from qmsprint.spec import parse_spec
     from qmsprint.store import write_simulation
 
     seconds, means, converged = [], [], 0
@@ -63,21 +86,7 @@ def child(design: str, pilots: int, batch: bool) -> None:
         for rep in range(pilots):
             sim = simulate(SimConfig(**CONFIG[design], seed=100 + rep))
             path = write_simulation(sim, Path(tmp) / f"sim{rep}.parquet")[0]
-            periods = {
-                k: {"start": dt.date.fromisoformat(str(v["start"])), "end": dt.date.fromisoformat(str(v["end"]))}
-                for k, v in sim.truth["periods"].items()
-                if v
-            }
-            raw = {
-                "name": f"many-{design}",
-                "design": design,
-                "arms": {"control": "checklist", "treatment": "behavior"},
-                "data": {"source": str(path)},
-                "periods": periods,
-                "metrics": [{"name": m} for m in METRICS],
-                "sampler": {"draws": 400, "tune": 400, "chains": 2, "seed": 3, "time_budget_s": 0},
-            }
-            spec = parse_spec(raw, base_dir=path.parent)
+            spec = spec_for(design, path, sim.truth["periods"])
             cells = prepare(spec).cells
             t0 = time.perf_counter()
             with many_pilots() if batch else contextlib.nullcontext():

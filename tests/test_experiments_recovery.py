@@ -12,7 +12,6 @@ costs only sampling.
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 
@@ -24,34 +23,15 @@ from qmsprint.data import prepare
 from qmsprint.experiments import estimate
 from qmsprint.models import many_pilots
 from qmsprint.simulate import SimConfig, simulate
-from qmsprint.spec import parse_spec
 from qmsprint.store import write_simulation
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import bench_many_pilots  # noqa: E402
 
 R = 6
-# the small pilots bench/bench_many_pilots.py times (A/B by agent, DiD by team; 24 agents)
+# the small pilots bench/bench_many_pilots.py times (A/B by agent, DiD by team; 24 agents), and their spec
 CONFIG = bench_many_pilots.CONFIG
 METRICS = bench_many_pilots.METRICS
-
-
-def _spec(design, path, periods):
-    raw = {
-        "name": f"rec-{design}",
-        "design": design,
-        "arms": {"control": "checklist", "treatment": "behavior"},
-        "data": {"source": str(path)},
-        "periods": {
-            k: {"start": dt.date.fromisoformat(str(v["start"])), "end": dt.date.fromisoformat(str(v["end"]))}
-            for k, v in periods.items()
-            if v
-        },
-        "metrics": [{"name": m} for m in METRICS],
-        "model": {"hdi_prob": 0.9},
-        "sampler": {"draws": 400, "tune": 400, "chains": 2, "seed": 3, "time_budget_s": 0},
-    }
-    return parse_spec(raw, base_dir=path.parent)
 
 
 @pytest.mark.slow
@@ -61,7 +41,7 @@ def test_intervals_cover_the_truth_at_nominal_rate(design, tmp_path):
     for rep in range(R):
         sim = simulate(SimConfig(**CONFIG[design], seed=100 + rep))
         path = write_simulation(sim, tmp_path / f"sim{rep}.parquet")[0]
-        spec = _spec(design, path, sim.truth["periods"])
+        spec = bench_many_pilots.spec_for(design, path, sim.truth["periods"], hdi_prob=0.9)
         cells = prepare(spec).cells
         with many_pilots():
             results = estimate(spec, cells)
