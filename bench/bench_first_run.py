@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from _common import ROOT, append, child_json, load, machine
 
@@ -81,6 +82,11 @@ def _use_numpyro() -> None:
     sampling._sample_pymc = sample_numpyro
 
 
+def _row(model: str, fit: Any) -> dict:
+    """One model's line: compile (or cache load) and sampling seconds of a fit."""
+    return {"model": model, "compile": fit.compile_seconds, "sampling": fit.seconds - fit.compile_seconds}
+
+
 def _one_at_a_time(rows: list[dict]) -> None:
     """Fit the blocks of each ``blocks.fit`` call one by one (compile, then sample), and record every sampling."""
     from qmsprint.models import blocks as mb
@@ -91,9 +97,7 @@ def _one_at_a_time(rows: list[dict]) -> None:
         out = []
         for i, b in enumerate(blocks):
             fit = whole([b], draws, tune, chains, int(seed) + i, target_accept, backend, progress)[0]
-            rows.append(
-                {"model": b.name, "compile": fit.compile_seconds, "sampling": fit.seconds - fit.compile_seconds}
-            )
+            rows.append(_row(b.name, fit))
             out.append(fit)
         return out
 
@@ -105,9 +109,7 @@ def _one_at_a_time(rows: list[dict]) -> None:
 
     def refit_recorded(previous, block, **kwargs):  # noqa: ANN001, ANN003, ANN202
         fit = again(previous, block, **kwargs)
-        rows.append(
-            {"model": block.name, "compile": fit.compile_seconds, "sampling": fit.seconds - fit.compile_seconds}
-        )
+        rows.append(_row(block.name, fit))
         return fit
 
     retry.refit = refit_recorded
