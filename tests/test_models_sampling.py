@@ -147,3 +147,52 @@ def test_variance_components_have_looser_bars_than_the_effects():
     stuck = mixed + np.array([0.0, 0.0, 0.0, 3.0])[:, None]
     bad = diagnostics_of(_idata(mixed, stuck), ["m_effect"], sampler="nutpie", seconds=1.0, spread=["m_sd_team"])
     assert not bad.converged and any("variance components R-hat" in p for p in bad.problems)
+
+
+def test_blocks_sample_one_at_a_time_and_each_fit_times_only_itself(monkeypatch):
+    """The next block compiles while one samples, but starts sampling only when that one is done."""
+    events: list[str] = []
+    compile_s = 0.2
+
+    def compiled(block, backend):  # noqa: ANN001, ANN202
+        events.append(f"compile {block}")
+        time.sleep(compile_s)
+        return sampling.CompiledModel(None, object(), {}, compile_s), False
+
+    class Run:
+        def __init__(self, name: str) -> None:
+            self.name, self.sampler = name, "nutpie"
+
+    def start(compiled_model, **kw):  # noqa: ANN001, ANN003, ANN202
+        events.append(f"start {kw['seed']}")
+        return Run(str(kw["seed"]))
+
+    def finish(started, label, progress, fraction):  # noqa: ANN001, ANN202
+        time.sleep(0.3)  # this block's sampling
+        events.append(f"finish {started.name}")
+        return "trace", "nutpie"
+
+    monkeypatch.setattr(blocks, "_compiled_block", compiled)
+    monkeypatch.setattr(blocks, "start_sampling", start)
+    monkeypatch.setattr(blocks, "finish_sampling", finish)
+    monkeypatch.setattr(blocks, "_rename", lambda idata, prefix, name: idata)
+
+    class B:
+        def __init__(self, name: str) -> None:
+            self.name, self.prefix = name, name
+
+        def __str__(self) -> str:
+            return self.name
+
+    fits = blocks._fit_all([B("a"), B("b"), B("c")], 10, 10, 2, 0, 0.9, "nutpie", None)
+    assert events == [
+        "compile a", "start 0",
+        "compile b", "finish 0", "start 1",  # b compiled while a sampled; b samples after a is done
+        "compile c", "finish 1", "start 2",
+        "finish 2",
+    ]  # fmt: skip
+    # a fit's seconds: its compile (0.2 s) and its sampling (0.3 s) up to when it was collected, which is
+    # after the next block's compile (0.2 s); not the wall time since the first compile began
+    expected = [0.7, 0.7, 0.5]
+    assert all(e <= f.seconds < e + 0.15 for e, f in zip(expected, fits, strict=True)), [f.seconds for f in fits]
+    assert [f.compile_seconds for f in fits] == [compile_s] * 3

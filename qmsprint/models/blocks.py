@@ -261,9 +261,10 @@ def fit(
 ) -> list[Fit]:
     """Fit each block in its own model, compiled once per shape and cached.
 
-    With nutpie, a block samples in the background while the next one compiles. Falls back to
-    PyMC's NUTS when ``backend == "nutpie"`` but nutpie is not importable. Block ``i`` samples
-    with seed ``seed + i``.
+    With nutpie, a block samples in the background while the next one compiles; one block samples
+    at a time (concurrent samplers would only share the cores), so each fit's ``seconds`` are its
+    own compile and sampling. Falls back to PyMC's NUTS when ``backend == "nutpie"`` but nutpie is
+    not importable. Block ``i`` samples with seed ``seed + i``.
 
     Returns
     -------
@@ -289,26 +290,33 @@ def _fit_all(
     backend: str,
     progress: Any,
 ) -> list[Fit]:
-    running: list[tuple[Started, float, CompiledModel, bool, float | None]] = []
+    out: list[Fit] = []
+    running: tuple[int, Started, float, CompiledModel, bool, float | None] | None = None
+
+    def finish(i: int, started: Started, t0: float, compiled: CompiledModel, reused: bool, done: float | None) -> None:
+        b = blocks[i]
+        idata, _ = finish_sampling(started, b.name, progress, i / max(len(blocks), 1))
+        # its compile and its sampling, collected after the next block compiled (or at the end)
+        seconds = compiled.compile_seconds + (done or time.perf_counter()) - t0
+        out.append(
+            Fit(_rename(idata, b.prefix, b.name), b, backend, seconds, compiled.compile_seconds, reused, compiled)
+        )
+
     for i, b in enumerate(blocks):
         if progress is not None:
             progress(f"compiling and sampling {b.name}", i / max(len(blocks), 1))
+        compiled, reused = _compiled_block(b, backend)  # while the previous block samples
+        if running is not None:  # one sampling at a time
+            finish(*running)
         t0 = time.perf_counter()
-        compiled, reused = _compiled_block(b, backend)
         started = start_sampling(
             compiled, draws=draws, tune=tune, chains=chains, seed=int(seed) + i, target_accept=target_accept
         )
         # PyMC has sampled already: its time is taken now, not after the later blocks compile
         done = time.perf_counter() if started.sampler == "pymc" else None
-        running.append((started, t0, compiled, reused, done))
-    out = []
-    for i, (started, t0, compiled, reused, done) in enumerate(running):
-        b = blocks[i]
-        idata, _ = finish_sampling(started, b.name, progress, i / max(len(blocks), 1))
-        seconds = (done or time.perf_counter()) - t0
-        out.append(
-            Fit(_rename(idata, b.prefix, b.name), b, backend, seconds, compiled.compile_seconds, reused, compiled)
-        )
+        running = (i, started, t0, compiled, reused, done)
+    if running is not None:
+        finish(*running)
     return out
 
 
