@@ -107,6 +107,8 @@ def main() -> None:
     if args.child:
         child(args.child[0], int(args.child[1]), args.child[2] == "batch")
         return
+    if args.pilots < 1:
+        ap.error(f"--pilots {args.pilots}: at least 1 pilot per line")
     start = load()
     rows = []
     for design in CONFIG:
