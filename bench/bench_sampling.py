@@ -19,6 +19,7 @@ The default target accept of the effect models (0.95) is measured against nutpie
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -50,43 +51,24 @@ def _gradient_us(block: Any) -> tuple[float, int]:
     return 1e6 * (time.perf_counter() - t0) / n, int(x.size)
 
 
-def _worst(idata: Any, names: list[str]) -> tuple[float, float, float]:
-    """(smallest bulk ESS, smallest tail ESS, largest R-hat) over ``names`` in the posterior."""
-    import arviz as az
-
-    post = idata.posterior[[n for n in names if n in idata.posterior]]
-
-    def flat(ds: Any) -> np.ndarray:
-        return np.concatenate([np.atleast_1d(ds[v].to_numpy()).ravel() for v in ds.data_vars])
-
-    bulk, tail = flat(az.ess(post, method="bulk")), flat(az.ess(post, method="tail"))
-    return float(bulk.min()), float(tail.min()), float(flat(az.rhat(post)).max())
-
-
 def main() -> None:
-    import nutpie
-
     from qmsprint.data import prepare
     from qmsprint.experiments import get_design
     from qmsprint.experiments.prepare import prepare_metric, select_cells
     from qmsprint.models import blocks as mb
+    from qmsprint.models import sampling
     from qmsprint.spec import load_spec
 
-    spec_file = SPEC
-    if "--spec" in sys.argv:
-        at = sys.argv.index("--spec") + 1
-        spec_file = Path(sys.argv[at]).resolve() if at < len(sys.argv) else None
-        if spec_file is None or not spec_file.is_file():
-            raise SystemExit("--spec needs an experiment file, e.g. --spec experiments/demo_did.toml")
-    accepts = [0.95, 0.9]
-    if "--accept" in sys.argv:
-        at = sys.argv.index("--accept") + 1
-        try:
-            accepts = [float(sys.argv[at])]
-        except (IndexError, ValueError):
-            raise SystemExit("--accept needs a number between 0.5 and 1, e.g. --accept 0.95") from None
-        if not 0.5 < accepts[0] < 1:
-            raise SystemExit(f"--accept {accepts[0]}: a target accept is between 0.5 and 1")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--spec", type=Path, default=SPEC, help="experiment file (default: experiments/demo_ab.toml)")
+    ap.add_argument("--accept", type=float, help="one target accept (default: 0.95 and 0.9)")
+    args = ap.parse_args()
+    spec_file = args.spec.resolve()
+    if not spec_file.is_file():
+        ap.error(f"--spec {args.spec}: no such experiment file")
+    if args.accept is not None and not 0.5 < args.accept < 1:
+        ap.error(f"--accept {args.accept}: a target accept is between 0.5 and 1")
+    accepts = [0.95, 0.9] if args.accept is None else [args.accept]
     start = load()
     spec = load_spec(spec_file)
     s = spec.sampler
@@ -100,22 +82,23 @@ def main() -> None:
         core = [n.replace(block.name, block.prefix, 1) for n in block.parameters()]
         for accept in accepts:
             t0 = time.perf_counter()
-            idata = nutpie.sample(  # the settings of qmsprint.models.sampling, with the warm-up kept to count it
+            idata = sampling._start_nutpie(  # as a run samples, with the warm-up kept to count its steps
                 compiled,
                 draws=s.draws,
                 tune=s.tune,
                 chains=s.chains,
                 seed=s.seed,
                 target_accept=accept,
-                progress_bar=False,
-                low_rank_modified_mass_matrix=True,
+                maxdepth=None,
                 save_warmup=True,
-            )
+            ).wait()
             wall = time.perf_counter() - t0
             totals[accept] += wall
             warm = int(idata.warmup_sample_stats["n_steps"].sum())
             kept = int(idata.sample_stats["n_steps"].sum())
-            bulk, tail, rhat = _worst(idata, core)
+            rhat, bulk, tail = sampling._worst(
+                idata.posterior[[n for n in core if n in idata.posterior]], s.chains, s.draws
+            )
             rows.append(
                 f"| {m.name} | {block.family} | {block.design.n_cells:,} | {n_par} | {grad_us:.0f} | {accept} | "
                 f"{warm:,} | {kept:,} | {kept / (s.chains * s.draws):.1f} | {wall:.1f} | "

@@ -90,9 +90,17 @@ HEARTBEAT_SECONDS = 10.0
 
 
 def _start_nutpie(
-    compiled: Any, *, draws: int, tune: int, chains: int, seed: int, target_accept: float, maxdepth: int | None
+    compiled: Any,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: int,
+    target_accept: float,
+    maxdepth: int | None,
+    save_warmup: bool = False,
 ) -> Any:
-    """Start nutpie sampling in the background (low-rank mass matrix adaptation, no warm-up kept)."""
+    """Start nutpie sampling in the background (low-rank mass matrix adaptation, no warm-up kept unless asked)."""
     import nutpie
 
     extra = {} if maxdepth is None else {"maxdepth": int(maxdepth)}
@@ -105,7 +113,7 @@ def _start_nutpie(
         target_accept=target_accept,
         progress_bar=False,
         low_rank_modified_mass_matrix=True,
-        save_warmup=False,
+        save_warmup=save_warmup,
         blocking=False,
         **extra,
     )
