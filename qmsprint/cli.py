@@ -465,7 +465,9 @@ def monitor(
 def main() -> None:
     """Console-script entry point (an interrupted command ends at once, see :func:`qmsprint.interrupt.exit_now`)."""
     from qmsprint.interrupt import EXIT_INTERRUPTED, exit_now
+    from qmsprint.progress import hide_library_notices
 
+    hide_library_notices()
     try:
         app(prog_name="qmsprint")
     except SystemExit as done:

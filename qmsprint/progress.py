@@ -9,12 +9,28 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from typing import TextIO
 
 Progress = Callable[[str, float], None]
 
 REPEAT_SECONDS = 10.0  # without a terminal, a step's repeated messages are printed at most this often
+
+
+# Notices libraries print that say nothing about the user's pilot: ArviZ announcing its next major
+# version, and PyTensor's C backend missing BLAS (qmsprint compiles its models with numba, which
+# does not use that backend).
+LIBRARY_NOTICES = (
+    (FutureWarning, r"\s*ArviZ is undergoing a major refactor"),
+    (UserWarning, r"PyTensor could not link to a BLAS installation"),
+)
+
+
+def hide_library_notices() -> None:
+    """Keep :data:`LIBRARY_NOTICES` out of the console (the CLI and the app call it; the library does not)."""
+    for category, message in LIBRARY_NOTICES:
+        warnings.filterwarnings("ignore", message=message, category=category)
 
 
 def silent(message: str, fraction: float) -> None:  # noqa: ARG001

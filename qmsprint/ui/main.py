@@ -14,6 +14,7 @@ import streamlit as st
 
 from qmsprint import api
 from qmsprint.present.format import md
+from qmsprint.progress import hide_library_notices
 from qmsprint.ui import auth, jobs, reveal, state
 from qmsprint.ui.config import CLOSED
 
@@ -214,6 +215,7 @@ def _downloads(run: RunBundle | DiagnosisFolder) -> None:
 
 def main() -> None:
     """Render the app: login (share mode), sidebar, then the selected page."""
+    hide_library_notices()  # the pilots the app runs print to the server's console
     cfg = state.config()
     st.set_page_config(page_title=APP_TITLE, page_icon=app_icon(), layout="wide")
     if cfg.mode == CLOSED:  # not started by `qmsprint app` (or an unknown mode): show nothing of any run
