@@ -55,8 +55,13 @@ def fake_sampling(monkeypatch):
         calls.append(("refit", block.centred, kw["draws"], kw["tune"], kw["target_accept"]))
         return SimpleNamespace(block=block, seconds=20.0, compile_seconds=0.0, settings=(kw["draws"], kw["tune"]))
 
+    def fake_more_chains(earlier, more):
+        calls.append(("pooled", earlier.settings, more.settings))
+        return SimpleNamespace(block=more.block, seconds=more.seconds, compile_seconds=0.0, settings=more.settings)
+
     monkeypatch.setattr(retry, "fit", fake_fit)
     monkeypatch.setattr(retry, "refit", fake_refit)
+    monkeypatch.setattr(retry, "with_more_chains", fake_more_chains)
     return calls
 
 
@@ -80,16 +85,25 @@ def test_a_converged_first_fit_is_kept_without_retries(fake_sampling):
     assert [c[0] for c in fake_sampling] == ["fit"]
 
 
-def test_a_marginal_miss_extends_the_sampling_of_the_same_model(fake_sampling):
+def test_a_marginal_miss_adds_as_many_chains_of_the_same_model_and_pools_them(fake_sampling):
     out = _run([_diag(rhat=1.011), _diag()])
-    assert fake_sampling[1] == ("refit", ("unit",), 2000, 600, 0.9)
+    assert fake_sampling[1] == ("refit", ("unit",), 1000, 300, 0.9)  # the same settings again
+    assert fake_sampling[2] == ("pooled", (1000, 300), (1000, 300))  # with the first fit's chains
     assert out.diagnostics.converged and out.diagnostics.attempts == 2 and out.retries == 1
     assert out.diagnostics.seconds == pytest.approx(30.0)  # both attempts count
     (note,) = out.notes()
     assert (
         "fitted 2 times (converged)" in note
-        and "2) sampling extended (2000 draws per chain, warm-up 600): converged" in note
+        and "2) sampling extended with 4 more chains, 8 in all (1000 draws per chain, warm-up 300): converged" in note
     )
+
+
+def test_a_marginal_miss_that_more_chains_leave_marginal_samples_longer(fake_sampling):
+    out = _run([_diag(rhat=1.012), _diag(rhat=1.011), _diag()])
+    assert [c[0] for c in fake_sampling] == ["fit", "refit", "pooled", "refit"]
+    assert fake_sampling[3] == ("refit", ("unit",), 2000, 600, 0.9)  # twice the draws and warm-up, not pooled
+    assert out.diagnostics.converged and out.diagnostics.attempts == 3
+    assert "3) sampling extended (2000 draws per chain, warm-up 600): converged" in out.notes()[0]
 
 
 def test_a_few_divergences_take_smaller_steps_then_another_parametrisation(fake_sampling):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -54,12 +55,55 @@ def test_wait_on_a_real_nutpie_sampler():
     assert idata.posterior["x"].shape == (2, 60, 2)
 
 
-def test_one_off_fits_are_frozen_and_a_returning_shape_is_reused_with_new_data(monkeypatch):
-    """The first fits of a shape bake their data in; from REUSE_AFTER on, the data are swapped."""
-    import numpy as np
-
+def _tiny_block(rate: float) -> blocks.ModelBlock:
+    """FCR of two control and two treated agents (no agent effects): log-odds effect log(rate/(1-rate) / (3/7))."""
     from qmsprint.models import CellDesign, resolve_priors
 
+    n = np.full(4, 400)
+    design = CellDesign(
+        kind="ab",
+        unit=np.arange(4),
+        post=np.ones(4),
+        active=np.array([0.0, 0.0, 1.0, 1.0]),
+        X=np.zeros((4, 0)),
+        seg=np.zeros((4, 0), dtype=int),
+        unit_group=np.array([0.0, 0.0, 1.0, 1.0]),
+        unit_team=np.zeros(4, dtype=int),
+        unit_effects=False,
+    )
+    y = np.round(n * np.array([0.3, 0.3, rate, rate])).astype(int)
+    return blocks.ModelBlock("fcr", "binomial", design, {"y": y, "n": n}, resolve_priors("binomial", "fcr", {}))
+
+
+def test_more_chains_of_the_same_model_are_pooled_after_the_first_ones():
+    from qmsprint.models.sampling import diagnostics_of
+
+    if not sampling.nutpie_available():
+        pytest.skip("nutpie is not installed")
+    block = _tiny_block(0.5)
+    (first,) = blocks.fit(block, draws=150, tune=150, chains=2, seed=1)
+    more = blocks.refit(first, block, draws=150, tune=150, chains=2, seed=2)
+    pooled = blocks.with_more_chains(first, more)
+    post = pooled.idata.posterior
+    assert post.sizes["chain"] == 4 and list(post["chain"].values) == [0, 1, 2, 3]
+    np.testing.assert_array_equal(post["fcr_effect"].values[:2], first.idata.posterior["fcr_effect"].values)
+    np.testing.assert_array_equal(post["fcr_effect"].values[2:], more.idata.posterior["fcr_effect"].values)
+    assert not np.array_equal(post["fcr_effect"].values[0], post["fcr_effect"].values[2])  # another seed
+    assert pooled.idata.sample_stats.sizes["chain"] == 4 and pooled.seconds == more.seconds
+    d = diagnostics_of(pooled.idata, ["fcr_effect"], sampler="nutpie", seconds=1.0)
+    assert (d.chains, d.draws) == (4, 150)
+    np.testing.assert_allclose(float(post["fcr_effect"].mean()), 0.847, atol=0.12)  # log(1 / (3/7))
+    shorter = blocks.refit(first, block, draws=100, tune=150, chains=2, seed=3)
+    with pytest.raises(ValueError, match="150 and 100 draws"):
+        blocks.with_more_chains(first, shorter)
+    wider = {k: 2 * v for k, v in block.priors.items()}
+    for other in (replace(block, name="csat"), replace(block, priors=wider)):
+        with pytest.raises(ValueError, match="different models"):
+            blocks.with_more_chains(first, replace(more, block=other))
+
+
+def test_one_off_fits_are_frozen_and_a_returning_shape_is_reused_with_new_data(monkeypatch):
+    """The first fits of a shape bake their data in; from REUSE_AFTER on, the data are swapped."""
     if not sampling.nutpie_available():
         pytest.skip("nutpie is not installed")
     calls: list[bool] = []
@@ -72,26 +116,10 @@ def test_one_off_fits_are_frozen_and_a_returning_shape_is_reused_with_new_data(m
     monkeypatch.setattr(blocks, "compile_nutpie", spy)
     blocks.clear_cache()
 
-    def block(rate: float) -> blocks.ModelBlock:
-        n = np.full(4, 400)
-        design = CellDesign(
-            kind="ab",
-            unit=np.arange(4),
-            post=np.ones(4),
-            active=np.array([0.0, 0.0, 1.0, 1.0]),
-            X=np.zeros((4, 0)),
-            seg=np.zeros((4, 0), dtype=int),
-            unit_group=np.array([0.0, 0.0, 1.0, 1.0]),
-            unit_team=np.zeros(4, dtype=int),
-            unit_effects=False,
-        )
-        y = np.round(n * np.array([0.3, 0.3, rate, rate])).astype(int)
-        return blocks.ModelBlock("fcr", "binomial", design, {"y": y, "n": n}, resolve_priors("binomial", "fcr", {}))
-
     def fits(rates: tuple[float, ...]) -> tuple[list[float], list[bool]]:
         means, reused = [], []
         for rate in rates:
-            (f,) = blocks.fit(block(rate), draws=200, tune=200, chains=2, seed=1)
+            (f,) = blocks.fit(_tiny_block(rate), draws=200, tune=200, chains=2, seed=1)
             means.append(float(f.idata.posterior["fcr_effect"].mean()))
             reused.append(f.reused)
         blocks.clear_cache()

@@ -20,7 +20,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -353,6 +353,23 @@ def refit(
         idata, _ = finish_sampling(started, block.name, progress, 0.0)
     seconds = time.perf_counter() - t0
     return Fit(_rename(idata, block.prefix, block.name), block, backend, seconds, compile_seconds, reused, compiled)
+
+
+def with_more_chains(earlier: Fit, more: Fit) -> Fit:
+    """``earlier``'s chains followed by ``more``'s, as one fit of the same block (chains renumbered from 0).
+
+    Both must sample the same block with the same draws per chain: each chain adapted on its own, so
+    chains of two samplings are as independent as the chains of one. ``seconds`` are ``more``'s.
+    """
+    import arviz as az
+
+    if (earlier.block.name, earlier.block.key()) != (more.block.name, more.block.key()):
+        raise ValueError("chains of different models cannot be pooled")
+    sizes = (earlier.idata.posterior.sizes["draw"], more.idata.posterior.sizes["draw"])
+    if sizes[0] != sizes[1]:
+        raise ValueError(f"chains of {sizes[0]} and {sizes[1]} draws cannot be pooled")
+    idata = az.concat(earlier.idata, more.idata, dim="chain")
+    return replace(more, idata=idata)
 
 
 def prior_draws(block: ModelBlock, *, draws: int, seed: int) -> Any:

@@ -4,8 +4,11 @@
 caller's ``diagnose`` and, for a fit that misses the bars, climbs a short ladder of remedies until
 one meets them, the ladder ends, or the next step would not finish inside the time budget:
 
-* **extend** (first for a marginal miss: no divergences, E-BFMI fine, R-hat at most
-  :data:`MARGINAL_RHAT` and ESS at least a quarter of the bar): the same compiled model, twice the
+* **more chains** (first for a marginal miss: no divergences, E-BFMI fine, R-hat at most
+  :data:`MARGINAL_RHAT` and ESS at least a quarter of the bar): the same compiled model samples as
+  many chains again with the same settings, pooled with the first ones (twice the draws for the cost
+  of one sampling, where a longer one also repeats a longer warm-up);
+* **extend** (a marginal miss that more chains did not fix): the same compiled model, twice the
   draws and warm-up;
 * **switch** the parametrisation: after divergences or a low E-BFMI (a funnel), centred levels
   become non-centred; after slow mixing without divergences (a ridge), non-centred levels whose
@@ -27,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from qmsprint.models.blocks import Fit, ModelBlock, fit, refit
+from qmsprint.models.blocks import Fit, ModelBlock, fit, refit, with_more_chains
 from qmsprint.models.priors import LevelChoice
 from qmsprint.models.terms import LEVEL_LABELS
 from qmsprint.results import BFMI_MIN, ESS_MIN, Diagnostics
@@ -139,7 +142,7 @@ def _badness(d: Diagnostics) -> tuple:
 def _ladder(d: Diagnostics) -> tuple[str, ...]:
     """Order of the remedies for this miss (module docstring)."""
     if is_marginal(d):
-        return ("extend", "careful", "switch")
+        return ("more chains", "extend", "careful", "switch")
     if 0 < d.divergences <= FEW_DIVERGENCES and d.rhat_max <= MARGINAL_RHAT and not _low_bfmi(d):
         return ("careful", "smallest", "switch", "extend")  # a few divergences: smaller steps first
     return ("switch", "careful", "smallest", "extend")
@@ -234,8 +237,11 @@ def _plan(
     accept: float,
     d: Diagnostics,
     choices: Mapping[str, LevelChoice],
+    chains: int,
 ) -> tuple[str, ModelBlock, int, int, float] | None:
     """(action, block, draws, warm-up, target accept) of a ladder step, or None when it does not apply."""
+    if step == "more chains":
+        return f"sampling extended with {chains} more chains, {2 * chains} in all", block, draws, tune, accept
     if step == "extend":
         return "sampling extended", block, draws * 2, tune * 2, accept
     if step == "switch":
@@ -266,17 +272,17 @@ def _retry(
     a0 = done.attempts[0]
     block, draws, tune, accept = first.block, a0.draws, a0.tune, a0.target_accept
     compiled_fits = {first.block.key(): first}  # a fit per compiled shape, to sample it again
-    last_diag = done.diagnostics
+    last_fit, last_diag = first, done.diagnostics
     best, best_diag = first, done.diagnostics
     used: set[str] = set()
     number = 1
     while number <= MAX_RETRIES:
-        plan = None
+        plan, step = None, ""
         for step in _ladder(last_diag):
             if step in used:
                 continue
             used.add(step)
-            plan = _plan(step, block, draws, tune, accept, last_diag, choices)
+            plan = _plan(step, block, draws, tune, accept, last_diag, choices, chains)
             if plan is not None:
                 break
         if plan is None:
@@ -305,6 +311,8 @@ def _retry(
             progress=progress,
         )
         compiled_fits.setdefault(new_block.key(), f)
+        if step == "more chains":  # pooled with the chains it extends (the attempt's seconds stay its own)
+            f = with_more_chains(last_fit, f)
         d = diagnose(f)
         done.attempts.append(
             Attempt(
@@ -315,6 +323,6 @@ def _retry(
             best, best_diag = f, d
         if d.converged:
             break
-        block, draws, tune, accept, last_diag = new_block, new_draws, new_tune, new_accept, d
+        block, draws, tune, accept, last_fit, last_diag = new_block, new_draws, new_tune, new_accept, f, d
     done.fit, done.diagnostics = best, best_diag
     return done
