@@ -185,14 +185,16 @@ def init(
     Example: qmsprint init exports/northwind.csv --out experiments/northwind.toml
     """
     from qmsprint import api
+    from qmsprint.words import counted
 
     target = out if out is not None else Path("experiments") / f"{export.stem}.toml"
     path, suggestion = api.init(export, target, name=name)
     typer.echo(suggestion.summary())
     typer.echo(f"wrote {path}")
     if suggestion.problems:
-        typer.echo(f"`qmsprint validate {path}` will report {len(suggestion.problems)} problem(s): fix the mapping "
-                   "in [data.columns] or the data", err=True)  # fmt: skip
+        problems = counted(len(suggestion.problems), "problem")
+        typer.echo(f"`qmsprint validate {path}` will report {problems}: fix the mapping in [data.columns] or the data",
+                   err=True)  # fmt: skip
         raise typer.Exit(3)
     typer.echo(f"next: set [periods] in {path}, then qmsprint validate {path}")
 

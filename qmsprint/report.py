@@ -23,6 +23,7 @@ from qmsprint.present.text import explain
 from qmsprint.present.values import value_rows
 from qmsprint.privacy import redact_text
 from qmsprint.store import RunBundle, load_run, write_file_atomic
+from qmsprint.words import counted
 
 
 def _hex(tone: str) -> str:
@@ -377,8 +378,8 @@ def render_report(run: RunBundle) -> str:
         shared = prior.get("units_in_common") or {}
         if shared.get("count"):
             prior_line += (
-                f" The two runs share {shared['count']} {shared.get('unit', 'unit')}(s): their lasting differences "
-                "count in both, so the combined evidence is somewhat overconfident."
+                f" The two runs share {counted(shared['count'], shared.get('unit', 'unit'))}: their lasting "
+                "differences count in both, so the combined evidence is somewhat overconfident."
             )
     diagnosis = None
     if run.diagnosis:

@@ -78,7 +78,7 @@ def test_agent_in_two_arms_and_unknown_arm(tmp_path):
     df.loc[3, "arm"] = "pilot-x"
     probs, _ = _fail(tmp_path, df)
     two = probs[
-        ("agent_id", "1 agent(s) appear in more than one arm; each agent must stay in one arm (randomization unit")
+        ("agent_id", "1 agent appears in more than one arm; each agent must stay in one arm (randomization unit")
     ]
     assert two.examples == ("a0",) and two.count == 10 and two.rows == (1,)
     unk = probs[("arm", "arm values not in the experiment file")]

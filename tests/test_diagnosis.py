@@ -139,7 +139,7 @@ def test_tiny_samples_say_how_many_there_are_and_how_many_are_needed():
     df, _ = make_frame(n_agents=6, per_agent=30)
     with pytest.raises(DataError) as err:
         diagnose(make_spec(), frame=df)
-    assert "6 agent(s)" in str(err.value) and "at least 10" in str(err.value)
+    assert "6 agents with QA-scored" in str(err.value) and "at least 10" in str(err.value)
     df, _ = make_frame(n_agents=12, per_agent=20, response=0.2)  # ~48 CSAT answers, 240 repeat trials
     p = prepare_diagnosis(df, make_spec(), None)
     assert [o.name for o in p.outcomes] == ["repeat_contact"]

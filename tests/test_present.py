@@ -26,6 +26,7 @@ from qmsprint.decide import Recommendation, decide, verdict_for
 from qmsprint.present import figures, text
 from qmsprint.present import format as fmt
 from qmsprint.results import Effect, HealthCheck
+from qmsprint.words import counted
 
 PKG = Path(__file__).resolve().parents[1] / "qmsprint"
 
@@ -578,3 +579,14 @@ def test_diagnostics_table_is_labelled_and_rounded_for_clients():
     assert t["Metric"].tolist() == ["CSAT", "Handle time"] and t["Converged"].tolist() == ["yes", "no"]
     assert t["R-hat (max)"].tolist() == ["1.004", "1.023"] and t["Bulk ESS (min)"].tolist() == ["1,234", "88"]
     assert t["Spread ESS (min)"].tolist() == ["812", "n/a"] and t["Problems"].tolist() == ["", "R-hat 1.023 > 1.01"]
+
+
+def test_counts_take_the_noun_in_the_right_number():
+    assert counted(1, "warning") == "1 warning"
+    assert counted(0, "warning") == "0 warnings"
+    assert counted(2, "health check") == "2 health checks"
+    assert counted(12500, "response") == "12,500 responses"
+    assert counted(3, "agent id") == "3 agent ids"
+    assert counted(2, "wave x metric check") == "2 wave x metric checks"
+    assert counted(1, "analysis", "analyses") == "1 analysis"
+    assert counted(2, "analysis", "analyses") == "2 analyses"

@@ -372,7 +372,7 @@ def test_short_ids_and_labels_are_never_rewritten(tmp_path):
         cells=cells,
         runs_dir=tmp_path,
         now=T0,
-        warnings=[Problem("agent_id", "1 agent(s) have few interactions", examples=(f"{agents[0]} (1)",))],
+        warnings=[Problem("agent_id", "1 agent has few interactions", examples=(f"{agents[0]} (1)",))],
     )
     run = load_run(path)
     assert sorted(run.cells["team"].unique()) == ["1", "2"] and sorted(run.cells["arm"].unique()) == ["0", "1"]

@@ -176,7 +176,7 @@ def test_a_wave_run_shows_the_event_time_plot_in_report_and_app(tmp_path, monkey
     at.switch_page("qmsprint/ui/pages/monitor.py").run()
     assert not at.exception, [e.value for e in at.exception]
     text = _texts(at)
-    assert "2 check(s)" in text and "Sample ratio mismatch" in text and len(at.get("plotly_chart")) == 1
+    assert "2 checks" in text and "Sample ratio mismatch" in text and len(at.get("plotly_chart")) == 1
     assert at.dataframe[0].value["message"].tolist() == ["Interactions split 60/40."]
 
 

@@ -10,6 +10,7 @@ from qmsprint.errors import Problem, QmsprintError, SpecError
 from qmsprint.progress import Progress
 from qmsprint.results import HealthCheck
 from qmsprint.spec import Spec, load_spec
+from qmsprint.words import counted
 
 SpecLike = Spec | str | Path
 
@@ -73,8 +74,8 @@ class Validation:
         alerts = [check.name for check in self.health if check.status == "alert"]
         if alerts:
             lines.append(
-                f"alert: experiment file and data are valid, but {len(alerts)} health check(s) raised an alert "
-                f"({', '.join(alerts)}): read them before trusting results"
+                f"alert: experiment file and data are valid, but {counted(len(alerts), 'health check')} raised an "
+                f"alert ({', '.join(alerts)}): read them before trusting results"
             )
         else:
             lines.append("ok: experiment file and data are valid")

@@ -51,6 +51,7 @@ from qmsprint.errors import DataError, Problem
 from qmsprint.metrics.base import count_of
 from qmsprint.progress import Progress, silent
 from qmsprint.spec import ITEM_PREFIX, Spec
+from qmsprint.words import counted
 
 __all__ = [
     "CELL_KEYS",
@@ -138,7 +139,7 @@ class PreparedData:
         if self.items:
             lines.append(f"checklist items: {', '.join(i[len(ITEM_PREFIX) :] for i in self.items)}")
         if self.warnings:
-            lines.append(f"{len(self.warnings)} warning(s)")
+            lines.append(counted(len(self.warnings), "warning"))
         return "\n".join(lines)
 
 

@@ -28,6 +28,7 @@ from qmsprint.data.load import PAD, RAW, ROW, execute
 from qmsprint.errors import Problem
 from qmsprint.metrics.base import KIND_EXPECT, count_of
 from qmsprint.spec import Spec
+from qmsprint.words import counted
 
 N_EXAMPLES = 5
 FEW_INTERACTIONS = 30
@@ -233,7 +234,8 @@ def check_duplicates(con: Any, t: ir.Table, label: str) -> list[Problem]:
     return [
         Problem(
             "interaction_id",
-            f"duplicate interaction ids: {n_ids} id(s) appear more than once; expected one row per interaction",
+            f"duplicate interaction ids: {counted(n_ids, 'id')} {'appears' if n_ids == 1 else 'appear'} more than "
+            "once; expected one row per interaction",
             rows=tuple(int(x) for x in ex["r"]),
             count=int(stats["rows"].iloc[0]),
             examples=tuple(str(x) for x in ex["interaction_id"]),
@@ -282,8 +284,8 @@ def check_arms(con: Any, t: ir.Table, spec: Spec, label: str, unknown: int | Non
             problems.append(
                 Problem(
                     col,
-                    f"{len(df)} {word}(s) appear in more than one arm; each {word} must stay in one arm "
-                    f"(randomization unit: {spec.unit})",
+                    f"{counted(len(df), word)} {'appears' if len(df) == 1 else 'appear'} in more than one arm; "
+                    f"each {word} must stay in one arm (randomization unit: {spec.unit})",
                     rows=tuple(int(x) for x in df["r"].head(N_EXAMPLES)),
                     count=int(df["k"].sum()),
                     examples=tuple(str(x) for x in df[col].head(N_EXAMPLES)),
@@ -337,7 +339,8 @@ def few_interactions_warning(per_agent: Any) -> list[Problem]:
     return [
         Problem(
             "agent_id",
-            f"{len(few)} agent(s) have fewer than {FEW_INTERACTIONS} interactions; their estimates lean on the others",
+            f"{counted(len(few), 'agent')} {'has' if len(few) == 1 else 'have'} fewer than {FEW_INTERACTIONS} "
+            "interactions; their estimates lean on the others",
             count=int(len(few)),
             examples=tuple(
                 f"{a} ({n})" for a, n in zip(few["agent_id"].head(N_EXAMPLES), few["n"].head(N_EXAMPLES), strict=True)

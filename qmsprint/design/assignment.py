@@ -31,6 +31,7 @@ from qmsprint.design.baseline import history_frame, natural_values
 from qmsprint.errors import BundleError, DesignError, Problem
 from qmsprint.health import standardized_differences, unit_column
 from qmsprint.spec import Metric, Spec
+from qmsprint.words import counted
 
 COVARIATES = ("qa_score", "tenure_months")  # unit-level covariates besides the outcomes
 
@@ -249,7 +250,7 @@ def assign_units(spec: Spec, *, seed: int | None = None, frame: pd.DataFrame | N
     sizes = units.groupby("stratum").size()
     small = sizes[sizes < 2]
     if len(units) < 2:
-        problems.append(Problem("data", f"{len(units)} {spec.unit}(s) found; at least 2 are needed (one per arm)"))
+        problems.append(Problem("data", f"{counted(len(units), spec.unit)} found; at least 2 are needed (one per arm)"))
     for name, n in small.items():
         problems.append(Problem(f"stratum {name}", f"{n} {spec.unit}; at least 2 are needed (one per arm)"))
     if problems:

@@ -25,6 +25,7 @@ from qmsprint.diagnosis.program import program_columns
 from qmsprint.errors import DataError, Problem
 from qmsprint.present import diagnosis as text
 from qmsprint.spec import ITEM_PREFIX, Spec
+from qmsprint.words import counted
 
 MIN_AGENTS = 10
 MIN_RESPONSES = 100
@@ -218,7 +219,7 @@ def _enough_data(df: pd.DataFrame, present: list[Outcome]) -> tuple[pd.Index, li
             [
                 Problem(
                     "agent_id",
-                    f"{len(agents)} agent(s) with QA-scored interactions; at least {MIN_AGENTS} are needed "
+                    f"{counted(len(agents), 'agent')} with QA-scored interactions; at least {MIN_AGENTS} are needed "
                     "to separate agent differences from noise",
                 )
             ],
@@ -232,7 +233,7 @@ def _enough_data(df: pd.DataFrame, present: list[Outcome]) -> tuple[pd.Index, li
             tiny.append(
                 Problem(
                     o.name,
-                    f"{n} response(s) from {a} agent(s); at least {MIN_RESPONSES} responses from "
+                    f"{counted(n, 'response')} from {counted(a, 'agent')}; at least {MIN_RESPONSES} responses from "
                     f"{MIN_AGENTS} agents are needed to estimate it",
                 )
             )

@@ -26,6 +26,7 @@ from qmsprint.progress import Progress, silent
 from qmsprint.results import MetricResult
 from qmsprint.spec import Spec
 from qmsprint.spec_sampler import EFFECT_TARGET_ACCEPT
+from qmsprint.words import counted
 
 
 def estimate_all(
@@ -54,7 +55,7 @@ def estimate_all(
     ]
     s = spec.sampler
     n_cells = sum(b.block.design.n_cells for b in blocks)
-    prog(f"fitting {len(blocks)} metric(s) on {n_cells:,} cells ({s.chains} chains x {s.draws} draws)", 0.05)
+    prog(f"fitting {counted(len(blocks), 'metric')} on {n_cells:,} cells ({s.chains} chains x {s.draws} draws)", 0.05)
 
     def sub(message: str, fraction: float) -> None:
         prog(message, 0.05 + 0.75 * fraction)

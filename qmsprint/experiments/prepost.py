@@ -24,6 +24,7 @@ from qmsprint.models.event_time import season_features
 from qmsprint.progress import Progress
 from qmsprint.results import MetricResult
 from qmsprint.spec import Spec
+from qmsprint.words import counted
 
 NO_CONTROL_NOTE = (
     "no control group: a before/after comparison reads the change at the switch against the trend and season "
@@ -60,7 +61,7 @@ class PrePost:
         if pp.season_weeks > 0:
             if n_weeks >= pp.season_weeks:
                 season = season_features(weeks, pp.season_weeks, pp.harmonics)
-                notes.append(f"seasonal cycle of {pp.season_weeks} weeks ({pp.harmonics} harmonic(s))")
+                notes.append(f"seasonal cycle of {pp.season_weeks} weeks ({counted(pp.harmonics, 'harmonic')})")
             else:
                 notes.append(
                     f"no seasonal terms: the data cover {n_weeks} weeks, less than one {pp.season_weeks}-week cycle; "

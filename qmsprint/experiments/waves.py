@@ -28,6 +28,7 @@ from qmsprint.experiments.rollout import TimeTerms
 from qmsprint.progress import Progress
 from qmsprint.results import MetricResult
 from qmsprint.spec import Spec
+from qmsprint.words import counted
 
 WAVE = "wave"
 EVENT = "weeks_since_switch"
@@ -83,7 +84,7 @@ class Waves:
         if always.any():
             names = sorted(unit[always].unique())
             notes.append(
-                f"{len(names)} {spec.unit}(s) on the new program from their first week in the data left out "
+                f"{counted(len(names), spec.unit)} on the new program from their first week in the data left out "
                 f"(no weeks before their switch to compare with): {', '.join(names[:8])}"
             )
         # weeks with no cell off the new program have no comparison group
@@ -92,8 +93,8 @@ class Waves:
         if no_comp.any():
             lost = sorted({d.date().isoformat() for d in week[no_comp]})
             notes.append(
-                f"{len(lost)} week(s) in which every {spec.unit} was on the new program left out (no comparison "
-                f"group): {', '.join(lost[:6])}{' ...' if len(lost) > 6 else ''}"
+                f"{counted(len(lost), 'week')} in which every {spec.unit} was on the new program left out (no "
+                f"comparison group): {', '.join(lost[:6])}{' ...' if len(lost) > 6 else ''}"
             )
             keep &= ~no_comp
         w = week[keep]
@@ -141,8 +142,9 @@ class Waves:
         ]
         never = sorted(set(unit[keep]) - set(sw.index))
         notes.append(
-            f"staggered roll-out: {len(wave_dates)} wave(s) of {spec.unit}s, {len(never)} {spec.unit}(s) never "
-            "switching; each wave compared only with units not yet (or never) on the new program in the same week"
+            f"staggered roll-out: {counted(len(wave_dates), 'wave')} of {spec.unit}s, "
+            f"{counted(len(never), spec.unit)} never switching; each wave compared only with units not yet (or "
+            "never) on the new program in the same week"
         )
         return TimeTerms(keep=keep, active=act.astype(float), arrays=arrays, groupings=groupings, notes=notes)
 

@@ -38,6 +38,7 @@ from qmsprint.health.tables import metric_sums
 from qmsprint.results import HealthCheck
 from qmsprint.spec import Spec
 from qmsprint.stats import trend_slope
+from qmsprint.words import counted
 
 __all__ = ["check_rollout", "check_waves", "pre_trends"]
 
@@ -87,12 +88,14 @@ def check_waves(cells: pd.DataFrame, spec: Spec) -> HealthCheck:
     else:
         status = "warn" if back else "ok"
         msg = (
-            f"{len(waves)} wave(s): "
-            + "; ".join(f"{len(u)} {word}(s) from the week of {w}" for w, u in waves.items())
-            + f"; {len(never)} {word}(s) never switching; {len(comparable)} week(s) compare both programs"
+            f"{counted(len(waves), 'wave')}: "
+            + "; ".join(f"{counted(len(u), word)} from the week of {w}" for w, u in waves.items())
+            + f"; {counted(len(never), word)} never switching; {counted(len(comparable), 'week')} "
+            + ("compares" if len(comparable) == 1 else "compare")
+            + " both programs"
         )
         if back:
-            msg += f". {len(back)} {word}(s) back on the current program after switching: {', '.join(back[:5])}"
+            msg += f". {counted(len(back), word)} back on the current program after switching: {', '.join(back[:5])}"
         msg += "."
     data = {
         "waves": [{"week": w, "units": u} for w, u in waves.items()],
@@ -167,7 +170,7 @@ def pre_trends(cells: pd.DataFrame, spec: Spec) -> HealthCheck:
         return HealthCheck("pre_trends", "ok", "Pre-trends not checked: fewer than 3 weeks before every switch.", {})
     status = worst(statuses)
     tail = ": that wave was already drifting from its comparison, so its effect may be biased."
-    msg = worst_text + (tail if status != "ok" else f"; {len(rows)} wave x metric check(s), none drifting.")
+    msg = worst_text + (tail if status != "ok" else f"; {counted(len(rows), 'wave x metric check')}, none drifting.")
     return HealthCheck("pre_trends", status, msg, {"rows": rows})
 
 

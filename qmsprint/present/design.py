@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from qmsprint import metrics as metric_registry
 from qmsprint.present.figures import LAYOUT, PALETTE
+from qmsprint.words import counted
 
 if TYPE_CHECKING:  # pragma: no cover
     from qmsprint.design import AssignmentResult, PlanResult
@@ -172,7 +173,7 @@ def assignment_summary(result: AssignmentResult) -> str:
         lines.append(
             f"Balance: largest standardized difference {worst['std_diff']:+.2f} ({worst['label']}); "
             + (
-                f"{len(flagged)} variable(s) above |d| = 0.1: {', '.join(flagged['label'])}."
+                f"{counted(len(flagged), 'variable')} above |d| = 0.1: {', '.join(flagged['label'])}."
                 if len(flagged)
                 else "all variables within |d| <= 0.1."
             )

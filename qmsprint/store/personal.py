@@ -22,6 +22,7 @@ import pandas as pd
 
 from qmsprint.errors import BundleError, Problem
 from qmsprint.privacy import is_pseudonym
+from qmsprint.words import counted
 
 PERSONAL_COLUMNS = ("customer_id", "interaction_id")
 AGENT_COLUMNS = ("agent_id", "agent")
@@ -60,8 +61,9 @@ def check_pseudonymised(values: Iterable[Any], where: str) -> None:
     if bad:
         raise BundleError(
             "refusing to store agent ids that are not pseudonyms",
-            [Problem(where, f"{len(bad)} agent id(s) are not keyed pseudonyms; load the data with qmsprint.data "
-                            "(prepare / load_frame), which pseudonymises them")],
+            [Problem(where, f"{counted(len(bad), 'agent id')} {'is' if len(bad) == 1 else 'are'} not keyed "
+                            "pseudonyms; load the data with qmsprint.data (prepare / load_frame), which "
+                            "pseudonymises them")],
         )  # fmt: skip
 
 

@@ -35,6 +35,7 @@ import pandas as pd
 from qmsprint.errors import BundleError, Problem, SpecError
 from qmsprint.spec import Spec
 from qmsprint.store.runs_read import RunBundle, load_run
+from qmsprint.words import counted
 
 WHERE = "model.prior_from"
 
@@ -255,7 +256,7 @@ def check_prior_data(spec: Spec, info: dict[str, Any], prepared: Any) -> list[st
     info["units_in_common"] = {"unit": what, "count": len(common)}
     if common:
         notes.append(
-            f"the earlier run {run.name} has {len(common)} {what}(s) in common with this one: their lasting "
+            f"the earlier run {run.name} has {counted(len(common), what)} in common with this one: their lasting "
             "differences count in both runs, so the combined evidence is somewhat overconfident"
         )
     return notes

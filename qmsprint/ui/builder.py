@@ -23,6 +23,7 @@ from qmsprint.present import setup as words
 from qmsprint.present.format import md
 from qmsprint.spec import ITEM_PREFIX, SEGMENT_COLUMNS, canonical_columns
 from qmsprint.ui import state, widgets
+from qmsprint.words import counted
 
 if TYPE_CHECKING:
     from qmsprint.api import ExperimentChoices, MetricChoice, Suggestion
@@ -246,14 +247,15 @@ def check(current: Suggestion) -> None:
     for note in current.notes:
         st.caption(f":orange[{md(note)}]")
     if current.problems:
-        st.error(f"With this mapping `qmsprint validate` reports {len(current.problems)} problem(s): change the "
-                 "columns above or fix the export.", icon=":material/error:")  # fmt: skip
+        problems = counted(len(current.problems), "problem")
+        st.error(f"With this mapping `qmsprint validate` reports {problems}: change the columns above or fix the "
+                 "export.", icon=":material/error:")  # fmt: skip
         st.dataframe(widgets.problems_table(current.problems), hide_index=True, width="stretch")
     else:
         st.success(f"qmsprint reads all {current.rows:,} rows of the export with this mapping.",
                    icon=":material/check_circle:")  # fmt: skip
     if current.warnings:
-        with st.expander(f"{len(current.warnings)} warning(s) that do not stop a run"):
+        with st.expander(f"{counted(len(current.warnings), 'warning')} that do not stop a run"):
             st.dataframe(widgets.problems_table(current.warnings), hide_index=True, width="stretch")
     if current.preview is not None and len(current.preview):
         st.caption("The first rows as qmsprint reads them:")

@@ -14,6 +14,7 @@ from qmsprint.present import text
 from qmsprint.present.rollout import design_label
 from qmsprint.results import MetricResult
 from qmsprint.ui import state
+from qmsprint.words import counted
 
 if TYPE_CHECKING:
     from qmsprint.api import RunBundle
@@ -120,7 +121,7 @@ def show_validation(result: Any) -> None:
     st.success("The experiment file and the data are valid.", icon=":material/check_circle:")
     st.text(result.summary)
     if result.warnings:
-        st.warning(f"{len(result.warnings)} warning(s) in the data:")
+        st.warning(f"{counted(len(result.warnings), 'warning')} in the data:")
         st.dataframe(problems_table(result.warnings), hide_index=True, width="stretch")
     if result.health:
         st.markdown("**Health checks**")

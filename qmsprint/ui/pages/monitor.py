@@ -9,6 +9,7 @@ from qmsprint import api
 from qmsprint.present import format as fmt
 from qmsprint.present import monitor as words
 from qmsprint.ui import state, widgets
+from qmsprint.words import counted
 
 
 def render() -> None:
@@ -27,7 +28,7 @@ def render() -> None:
         return
     last = checks[-1] if checks else {}
     active = {c["key"]: c for c in last.get("conditions", [])}
-    st.markdown(f"**{len(checks)} check(s)**, the last at {str(last.get('time', ''))[:16].replace('T', ' ')}.")
+    st.markdown(f"**{counted(len(checks), 'check')}**, the last at {str(last.get('time', ''))[:16].replace('T', ' ')}.")
     if active:
         for c in sorted(active.values(), key=lambda c: -words.SEVERITY_LABELS_ORDER.get(c["severity"], 0)):
             tone = {"alert": "red", "warn": "orange"}.get(c["severity"], "blue")

@@ -10,6 +10,7 @@ import streamlit as st
 from qmsprint.present import figures
 from qmsprint.present import format as fmt
 from qmsprint.ui import state, widgets
+from qmsprint.words import counted
 
 if TYPE_CHECKING:
     from qmsprint.api import RunBundle
@@ -78,7 +79,10 @@ def _sampler(run: RunBundle) -> None:
     if "converged" in diag:
         bad = int((~diag["converged"].astype(bool)).sum())
         if bad:
-            st.warning(f"{bad} fit(s) missed the convergence bars; no recommendation is made from them.")
+            st.warning(
+                f"{counted(bad, 'fit')} missed the convergence bars; no recommendation is made from "
+                + ("it." if bad == 1 else "them.")
+            )
         else:
             st.success(
                 "Every fit met the convergence bars: R-hat ≤ 1.01 and ESS ≥ 400 for the effects, R-hat ≤ 1.05 "
