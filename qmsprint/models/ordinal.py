@@ -3,7 +3,7 @@
 ``P(Y <= k | cell c) = logistic(cut_k - eta_c)``; ``eta_c`` from :func:`.terms.block_predictor`
 without an intercept. The likelihood is the multinomial of the level counts of each cell (the
 ``pm.OrderedMultinomial`` log-likelihood without its constant multinomial coefficient), written
-so that it costs one log-sigmoid per cell and cutpoint with data next to it. With
+so that it costs one log-sigmoid per cell and cutpoint with data next to it (:mod:`.kernels`). With
 ``sigma(x) = 1 / (1 + exp(-x))`` and ``D_cj = cut_j - eta_c``, the level probabilities are
 ``p_0 = sigma(D_0)``, ``p_K-1 = sigma(-D_K-2)`` and, for middle levels,
 ``p_k = sigma(D_k) - sigma(D_k-1) = sigma(D_k) sigma(-D_k-1) (1 - exp(cut_k-1 - cut_k))``, so::
@@ -62,12 +62,11 @@ def loglik(eta: Any, cut: Any, data: dict[str, Any], prefix: str) -> Any:
     """Multinomial log-likelihood of the level counts, up to a constant (module docstring)."""
     import pytensor.tensor as pt
 
+    from qmsprint.models.kernels import weighted_softplus_pairs
+
     p = prefix
-    # log sigma(cut_j - eta_c) = -log1p(exp(eta_c) exp(-cut_j)): one log per pair, the exps are
-    # per cell and per cutpoint (exact unless |eta| or |cut| exceed ~700 on the log-odds scale,
-    # where the likelihood is -inf for all practical purposes)
-    prod = pt.exp(eta)[data[f"{p}__pair_cell"]] * pt.exp(-cut)[data[f"{p}__pair_cut"]]
-    ll = -pt.sum(data[f"{p}__pair_w"] * pt.log1p(prod))
+    # log sigma(cut_j - eta_c) = -softplus(eta_c - cut_j): one vectorised pass over the pairs (.kernels)
+    ll = -weighted_softplus_pairs(eta, cut, data[f"{p}__pair_cell"], data[f"{p}__pair_cut"], data[f"{p}__pair_w"])
     ll = ll - pt.dot(data[f"{p}__upper_cut"], cut) + pt.dot(data[f"{p}__upper_cell"], eta)
     return ll + pt.sum(data[f"{p}__middle"] * pt.log1mexp(cut[:-1] - cut[1:]))
 
