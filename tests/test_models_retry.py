@@ -107,17 +107,20 @@ def test_a_marginal_miss_that_more_chains_leave_marginal_samples_longer(fake_sam
 
 
 def test_a_few_divergences_take_smaller_steps_then_another_parametrisation(fake_sampling):
-    out = _run([_diag(div=3), _diag(div=2), _diag(div=1), _diag()])
-    assert fake_sampling[1] == ("refit", ("unit",), 2000, 900, 0.97)
-    assert fake_sampling[2] == ("refit", ("unit",), 2000, 900, 0.99)  # still a few: the smallest steps
-    assert fake_sampling[3][:2] == ("refit", ())  # centred agents -> non-centred
-    assert out.diagnostics.converged and out.diagnostics.attempts == 4
-    assert "3) smallest steps (target accept 0.99)" in out.notes()[0]
+    out = _run([_diag(div=3), _diag(div=2), _diag(div=1), _diag(div=1), _diag()])
+    assert fake_sampling[1] == ("refit", ("unit",), 1000, 300, 0.97)  # smaller steps, the same length
+    assert fake_sampling[2] == ("refit", ("unit",), 2000, 900, 0.97)  # then a longer warm-up and more draws
+    assert fake_sampling[3] == ("refit", ("unit",), 2000, 900, 0.99)  # still a few: the smallest steps
+    assert fake_sampling[4][:2] == ("refit", ())  # centred agents -> non-centred
+    assert out.diagnostics.converged and out.diagnostics.attempts == 5
+    note = out.notes()[0]
+    assert "2) smaller steps (target accept 0.97) (1000 draws per chain, warm-up 300)" in note
+    assert "4) smallest steps (target accept 0.99)" in note
 
 
 def test_smaller_steps_converge_without_switching_a_parametrisation_that_fits(fake_sampling):
     out = _run([_diag(div=4, rhat=1.011, ess=352), _diag(div=1), _diag()])
-    assert [c[4] for c in fake_sampling] == [0.9, 0.97, 0.99]
+    assert [c[2:] for c in fake_sampling] == [(1000, 300, 0.9), (1000, 300, 0.97), (2000, 900, 0.97)]
     assert all(c[1] == ("unit",) for c in fake_sampling)  # the parametrisation is kept
     assert out.diagnostics.converged and out.diagnostics.attempts == 3
 
@@ -134,8 +137,8 @@ def test_slow_mixing_centres_levels_the_data_pin_down(fake_sampling):
 
 
 def test_fits_that_still_fail_keep_the_best_attempt_and_say_so(fake_sampling):
-    out = _run([_diag(div=50), _diag(div=40, rhat=1.2), _diag(div=5), _diag(div=9)])
-    assert out.diagnostics.attempts == 4 and not out.diagnostics.converged
+    out = _run([_diag(div=50), _diag(div=40, rhat=1.2), _diag(div=5), _diag(div=9), _diag(div=7)])
+    assert out.diagnostics.attempts == 5 and not out.diagnostics.converged
     assert out.diagnostics.divergences == 5  # the attempt with the fewest problems (then fewer divergences)
     assert "the best attempt is kept" in out.notes()[0]
 
@@ -154,3 +157,12 @@ def test_settings_too_small_for_the_ess_bar_are_not_retried(fake_sampling):
     )[0]
     assert [c[0] for c in fake_sampling] == ["fit"] and out.retries == 0
     assert "quick look" in out.notes()[0]
+
+
+def test_a_few_divergences_at_small_steps_already_go_straight_to_a_careful_attempt(fake_sampling):
+    queue = [_diag(div=2), _diag()]
+    out = retry.fit_until_converged(
+        [_block()], diagnose=lambda i, f: queue.pop(0), draws=1000, tune=300, chains=4, seed=1, target_accept=0.97
+    )[0]
+    assert fake_sampling[1] == ("refit", ("unit",), 2000, 900, 0.97)
+    assert out.diagnostics.converged and "longer warm-up" in out.notes()[0]
