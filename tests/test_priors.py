@@ -159,10 +159,11 @@ def test_the_design_prior_of_a_later_pilot_is_the_earlier_posterior(small_spec, 
 def test_chained_posterior_of_two_halves_matches_one_fit_on_all_the_data():
     """Half 1 -> its latent effect as the prior of half 2 ~ one fit on both halves (independent agents).
 
-    The chained prior carries only the effect's posterior; each fit re-estimates the spread of
-    agents on its own, so the two agree up to Monte Carlo error when the effect's precision comes
-    mostly from the data within agents (agent sd 0.12 on the logit scale here). With large
-    between-agent spread and small pilots the chained posterior leans a little more on one half.
+    The chained prior carries only the effect's marginal posterior; the second fit re-estimates the
+    baseline and the spread of agents from its half alone, so the two posteriors differ by a small
+    fraction of a posterior sd (0.09 sd on this pilot; more with large between-agent spread and
+    small pilots), plus Monte Carlo error. A chain that ignored the prior fails the width checks;
+    one that used a wrong prior mean lands more than a posterior sd away.
     """
     import pandas as pd
     from models_cellsim import make_cells, spec_for
@@ -183,7 +184,7 @@ def test_chained_posterior_of_two_halves_matches_one_fit_on_all_the_data():
     m_b, s_b = both.latent_effect
     ess = min(chained.diagnostics.ess_bulk_min, both.diagnostics.ess_bulk_min)
     mcse = np.hypot(s_c, s_b) / np.sqrt(ess)  # Monte Carlo error of the difference of two posterior means
-    assert abs(m_c - m_b) <= 3 * mcse, (m_c, m_b, mcse)
+    assert abs(m_c - m_b) <= 0.15 * s_b + 3 * mcse, (m_c, m_b, s_b, mcse)
     assert s_c == pytest.approx(s_b, rel=0.1)
     # and the chained posterior is narrower than either half alone: evidence accumulated
     (r2,) = estimate(spec, second)
