@@ -296,6 +296,35 @@ def test_only_a_parts_first_sampling_caps_its_trees(monkeypatch):
     assert 4 < model.FIRST_MAXDEPTH < 10  # above the parts' depth after warm-up, below nutpie's default
 
 
+@pytest.mark.parametrize(("sampler", "large_first"), [({}, 0.7), ({"target_accept": 0.97}, 0.97)])
+def test_a_large_parts_first_sampling_takes_longer_steps_unless_the_spec_sets_a_target_accept(
+    monkeypatch, sampler, large_first
+):
+    """A large (item) part first samples at LARGE_PART_ACCEPT, a small part and every later sampling at 0.9."""
+    from qmsprint.diagnosis.blocks import first_accept, fit_blocks, outcome_blocks
+    from qmsprint.models import diagnosis as model
+    from qmsprint.models import sampling
+
+    df, _ = make_frame(n_agents=12, per_agent=100)
+    spec = make_spec(**sampler)
+    small = next(b for b in outcome_blocks(prepare_diagnosis(df, spec, None)) if b.kind == "r2")
+    monkeypatch.setattr(model, "LARGE_PART_CELLS", len(small.arrays.n) - 1)  # this part counts as large
+    monkeypatch.setattr(model, "part_model", lambda part, centered: ((part.key, centered), {}))
+    monkeypatch.setattr(sampling, "compile_model", lambda m, init, backend: sampling.CompiledModel(m, None, init, 0.0))
+    accepts: list = []
+    monkeypatch.setattr(sampling, "start_sampling", lambda run, **kw: accepts.append(kw["target_accept"]) or run)
+    monkeypatch.setattr(sampling, "finish_sampling", lambda run, *a: (run.model, "nutpie"))
+    outcome = iter([_diag(bad=True), _diag(bad=False)])  # misses at first, converges with the other parametrization
+    monkeypatch.setattr(sampling, "diagnostics_of", lambda idata, names, **kw: next(outcome))
+    list(fit_blocks([small], spec, 1000, 300, lambda *a: None))
+    later = sampler.get("target_accept", 0.9)
+    assert accepts == [large_first, later]
+    assert first_accept(small, spec) == large_first
+    monkeypatch.setattr(model, "LARGE_PART_CELLS", len(small.arrays.n))  # now a small part: the spec's default
+    assert first_accept(small, spec) == later
+    assert model.LARGE_PART_ACCEPT == 0.7
+
+
 def test_a_fit_short_only_of_ess_is_sampled_again_with_twice_the_draws(monkeypatch):
     from qmsprint.diagnosis.blocks import fit_blocks, outcome_blocks
     from qmsprint.models import diagnosis as model
@@ -427,8 +456,22 @@ def test_centred_and_non_centred_agent_effects_give_the_same_posterior():
 
 @pytest.fixture(scope="module")
 def fitted():
+    """The diagnosis of ``make_frame()``, its item parts (1,300-1,700 cells) sampled as large parts are.
+
+    On client-size data the item parts are the large ones (more than LARGE_PART_CELLS cells): their
+    first sampling draws LARGE_PART_DRAWS at LARGE_PART_ACCEPT. The known answers below hold there too.
+    """
+    from qmsprint.models import diagnosis as model
+
     df, truth = make_frame()
-    return diagnose(make_spec(), frame=df), truth
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(model, "LARGE_PART_CELLS", 1_200)
+        d = diagnose(make_spec(), frame=df)
+    assert all(
+        d.meta["blocks"][k]["first_accept"] == model.LARGE_PART_ACCEPT for k in ("csat/items", "repeat_contact/items")
+    )
+    assert d.meta["blocks"]["csat/qa_score"]["first_accept"] == 0.9
+    return d, truth
 
 
 @pytest.mark.slow
@@ -564,7 +607,7 @@ def test_diagnosis_samples_at_0_9_unless_the_spec_sets_a_target_accept(monkeypat
     seen = []
 
     def fake_fit_parts(arrays, **kw):
-        seen.append(kw["target_accept"])
+        seen.append((kw["target_accept"], kw["large_accept"]))
         return []
 
     monkeypatch.setattr(dblocks, "fit_parts", fake_fit_parts)
@@ -574,4 +617,5 @@ def test_diagnosis_samples_at_0_9_unless_the_spec_sets_a_target_accept(monkeypat
     for s in (spec, again):
         assert list(dblocks.fit_blocks([], s, 100, 100, lambda *a: None)) == []
         assert s.sampler.accept(0.95) == (0.95 if not sampler else expected)  # the effect models' default
-    assert seen == [expected, expected]
+    large = 0.7 if not sampler else None  # a large part's first sampling: its own default unless the spec sets one
+    assert seen == [(expected, large), (expected, large)]

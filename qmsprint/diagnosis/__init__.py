@@ -73,7 +73,7 @@ import numpy as np
 import pandas as pd
 
 from qmsprint import metrics as metric_registry
-from qmsprint.diagnosis.blocks import OutcomeBlock, fit_blocks, outcome_blocks
+from qmsprint.diagnosis.blocks import OutcomeBlock, first_accept, fit_blocks, outcome_blocks
 from qmsprint.diagnosis.prepare import (
     MIN_AGENTS,
     MIN_RESPONSES,
@@ -257,7 +257,14 @@ def diagnose(
         "seed": spec.sampler.seed,
         "seconds": round(seconds, 1),
         "n_cells": sum(len(b.arrays.n) for b in blocks),
-        "blocks": {b.key: {"cells": len(b.arrays.n), "observations": int(b.arrays.n.sum())} for b in blocks},
+        "blocks": {
+            b.key: {
+                "cells": len(b.arrays.n),
+                "observations": int(b.arrays.n.sum()),
+                "first_accept": first_accept(b, spec),
+            }
+            for b in blocks
+        },
         "mix_factors": [f for f in ("contact_reason", "channel") if p.df[f].nunique() > 1],
         "practical_effect": PRACTICAL_EFFECT,
         "practical_seconds": PRACTICAL_SECONDS,

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from qmsprint.diagnosis.prepare import DiagnosisData, Outcome, item_patterns, outcome_cells
-from qmsprint.models.diagnosis import DiagnosisPart, fit_parts
+from qmsprint.models.diagnosis import LARGE_PART_ACCEPT, DiagnosisPart, Factor, fit_parts, part_accept
 from qmsprint.progress import Progress
 from qmsprint.results import Diagnostics
 from qmsprint.spec import ITEM_PREFIX, Spec
@@ -157,7 +157,12 @@ def items_block(p: DiagnosisData, o: Outcome) -> OutcomeBlock:
     cells, n, y = outcome_cells(d, keys, o, scale)
     rates = df.groupby(group, observed=True, sort=True)[items].mean().reset_index()
     rate = cells[group].merge(rates, on=group, how="left")[items].to_numpy(float)
-    passed = ((cells["pattern"].to_numpy(dtype="int64")[:, None] & bits) > 0).astype(float)
+    group_code = cells.groupby(group, observed=True, sort=True).ngroup().to_numpy()
+    rate_table = np.zeros((group_code.max() + 1, len(items)))
+    rate_table[group_code] = rate
+    patterns, pattern_code = np.unique(cells["pattern"].to_numpy(dtype="int64"), return_inverse=True)
+    pattern_table = ((patterns[:, None] & bits) > 0).astype(float)
+    passed = pattern_table[pattern_code]
     names = [c[len(ITEM_PREFIX) :] for c in items]
     coefs = list(names) + [f"{name} (agent rate)" for name in names] + list(p.adjust)
     mats = [passed - rate, rate, *[cells[[c]].to_numpy(float) for c in p.adjust]]
@@ -169,7 +174,12 @@ def items_block(p: DiagnosisData, o: Outcome) -> OutcomeBlock:
     info = {"items": names, "n_obs": int(n.sum()), "n_agents": int(cells["agent_id"].nunique()), "scale": scale}
     key = f"{o.name}/items"
     idx = p.agents.get_indexer(cells["agent_id"])
-    part = DiagnosisPart(key, o.family, coefs, np.hstack(mats), idx, n, y, spread=("sd_agent",))
+    k = len(items)
+    factors = (  # the item columns as lookups: pass by pattern, minus (and, between) the agent's rate
+        Factor(tuple(range(k)), pattern_code, pattern_table),
+        Factor(tuple(range(2 * k)), group_code, np.hstack([-rate_table, rate_table])),
+    )
+    part = DiagnosisPart(key, o.family, coefs, np.hstack(mats), idx, n, y, spread=("sd_agent",), factors=factors)
     return OutcomeBlock(key, "items", o, info, part)
 
 
@@ -211,12 +221,24 @@ def outcome_blocks(p: DiagnosisData) -> list[OutcomeBlock]:
     return blocks
 
 
+def large_accept(spec: Spec) -> float | None:
+    """Target accept of a large part's first sampling: None (the spec's, as every part) when the spec sets one."""
+    return LARGE_PART_ACCEPT if spec.sampler.target_accept is None else None
+
+
+def first_accept(b: OutcomeBlock, spec: Spec) -> float:
+    """Target accept of block ``b``'s first sampling (:func:`qmsprint.models.diagnosis.part_accept`)."""
+    return part_accept(b.arrays, spec.sampler.accept(DIAGNOSIS_TARGET_ACCEPT), large_accept(spec))
+
+
 def fit_blocks(
     blocks: list[OutcomeBlock], spec: Spec, draws: int, tune: int, progress: Progress
 ) -> Iterator[tuple[OutcomeBlock, Any, Diagnostics]]:
     """Fit every block in turn with the spec's sampler (:func:`qmsprint.models.diagnosis.fit_parts`).
 
-    Target accept: the spec's when it sets one, else :data:`qmsprint.spec_sampler.DIAGNOSIS_TARGET_ACCEPT`.
+    Target accept: the spec's for every part when it sets one; else
+    :data:`qmsprint.spec_sampler.DIAGNOSIS_TARGET_ACCEPT`, and a large part's first sampling at
+    :data:`qmsprint.models.diagnosis.LARGE_PART_ACCEPT`.
 
     Yields (block, posterior, diagnostics); block ``k`` is sampled with seed ``spec.sampler.seed + k``.
     """
@@ -228,6 +250,7 @@ def fit_blocks(
         chains=s.chains,
         seed=s.seed,
         target_accept=s.accept(DIAGNOSIS_TARGET_ACCEPT),
+        large_accept=large_accept(spec),
         backend=s.backend,
         progress=progress,
     )

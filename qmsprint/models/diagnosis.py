@@ -26,12 +26,14 @@ from qmsprint.results import Diagnostics
 __all__ = [
     "PARAMETERS",
     "DiagnosisPart",
+    "Factor",
     "GaussianStats",
     "agent_moments",
     "centred_agents",
     "fit_parts",
     "gaussian_loglik",
     "gaussian_stats",
+    "linear_predictor",
     "part_model",
 ]
 
@@ -45,6 +47,14 @@ __all__ = [
 SMALL_PART_DRAWS = 500
 LARGE_PART_CELLS = 5_000
 LARGE_PART_DRAWS = 800
+
+# A large part's first sampling targets LARGE_PART_ACCEPT (unless the spec sets a target accept):
+# the item parts of the bundled data take 15 leapfrog steps a draw at 0.9, 9 at 0.8 and 7 at 0.7,
+# with the same tail ESS (1,700-1,900 at 4 x 800) and no divergences, so their draws cost half.
+# The small parts stay at the spec's default (0.9): at 0.7, 5 of the 13 missed the ESS bars by a
+# little and were sampled again (2 at 0.9), and they cost little. Samplings after a miss use the
+# spec's default too.
+LARGE_PART_ACCEPT = 0.7
 
 # A part's first sampling caps its trees at 2**FIRST_MAXDEPTH leapfrog steps. After warm-up the parts
 # take about 15 steps per draw (depth 4), but their first warm-up iterations, with the step size and
@@ -64,6 +74,21 @@ CENTRED_RATIO = 1.0
 # parameters whose convergence is checked (those a part has); a part's ``spread`` ones (the agents'
 # sd of an item part) with the looser bars of variance components, like the effect models' level sds
 PARAMETERS = ["beta", "sd_agent", "intercept", "cut", "sigma"]
+
+
+@dataclass(frozen=True)
+class Factor:
+    """Columns of a part's design that are a small table looked up per cell: ``X[:, cols] = table[codes]``.
+
+    Where several factors cover a column, the column is the sum of their lookups (an item's pass
+    minus the agent's pass rate: a lookup by item pattern plus one by agent). The model then
+    evaluates ``table @ beta[cols]`` once per level and gathers it per cell, instead of a
+    cells x columns product (:func:`linear_predictor`).
+    """
+
+    cols: tuple[int, ...]
+    codes: np.ndarray
+    table: np.ndarray
 
 
 @dataclass
@@ -95,6 +120,9 @@ class DiagnosisPart:
         Parameters checked with the looser bars of variance components (:data:`qmsprint.results.
         SPREAD_RHAT_MAX`), because no reported number is read from them: the agents' sd in an item
         part, whose reading uses the item effects only.
+    factors
+        Columns of ``X`` given as lookups of small tables (:class:`Factor`), for a cheaper linear
+        predictor; they must add up to those columns of ``X`` exactly (checked).
 
     """
 
@@ -107,6 +135,20 @@ class DiagnosisPart:
     y: np.ndarray
     between_slope: bool = False
     spread: tuple[str, ...] = ()
+    factors: tuple[Factor, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.factors:
+            return
+        if self.between_slope:
+            raise ValueError(f"{self.key}: a part with a between slope takes no factors")
+        covered = sorted({c for f in self.factors for c in f.cols})
+        rebuilt = np.zeros((len(self.X), len(covered)))
+        where = {c: j for j, c in enumerate(covered)}
+        for f in self.factors:
+            rebuilt[:, [where[c] for c in f.cols]] += f.table[f.codes]
+        if not np.allclose(rebuilt, self.X[:, covered], rtol=0.0, atol=1e-12):
+            raise ValueError(f"{self.key}: the factors do not add up to the design's columns {covered}")
 
     @cached_property
     def agents(self) -> tuple[np.ndarray, np.ndarray]:
@@ -184,6 +226,40 @@ def _dot(X: np.ndarray, beta: Any) -> Any:
     for a in range(0, X.shape[1], per):
         out = out + pt.dot(np.ascontiguousarray(X[:, a : a + per]), beta[a : a + per])
     return out
+
+
+def linear_predictor(part: DiagnosisPart, beta: Any, u: Any) -> Any:
+    """``X @ beta + u[agent]`` for each cell, the factored columns by lookup (:class:`Factor`).
+
+    Factors with the same codes are evaluated as one table; a factor whose levels are nested in the
+    agents (each agent's cells share a level: an agent's pass rates) is added to ``u`` before its one
+    gather. The other columns are a cells x columns product (:func:`_dot`). ``beta`` may be None
+    when the part has no fixed effects.
+    """
+    import pytensor.tensor as pt
+
+    agents, codes = part.agents
+    covered = {c for f in part.factors for c in f.cols}
+    rest = [c for c in range(part.X.shape[1]) if c not in covered]
+    out: Any = _dot(part.X[:, rest], beta[rest]) if rest and beta is not None else 0.0
+    per_agent: Any = u
+    groups: list[tuple[np.ndarray, list[np.ndarray], list[int]]] = []
+    for f in part.factors:  # one table per distinct codes
+        same = next((g for g in groups if g[0] is f.codes or np.array_equal(g[0], f.codes)), None)
+        if same is None:
+            groups.append((f.codes, [f.table], list(f.cols)))
+        else:
+            same[1].append(f.table)
+            same[2].extend(f.cols)
+    for level_codes, tables, cols in groups:
+        table = np.hstack(tables)
+        of_agent = np.full(len(agents), -1)
+        of_agent[codes] = level_codes
+        if np.array_equal(of_agent[codes], level_codes):  # nested in agents: one row per agent
+            per_agent = per_agent + pt.dot(np.ascontiguousarray(table[of_agent]), beta[cols])
+        else:
+            out = out + pt.dot(np.ascontiguousarray(table), beta[cols])[level_codes]
+    return out + per_agent[codes]
 
 
 def agent_moments(part: DiagnosisPart) -> tuple[float, float, int]:
@@ -272,9 +348,9 @@ def part_model(part: DiagnosisPart, centered: bool) -> tuple[Any, dict[str, np.n
             fixed = beta[0] * np.ascontiguousarray(part.X[:, 0])
             if part.X.shape[1] > 2:
                 fixed = fixed + _dot(part.X[:, 2:], beta[2:])
+            eta = fixed + u[codes]
         else:
-            fixed = _dot(part.X, beta) if part.coefs else 0.0
-        eta = fixed + u[codes]
+            eta = linear_predictor(part, beta, u)
         if part.family == "binomial":
             a = pm.Normal("intercept", mu=binomial.center({"y": part.y, "n": part.n}), sigma=2.5)
             data = {"y__y": part.y.astype(float), "y__n": part.n.astype(float)}
@@ -294,6 +370,11 @@ def part_draws(part: DiagnosisPart, draws: int) -> int:
     return min(draws, LARGE_PART_DRAWS if len(part.n) > LARGE_PART_CELLS else SMALL_PART_DRAWS)
 
 
+def part_accept(part: DiagnosisPart, target_accept: float, large_accept: float | None) -> float:
+    """Target accept of a part's first sampling: ``large_accept`` for a large part when set, else ``target_accept``."""
+    return large_accept if large_accept is not None and len(part.n) > LARGE_PART_CELLS else target_accept
+
+
 def fit_parts(
     parts: Sequence[DiagnosisPart],
     *,
@@ -303,6 +384,7 @@ def fit_parts(
     seed: int,
     target_accept: float,
     backend: str,
+    large_accept: float | None = LARGE_PART_ACCEPT,
     centred_ratio: float = CENTRED_RATIO,
     progress: Callable[[str, float], Any],
 ) -> Iterator[tuple[DiagnosisPart, Any, Diagnostics]]:
@@ -315,8 +397,10 @@ def fit_parts(
     per chain) and the better-converged fit is kept; a kept fit that misses them only a little (ESS
     short or R-hat a little high: :func:`.retry.is_marginal`) is sampled again with twice its
     draws. A part draws :func:`part_draws` per chain at first, its trees capped at
-    :data:`FIRST_MAXDEPTH` (later samplings: nutpie's default). ``attempts`` in the diagnostics
-    counts the part's samplings and ``seconds`` adds up their compile and wall times.
+    :data:`FIRST_MAXDEPTH` (later samplings: nutpie's default) and at :func:`part_accept` (later
+    samplings: ``target_accept``; ``large_accept=None`` samples every part at ``target_accept``).
+    ``attempts`` in the diagnostics counts the part's samplings and ``seconds`` adds up their
+    compile and wall times.
     """
     centred = [centred_agents(p, centred_ratio) for p in parts]
 
@@ -334,7 +418,7 @@ def fit_parts(
             tune=tune,
             chains=chains,
             seed=seed + k,
-            target_accept=target_accept,
+            target_accept=part_accept(parts[k], target_accept, large_accept) if first else target_accept,
             maxdepth=FIRST_MAXDEPTH if first else None,
         )
         extra = after()  # e.g. compile the next part while this one samples
