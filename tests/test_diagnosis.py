@@ -300,7 +300,7 @@ def test_only_a_parts_first_sampling_caps_its_trees(monkeypatch):
 def test_a_large_parts_first_sampling_takes_longer_steps_unless_the_spec_sets_a_target_accept(
     monkeypatch, sampler, large_first
 ):
-    """A large (item) part first samples at LARGE_PART_ACCEPT, a small part and every later sampling at 0.9."""
+    """A large (item) part first samples at LARGE_PART_ACCEPT, a small part and every later sampling at 0.8."""
     from qmsprint.diagnosis.blocks import first_accept, fit_blocks, outcome_blocks
     from qmsprint.models import diagnosis as model
     from qmsprint.models import sampling
@@ -317,7 +317,7 @@ def test_a_large_parts_first_sampling_takes_longer_steps_unless_the_spec_sets_a_
     outcome = iter([_diag(bad=True), _diag(bad=False)])  # misses at first, converges with the other parametrization
     monkeypatch.setattr(sampling, "diagnostics_of", lambda idata, names, **kw: next(outcome))
     list(fit_blocks([small], spec, 1000, 300, lambda *a: None))
-    later = sampler.get("target_accept", 0.9)
+    later = sampler.get("target_accept", 0.8)
     assert accepts == [large_first, later]
     assert first_accept(small, spec) == large_first
     monkeypatch.setattr(model, "LARGE_PART_CELLS", len(small.arrays.n))  # now a small part: the spec's default
@@ -470,7 +470,7 @@ def fitted():
     assert all(
         d.meta["blocks"][k]["first_accept"] == model.LARGE_PART_ACCEPT for k in ("csat/items", "repeat_contact/items")
     )
-    assert d.meta["blocks"]["csat/qa_score"]["first_accept"] == 0.9
+    assert d.meta["blocks"]["csat/qa_score"]["first_accept"] == 0.8
     return d, truth
 
 
@@ -597,8 +597,8 @@ def test_cli_diagnose_prints_the_summary_and_writes_the_folder(tmp_path):
     assert again.exit_code == 5 and "already exists" in again.output
 
 
-@pytest.mark.parametrize(("sampler", "expected"), [({}, 0.9), ({"target_accept": 0.97}, 0.97)])
-def test_diagnosis_samples_at_0_9_unless_the_spec_sets_a_target_accept(monkeypatch, tmp_path, sampler, expected):
+@pytest.mark.parametrize(("sampler", "expected"), [({}, 0.8), ({"target_accept": 0.97}, 0.97)])
+def test_diagnosis_samples_at_0_8_unless_the_spec_sets_a_target_accept(monkeypatch, tmp_path, sampler, expected):
     import tomllib
 
     from qmsprint.diagnosis import blocks as dblocks
