@@ -57,9 +57,10 @@ LARGE_PART_DRAWS = 800
 LARGE_PART_ACCEPT = 0.7
 
 # A part's first sampling caps its trees at 2**FIRST_MAXDEPTH leapfrog steps. After warm-up the parts
-# take about 15 steps per draw (depth 4), but their first warm-up iterations, with the step size and
-# mass matrix not yet adapted, took up to 1,023: on the bundled data the cap cut the item parts'
-# warm-up from 30-42k to 24-27k leapfrog steps (of about 85k) with the same draws and diagnostics.
+# take 7-15 steps per draw (depth 3-4, by target accept), but their first warm-up iterations, with the
+# step size and mass matrix not yet adapted, took up to 1,023: on the bundled data (at accept 0.9) the
+# cap cut the item parts' warm-up from 30-42k to 24-27k leapfrog steps (of about 85k) with the same
+# draws and diagnostics.
 # Samplings after a miss keep nutpie's default depth (10), in case a part does need deeper trees.
 FIRST_MAXDEPTH = 6
 
