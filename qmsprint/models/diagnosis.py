@@ -232,10 +232,9 @@ def _dot(X: np.ndarray, beta: Any) -> Any:
 def linear_predictor(part: DiagnosisPart, beta: Any, u: Any) -> Any:
     """``X @ beta + u[agent]`` for each cell, the factored columns by lookup (:class:`Factor`).
 
-    Factors with the same codes are evaluated as one table; a factor whose levels are nested in the
-    agents (each agent's cells share a level: an agent's pass rates) is added to ``u`` before its one
-    gather. The other columns are a cells x columns product (:func:`_dot`). ``beta`` may be None
-    when the part has no fixed effects.
+    A factor whose levels are nested in the agents (each agent's cells share a level: an agent's
+    pass rates) is added to ``u`` before its one gather. The other columns are a cells x columns
+    product (:func:`_dot`). ``beta`` may be None when the part has no fixed effects.
     """
     import pytensor.tensor as pt
 
@@ -244,22 +243,14 @@ def linear_predictor(part: DiagnosisPart, beta: Any, u: Any) -> Any:
     rest = [c for c in range(part.X.shape[1]) if c not in covered]
     out: Any = _dot(part.X[:, rest], beta[rest]) if rest and beta is not None else 0.0
     per_agent: Any = u
-    groups: list[tuple[np.ndarray, list[np.ndarray], list[int]]] = []
-    for f in part.factors:  # one table per distinct codes
-        same = next((g for g in groups if g[0] is f.codes or np.array_equal(g[0], f.codes)), None)
-        if same is None:
-            groups.append((f.codes, [f.table], list(f.cols)))
-        else:
-            same[1].append(f.table)
-            same[2].extend(f.cols)
-    for level_codes, tables, cols in groups:
-        table = np.hstack(tables)
+    for f in part.factors:
+        cols = list(f.cols)
         of_agent = np.full(len(agents), -1)
-        of_agent[codes] = level_codes
-        if np.array_equal(of_agent[codes], level_codes):  # nested in agents: one row per agent
-            per_agent = per_agent + pt.dot(np.ascontiguousarray(table[of_agent]), beta[cols])
+        of_agent[codes] = f.codes
+        if np.array_equal(of_agent[codes], f.codes):  # nested in agents: one row per agent
+            per_agent = per_agent + pt.dot(np.ascontiguousarray(f.table[of_agent]), beta[cols])
         else:
-            out = out + pt.dot(np.ascontiguousarray(table), beta[cols])[level_codes]
+            out = out + pt.dot(np.ascontiguousarray(f.table), beta[cols])[f.codes]
     return out + per_agent[codes]
 
 
