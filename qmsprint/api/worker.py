@@ -101,6 +101,8 @@ def run_job(folder: Path) -> int:
     request = read_json(folder / REQUEST)
     status = StatusWriter(folder, str(request.get("name") or ""), str(request.get("created") or _now()))
     code = 1
+    # The ending state is written after the uploads are removed: a job that reads as ended holds no inputs.
+    end: tuple[str, dict[str, Any]] = ("failed", {"error": "the run stopped unexpectedly"})
     try:
         with stop_on_signals():
             _watch_parent()
@@ -111,20 +113,22 @@ def run_job(folder: Path) -> int:
             status.base["name"] = status.base["name"] or spec.name
             outcome = run_pilot(spec, runs_dir=request["runs_dir"], progress=status.progress,
                                 diagnosis=bool(request.get("diagnosis", True)))  # fmt: skip
-            status.write("done", message=f"done: {outcome.path.name}", fraction=1.0, run=str(outcome.path),
-                         converged=outcome.converged, warnings=[asdict(w) for w in outcome.warnings])  # fmt: skip
+            warnings = [asdict(w) for w in outcome.warnings]
+            end = ("done", {"message": f"done: {outcome.path.name}", "fraction": 1.0, "run": str(outcome.path),
+                            "converged": outcome.converged, "warnings": warnings})  # fmt: skip
             code = 0 if outcome.converged else 4
     except KeyboardInterrupt:
-        status.write("cancelled", message="cancelled: no run folder was written", fraction=0.0)
+        end = ("cancelled", {"message": "cancelled: no run folder was written", "fraction": 0.0})
         code = EXIT_INTERRUPTED
     except QmsprintError as err:
-        status.write("failed", error=err.message, problems=[asdict(p) for p in err.problems])
+        end = ("failed", {"error": err.message, "problems": [asdict(p) for p in err.problems]})
         code = err.exit_code
     except Exception as err:  # noqa: BLE001 - reported in the app, traceback in worker.log
         traceback.print_exc()
-        status.write("failed", error=f"unexpected error: {type(err).__name__}: {err}")
+        end = ("failed", {"error": f"unexpected error: {type(err).__name__}: {err}"})
     finally:
         remove_inputs(folder)
+        status.write(end[0], **end[1])
     return code
 
 
