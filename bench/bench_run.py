@@ -1,7 +1,7 @@
 """Whole runs as a user starts them (``qmsprint run``) and what ``make demo`` does after the install.
 
 Every command runs as its own process (``.venv/bin/qmsprint``), with one compiled-model cache
-folder that starts empty (a new machine):
+folder, one PyTensor compiledir and one numba cache folder that start empty (a new machine):
 
 1. ``make demo``'s two runs, in its order: ``qmsprint run experiments/demo_did.toml --no-diagnosis``
    then ``qmsprint run experiments/demo_ab.toml`` (with the checklist diagnosis). Their sum is
@@ -64,7 +64,11 @@ def main() -> None:
     start = load()
     rows = []
     with tempfile.TemporaryDirectory(prefix="qmsprint-cache-") as cache:
-        env = {**os.environ, "QMSPRINT_CACHE_DIR": cache}
+        # a new machine: PyTensor's compiled ops (its numba cache lives in <base_compiledir>/numba) and
+        # numba's own cache start empty too, not only qmsprint's compiled models
+        flags = ",".join(f for f in (os.environ.get("PYTENSOR_FLAGS", ""), f"base_compiledir={cache}/pytensor") if f)
+        env = {**os.environ, "QMSPRINT_CACHE_DIR": f"{cache}/qmsprint", "PYTENSOR_FLAGS": flags,
+               "NUMBA_CACHE_DIR": f"{cache}/numba"}  # fmt: skip
         did = run(["run", "experiments/demo_did.toml", "--no-diagnosis"], env)
         ab = run(["run", "experiments/demo_ab.toml"], env)
         again = run(["run", "experiments/demo_ab.toml"], env)
@@ -81,8 +85,8 @@ def main() -> None:
         "Whole runs and make demo (bench/bench_run.py)",
         [
             machine(start),
-            "Each line is one `qmsprint run` process; one compiled-model cache folder starts empty (a new "
-            "machine). Stage seconds from the run's provenance.json.",
+            "Each line is one `qmsprint run` process; one compiled-model cache folder, PyTensor's compiledir "
+            "and numba's cache folder start empty (a new machine). Stage seconds from the run's provenance.json.",
             "",
             "| run | wall s | stages (s) | exit code | folder |",
             "|---|---:|---|---:|---|",
