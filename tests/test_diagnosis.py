@@ -364,6 +364,65 @@ def test_a_fit_short_only_of_ess_is_sampled_again_with_twice_the_draws(monkeypat
     assert fitted[2].converged and fitted[2].attempts == 3  # every sampling counts
 
 
+def test_a_slow_mixing_part_is_sampled_for_the_draws_its_ess_rate_needs():
+    from qmsprint.models.diagnosis import LONGER_MAX_FACTOR, longer_draws
+
+    slow = replace(_diag(bad=False), rhat_max=1.016, ess_bulk_min=279.0, ess_tail_min=91.0, draws=500)
+    assert longer_draws(slow) == 2800  # 500 x 1.25 x 400 / 91 = 2747, to the next hundred
+    assert longer_draws(replace(slow, ess_tail_min=350.0)) == 1000  # at least twice the draws
+    assert longer_draws(replace(slow, ess_tail_min=20.0)) == LONGER_MAX_FACTOR * 500  # at most six times
+    # more draws do not cure a funnel, chains that disagree, or a fit already past the ESS bars
+    for other in (
+        replace(slow, divergences=3),
+        replace(slow, bfmi_min=0.1),
+        replace(slow, rhat_max=1.08),
+        replace(slow, ess_bulk_min=500.0, ess_tail_min=450.0),
+        replace(slow, ess_tail_min=float("nan")),
+        _diag(bad=False),
+    ):
+        assert longer_draws(other) is None, other
+
+
+def test_a_part_that_mixes_slowly_in_both_parametrizations_is_sampled_longer(monkeypatch):
+    """fcr/qa_score of the bundled A/B data at seed 7: tail ESS 91 non-centred, too low an E-BFMI centred."""
+    from qmsprint.diagnosis.blocks import fit_blocks, outcome_blocks
+    from qmsprint.models import diagnosis as model
+    from qmsprint.models import sampling
+
+    df, _ = make_frame(n_agents=12, per_agent=100)
+    blocks = [b for b in outcome_blocks(prepare_diagnosis(df, make_spec(), None)) if b.kind == "r2"][:1]
+    events: list[tuple] = []
+    monkeypatch.setattr(model, "part_model", lambda part, centered: ((part.key, centered), {}))
+    monkeypatch.setattr(
+        sampling,
+        "compile_model",
+        lambda m, init, backend: events.append(("compile", *m)) or sampling.CompiledModel(m, None, init, 0.0),
+    )
+    monkeypatch.setattr(
+        sampling, "start_sampling", lambda run, **kw: events.append(("sample", *run.model, kw["draws"])) or run
+    )
+    monkeypatch.setattr(sampling, "finish_sampling", lambda run, *a: (run.model, "nutpie"))
+    slow = replace(_diag(bad=False), rhat_max=1.016, ess_bulk_min=279.0, ess_tail_min=91.0, draws=500)
+    funnel = replace(_diag(bad=False), rhat_max=1.012, ess_bulk_min=209.0, ess_tail_min=259.0, bfmi_min=0.1)
+    outcome = iter([slow, replace(funnel, draws=1000), replace(_diag(bad=False), draws=2800)])
+    monkeypatch.setattr(sampling, "diagnostics_of", lambda idata, names, **kw: next(outcome))
+    (fitted,) = fit_blocks(blocks, make_spec(), 1000, 300, lambda *a: None)
+    (_, key, centred, first) = events[1]
+    assert events[2:] == [
+        ("compile", key, not centred),
+        ("sample", key, not centred, 1000),
+        ("sample", key, centred, 2800),  # the kept (first) model again, long enough for its ESS rate
+    ]
+    assert fitted[1] == (key, centred) and fitted[2].converged and fitted[2].attempts == 3
+    # a longer sampling that is still a little short is then extended as any marginal miss
+    events.clear()
+    outcome = iter([slow, replace(funnel, draws=1000), replace(slow, ess_tail_min=300.0, draws=2800),
+                    replace(_diag(bad=False), draws=5600)])  # fmt: skip
+    (fitted,) = fit_blocks(blocks, make_spec(), 1000, 300, lambda *a: None)
+    assert [e[-1] for e in events if e[0] == "sample"] == [first, 1000, 2800, 5600]
+    assert fitted[2].converged and fitted[2].attempts == 4
+
+
 def test_the_diagnosis_draws_its_own_plan_whatever_the_effects_draw(monkeypatch):
     """A spec's ``draws`` are the effects'; the item parts still start at 800, unless it asks for a quick look."""
     from qmsprint import diagnosis as diag_mod

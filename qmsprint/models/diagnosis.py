@@ -9,6 +9,7 @@ this one sees only arrays.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -20,8 +21,8 @@ import numpy as np
 from qmsprint.models import binomial, ordinal, sampling
 from qmsprint.models.families import get_family
 from qmsprint.models.priors import centred_from_moments
-from qmsprint.models.retry import is_marginal
-from qmsprint.results import Diagnostics
+from qmsprint.models.retry import MARGINAL_RHAT, is_marginal
+from qmsprint.results import BFMI_MIN, ESS_MIN, Diagnostics
 
 __all__ = [
     "PARAMETERS",
@@ -34,6 +35,7 @@ __all__ = [
     "gaussian_loglik",
     "gaussian_stats",
     "linear_predictor",
+    "longer_draws",
     "part_model",
 ]
 
@@ -63,6 +65,14 @@ LARGE_PART_ACCEPT = 0.7
 # draws and diagnostics.
 # Samplings after a miss keep nutpie's default depth (10), in case a part does need deeper trees.
 FIRST_MAXDEPTH = 6
+
+# A part still short of ESS after both parametrizations, its sampler otherwise healthy (no divergences,
+# E-BFMI fine, R-hat <= MARGINAL_RHAT), mixes slowly: it is sampled again for the draws its ESS rate
+# needs (LONGER_MARGIN x the bar), between 2 and LONGER_MAX_FACTOR times its draws. On the bundled A/B
+# data at seed 7, fcr/qa_score (the agents' sd near zero) had tail ESS 91 at 4 x 500 non-centred and too
+# low an E-BFMI centred; neither parametrization was a little short, and nothing else was tried.
+LONGER_MARGIN = 1.25
+LONGER_MAX_FACTOR = 6
 
 # Agent effects are centred when the low estimate of their variance is at least this many times one
 # agent's sampling variance (:func:`centred_agents`). The parts have no treatment effect to form a
@@ -367,6 +377,18 @@ def part_accept(part: DiagnosisPart, target_accept: float, large_accept: float |
     return large_accept if large_accept is not None and len(part.n) > LARGE_PART_CELLS else target_accept
 
 
+def longer_draws(d: Diagnostics) -> int | None:
+    """Draws per chain for a slow-mixing fit's longer sampling, or ``None`` when more draws would not help."""
+    ess = min(d.ess_bulk_min, d.ess_tail_min)
+    if math.isnan(d.ess_bulk_min) or math.isnan(d.ess_tail_min):
+        return None
+    bfmi_ok = not (d.bfmi_min == d.bfmi_min) or d.bfmi_min >= BFMI_MIN  # nan (not reported) counts as fine
+    if d.converged or d.divergences or not bfmi_ok or not d.rhat_max <= MARGINAL_RHAT or not ess < ESS_MIN:
+        return None
+    need = max(d.draws * LONGER_MARGIN * ESS_MIN / max(ess, 1.0), 2 * d.draws)
+    return int(min(math.ceil(need / 100) * 100, LONGER_MAX_FACTOR * d.draws))
+
+
 def fit_parts(
     parts: Sequence[DiagnosisPart],
     *,
@@ -386,11 +408,13 @@ def fit_parts(
     A part's agent effects are centred when its agents carry enough information
     (:func:`centred_agents` at ``centred_ratio``), else non-centred. A fit that misses the
     convergence bars by more than a little is repeated with the other parametrization (``draws``
-    per chain) and the better-converged fit is kept; a kept fit that misses them only a little (ESS
-    short or R-hat a little high: :func:`.retry.is_marginal`) is sampled again with twice its
-    draws. A part draws :func:`part_draws` per chain at first, its trees capped at
-    :data:`FIRST_MAXDEPTH` (later samplings: nutpie's default) and at :func:`part_accept` (later
-    samplings: ``target_accept``; ``large_accept=None`` samples every part at ``target_accept``).
+    per chain) and the better-converged fit is kept; if that one is still more than a little short
+    only because it mixes slowly, it is sampled again for the draws its ESS rate needs
+    (:func:`longer_draws`); a kept fit that misses them only a little (ESS short or R-hat a little
+    high: :func:`.retry.is_marginal`) is sampled again with twice its draws. A part draws
+    :func:`part_draws` per chain at first, its trees capped at :data:`FIRST_MAXDEPTH` (later
+    samplings: nutpie's default) and at :func:`part_accept` (later samplings: ``target_accept``;
+    ``large_accept=None`` samples every part at ``target_accept``).
     ``attempts`` in the diagnostics counts the part's samplings and ``seconds`` adds up their
     compile and wall times.
     """
@@ -436,6 +460,13 @@ def fit_parts(
                 spent, tries = spent + other.compile_seconds + diag2.seconds, tries + 1
                 if diag2.converged or is_marginal(diag2) or len(diag2.problems) < len(diag.problems):
                     idata, diag, model_k = idata2, diag2, other
+            longer = None if diag.converged or is_marginal(diag) else longer_draws(diag)
+            if longer:  # both parametrizations short of ESS, the sampler healthy: the kept model, long enough
+                progress(f"{part.key} mixes slowly ({', '.join(diag.problems)}): {longer} draws per chain", frac)
+                idata2, diag2, _ = sample(k, model_k, frac, n=longer)
+                spent, tries = spent + diag2.seconds, tries + 1
+                if diag2.converged or is_marginal(diag2) or len(diag2.problems) <= len(diag.problems):
+                    idata, diag = idata2, diag2
             if not diag.converged and is_marginal(diag):  # only a little short: the same model, more draws
                 n = 2 * diag.draws
                 progress(f"{part.key} missed the bars ({', '.join(diag.problems)}): {n} draws per chain", frac)
