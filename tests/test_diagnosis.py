@@ -325,8 +325,9 @@ def test_a_large_parts_first_sampling_takes_longer_steps_unless_the_spec_sets_a_
     assert model.LARGE_PART_ACCEPT == 0.7
 
 
-def test_a_fit_short_only_of_ess_is_sampled_again_with_twice_the_draws(monkeypatch):
-    from qmsprint.diagnosis.blocks import fit_blocks, outcome_blocks
+def _one_part_sampled_by_fakes(monkeypatch) -> tuple[list, list[tuple]]:
+    """One R-squared block, and the (compile/sample, key, centred[, draws]) events of its fake fitting."""
+    from qmsprint.diagnosis.blocks import outcome_blocks
     from qmsprint.models import diagnosis as model
     from qmsprint.models import sampling
 
@@ -343,6 +344,15 @@ def test_a_fit_short_only_of_ess_is_sampled_again_with_twice_the_draws(monkeypat
         sampling, "start_sampling", lambda run, **kw: events.append(("sample", *run.model, kw["draws"])) or run
     )
     monkeypatch.setattr(sampling, "finish_sampling", lambda run, *a: (run.model, "nutpie"))
+    return blocks, events
+
+
+def test_a_fit_short_only_of_ess_is_sampled_again_with_twice_the_draws(monkeypatch):
+    from qmsprint.diagnosis.blocks import fit_blocks
+    from qmsprint.models import diagnosis as model
+    from qmsprint.models import sampling
+
+    blocks, events = _one_part_sampled_by_fakes(monkeypatch)
     short = replace(_diag(bad=False), ess_tail_min=325.0)  # fcr/items of the A/B demo at 4 x 1000 draws
     first = model.part_draws(blocks[0].arrays, 1000)  # a small part's first draws
     assert first == model.SMALL_PART_DRAWS
@@ -385,23 +395,10 @@ def test_a_slow_mixing_part_is_sampled_for_the_draws_its_ess_rate_needs():
 
 def test_a_part_that_mixes_slowly_in_both_parametrizations_is_sampled_longer(monkeypatch):
     """fcr/qa_score of the bundled A/B data at seed 7: tail ESS 91 non-centred, too low an E-BFMI centred."""
-    from qmsprint.diagnosis.blocks import fit_blocks, outcome_blocks
-    from qmsprint.models import diagnosis as model
+    from qmsprint.diagnosis.blocks import fit_blocks
     from qmsprint.models import sampling
 
-    df, _ = make_frame(n_agents=12, per_agent=100)
-    blocks = [b for b in outcome_blocks(prepare_diagnosis(df, make_spec(), None)) if b.kind == "r2"][:1]
-    events: list[tuple] = []
-    monkeypatch.setattr(model, "part_model", lambda part, centered: ((part.key, centered), {}))
-    monkeypatch.setattr(
-        sampling,
-        "compile_model",
-        lambda m, init, backend: events.append(("compile", *m)) or sampling.CompiledModel(m, None, init, 0.0),
-    )
-    monkeypatch.setattr(
-        sampling, "start_sampling", lambda run, **kw: events.append(("sample", *run.model, kw["draws"])) or run
-    )
-    monkeypatch.setattr(sampling, "finish_sampling", lambda run, *a: (run.model, "nutpie"))
+    blocks, events = _one_part_sampled_by_fakes(monkeypatch)
     slow = replace(_diag(bad=False), rhat_max=1.016, ess_bulk_min=279.0, ess_tail_min=91.0, draws=500)
     funnel = replace(_diag(bad=False), rhat_max=1.012, ess_bulk_min=209.0, ess_tail_min=259.0, bfmi_min=0.1)
     outcome = iter([slow, replace(funnel, draws=1000), replace(_diag(bad=False), draws=2800)])
