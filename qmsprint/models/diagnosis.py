@@ -21,8 +21,8 @@ import numpy as np
 from qmsprint.models import binomial, ordinal, sampling
 from qmsprint.models.families import get_family
 from qmsprint.models.priors import centred_from_moments
-from qmsprint.models.retry import MARGINAL_RHAT, is_marginal
-from qmsprint.results import BFMI_MIN, ESS_MIN, Diagnostics
+from qmsprint.models.retry import MARGINAL_RHAT, is_funnel, is_marginal
+from qmsprint.results import ESS_MIN, Diagnostics
 
 __all__ = [
     "PARAMETERS",
@@ -379,11 +379,10 @@ def part_accept(part: DiagnosisPart, target_accept: float, large_accept: float |
 
 def longer_draws(d: Diagnostics) -> int | None:
     """Draws per chain for a slow-mixing fit's longer sampling, or ``None`` when more draws would not help."""
-    ess = min(d.ess_bulk_min, d.ess_tail_min)
     if math.isnan(d.ess_bulk_min) or math.isnan(d.ess_tail_min):
         return None
-    bfmi_ok = not (d.bfmi_min == d.bfmi_min) or d.bfmi_min >= BFMI_MIN  # nan (not reported) counts as fine
-    if d.converged or d.divergences or not bfmi_ok or not d.rhat_max <= MARGINAL_RHAT or not ess < ESS_MIN:
+    ess = min(d.ess_bulk_min, d.ess_tail_min)
+    if is_funnel(d) or not d.rhat_max <= MARGINAL_RHAT or ess >= ESS_MIN:
         return None
     need = max(d.draws * LONGER_MARGIN * ESS_MIN / max(ess, 1.0), 2 * d.draws)
     return int(min(math.ceil(need / 100) * 100, LONGER_MAX_FACTOR * d.draws))
@@ -460,7 +459,7 @@ def fit_parts(
                 spent, tries = spent + other.compile_seconds + diag2.seconds, tries + 1
                 if diag2.converged or is_marginal(diag2) or len(diag2.problems) < len(diag.problems):
                     idata, diag, model_k = idata2, diag2, other
-            longer = None if diag.converged or is_marginal(diag) else longer_draws(diag)
+            longer = None if is_marginal(diag) else longer_draws(diag)
             if longer:  # both parametrizations short of ESS, the sampler healthy: the kept model, long enough
                 progress(f"{part.key} mixes slowly ({', '.join(diag.problems)}): {longer} draws per chain", frac)
                 idata2, diag2, _ = sample(k, model_k, frac, n=longer)

@@ -97,10 +97,8 @@ class Fitted:
 
 def is_marginal(d: Diagnostics) -> bool:
     """A miss that more draws fix: no divergences, E-BFMI fine, R-hat <= MARGINAL_RHAT, ESS >= a quarter of the bar."""
-    bfmi_ok = not (d.bfmi_min == d.bfmi_min) or d.bfmi_min >= BFMI_MIN  # nan (not reported) counts as fine
     return (
-        d.divergences == 0
-        and bfmi_ok
+        not is_funnel(d)
         and d.rhat_max <= MARGINAL_RHAT
         and d.ess_bulk_min >= ESS_MIN / 4
         and d.ess_tail_min >= ESS_MIN / 4
@@ -108,17 +106,18 @@ def is_marginal(d: Diagnostics) -> bool:
 
 
 def _low_bfmi(d: Diagnostics) -> bool:
-    return d.bfmi_min == d.bfmi_min and d.bfmi_min < BFMI_MIN
+    return d.bfmi_min == d.bfmi_min and d.bfmi_min < BFMI_MIN  # nan (not reported) counts as fine
 
 
-def _funnel(d: Diagnostics) -> bool:
+def is_funnel(d: Diagnostics) -> bool:
+    """Divergences or a low E-BFMI: the geometry is the problem, and more draws of the same model do not help."""
     return d.divergences > 0 or _low_bfmi(d)
 
 
 def _switched(block: ModelBlock, d: Diagnostics, choices: Mapping[str, LevelChoice]) -> tuple[str, tuple] | None:
     """(description, new centred levels) of the parametrisation switch for this miss, or None."""
     centred = set(block.centred)
-    if _funnel(d):
+    if is_funnel(d):
         if not centred:
             return None
         names = ", ".join(LEVEL_LABELS[lv] for lv in sorted(centred))
@@ -262,7 +261,7 @@ def _plan(
         if accept >= SMALLEST_STEP_ACCEPT:
             return None
         return f"smallest steps (target accept {SMALLEST_STEP_ACCEPT})", block, draws, tune, SMALLEST_STEP_ACCEPT
-    new_accept = max(accept, 0.97 if _funnel(d) else 0.95)
+    new_accept = max(accept, 0.97 if is_funnel(d) else 0.95)
     return f"longer warm-up and smaller steps (target accept {new_accept})", block, draws * 2, tune * 3, new_accept
 
 
