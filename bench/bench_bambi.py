@@ -144,6 +144,12 @@ def row_side(metric: str, rows_path: Path) -> dict:
     return child_json(cmd, python=str(BAMBI_PYTHON))
 
 
+def ratio(row: dict, side: dict, target: float | None) -> str:
+    """The row-level fit's seconds over qmsprint's, with the verdict against ``target`` when there is one."""
+    x = row["seconds"] / side["seconds"]
+    return f"{x:.0f}x" + (f" {'met' if x >= target else 'NOT met'} (>= {target:.0f}x)" if target else "")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default=DEFAULT_SIZES, help="metric:rows,... (csat or fcr)")
@@ -163,16 +169,12 @@ def main() -> int:
             print(metric, n, "row-level", r, flush=True)
             diff = abs(r["mean"] - q["mean"]) / q["sd"]
             target = TARGETS.get((metric, int(n)))
-
-            def ratio(side: dict, r: dict = r, target: float | None = target) -> str:
-                x = r["seconds"] / side["seconds"]
-                return f"{x:.0f}x" + (f" {'met' if x >= target else 'NOT met'} (>= {target:.0f}x)" if target else "")
-
             who = "Bambi cumulative" if metric == "csat" else "PyMC Bernoulli"
             rows.append(
                 f"| {metric.upper()} | {r['rows']:,} | {who} {r['seconds']:.1f} s | {q['seconds']:.1f} s "
-                f"({q['cells']:,} cells) | {ratio(q)} | {qc['seconds']:.1f} s (data {qc['prepare']:.1f} s) | "
-                f"{ratio(qc)} | {r['mean']:.3f} +- {r['sd']:.3f} | "
+                f"({q['cells']:,} cells) | {ratio(r, q, target)} | "
+                f"{qc['seconds']:.1f} s (data {qc['prepare']:.1f} s) | {ratio(r, qc, target)} | "
+                f"{r['mean']:.3f} +- {r['sd']:.3f} | "
                 f"{q['mean']:.3f} +- {q['sd']:.3f} | {diff:.2f} {'ok' if diff < 0.1 else 'over 0.1'} | "
                 f"{r['rhat']:.3f} / {q['rhat']:.3f} | {r['ess_bulk'] / r['seconds']:.2g} / "
                 f"{qc['ess_bulk'] / qc['seconds']:.0f} |"
