@@ -87,6 +87,7 @@ def compile_model(
 
 
 HEARTBEAT_SECONDS = 10.0
+POLL_SECONDS = 0.05  # how often a wait looks whether the sampler is done (its delay is on every fit)
 
 
 def _start_nutpie(
@@ -144,7 +145,7 @@ def _wait(sampler: Any, label: str, progress: Any, fraction: float) -> Any:
     """Wait for a background nutpie sampler, reporting every :data:`HEARTBEAT_SECONDS` that it still runs."""
     t0 = last = time.perf_counter()
     while progress is not None and not _finished(sampler):
-        time.sleep(0.25)
+        time.sleep(POLL_SECONDS)
         now = time.perf_counter()
         if now - last >= HEARTBEAT_SECONDS:
             progress(f"still sampling {label} ({now - t0:.0f} s)", fraction)
