@@ -65,7 +65,7 @@ def fake_sampling(monkeypatch):
     return calls
 
 
-def _run(diags, block=None, deadline=None, choices=None):
+def _run(diags, block=None, deadline=None, choices=None, progress=None):
     queue = list(diags)
     return retry.fit_until_converged(
         [block or _block()],
@@ -76,7 +76,21 @@ def _run(diags, block=None, deadline=None, choices=None):
         seed=1,
         deadline=deadline,
         choices=[choices or {}],
+        progress=progress,
     )[0]
+
+
+def test_a_retry_reports_progress_at_the_end_of_the_fitting_not_back_at_its_start(fake_sampling, monkeypatch):
+    seen = []
+
+    def fake_refit(previous, block, **kw):  # a retry's sampling reports as a fit does: its block's share
+        kw["progress"]("still sampling fcr (10 s)", 0.0)
+        return SimpleNamespace(block=block, seconds=20.0, compile_seconds=0.0, settings=(kw["draws"], kw["tune"]))
+
+    monkeypatch.setattr(retry, "refit", fake_refit)
+    _run([_diag(rhat=1.011), _diag()], progress=lambda message, fraction: seen.append((message, fraction)))
+    assert [m.split(":")[0].split(" (")[0] for m, _ in seen] == ["fcr", "still sampling fcr"]
+    assert [f for _, f in seen] == [1.0, 1.0]
 
 
 def test_a_converged_first_fit_is_kept_without_retries(fake_sampling):

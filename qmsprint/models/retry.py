@@ -204,6 +204,9 @@ def fit_until_converged(
         backend=backend,
         progress=progress,
     )
+    # every first fit is done before any retry: a retry reports at the end of the fitting's range, so
+    # the progress bar does not go back to its start
+    held = None if progress is None else (lambda message, _fraction: progress(message, 1.0))
     out = []
     for i, first in enumerate(firsts):
         diag = diagnose(i, first)
@@ -223,7 +226,7 @@ def fit_until_converged(
                 chains=chains,
                 seed=seed + 1000 * (i + 1),
                 backend=backend,
-                progress=progress,
+                progress=held,
                 deadline=deadline,
                 choices=(choices[i] if choices else {}),
             )
