@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine:
-#   make demo   virtualenv + install + demo pilot on the bundled data + the app (prints its URL)
+#   make demo   virtualenv + install + the two demo pilots on the bundled data, side by side + the app (prints its URL)
 #   make test   virtualenv + install (system packages too) + the whole test suite
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
