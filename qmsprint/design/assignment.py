@@ -31,14 +31,10 @@ from qmsprint.design.baseline import history_frame, natural_values
 from qmsprint.errors import BundleError, DesignError, Problem
 from qmsprint.health import standardized_differences, unit_column
 from qmsprint.spec import Metric, Spec
+from qmsprint.stats import modal_by
 from qmsprint.words import counted
 
 COVARIATES = ("qa_score", "tenure_months")  # unit-level covariates besides the outcomes
-
-
-def _mode(s: pd.Series) -> Any:
-    s = s.dropna()
-    return s.mode().iat[0] if len(s) else None
 
 
 def unit_frame(frame: pd.DataFrame, spec: Spec) -> pd.DataFrame:
@@ -56,7 +52,7 @@ def unit_frame(frame: pd.DataFrame, spec: Spec) -> pd.DataFrame:
     out["volume"] = g.size().astype(float)
     for col in ("team", "site"):
         if col in f and col != unit:
-            out[col] = g[col].agg(_mode)
+            out[col] = modal_by(f["_unit"], f[col])
 
     def add(m: Metric) -> None:
         obs = m.info.observations(f, m, spec)
@@ -243,7 +239,7 @@ def assign_units(spec: Spec, *, seed: int | None = None, frame: pd.DataFrame | N
     units = unit_frame(frame, spec)
     for s in strata:
         if s not in units:
-            modal = frame.assign(_u=frame[unit].astype(str)).groupby("_u")[s].agg(_mode)
+            modal = modal_by(frame[unit].astype(str), frame[s])
             units[s] = units["unit"].map(modal)
         units[s] = units[s].fillna("(missing)").astype(str)
     units["stratum"] = units[strata].astype(str).agg(" / ".join, axis=1) if strata else "all"

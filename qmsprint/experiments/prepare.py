@@ -26,6 +26,7 @@ from qmsprint.models import CellDesign, Family, LevelChoice, ModelBlock, choose_
 from qmsprint.models.priors import moment_variance
 from qmsprint.models.terms import LEVEL_LABELS
 from qmsprint.spec import Spec
+from qmsprint.stats import modal_by
 
 UNIT_COLUMNS = {"agent": "agent_id", "team": "team", "site": "site"}
 UNIT_LEVELS = {"agent": "unit", "team": "team", "site": "site"}
@@ -104,20 +105,14 @@ def _dummies(df: pd.DataFrame, cols: list[str], levels: dict[str, list[str]]) ->
     return np.column_stack(blocks) if blocks else np.zeros((len(df), 0))
 
 
-def _mode(s: pd.Series) -> str:
-    return s.astype(str).mode().iloc[0]
-
-
 def unit_table(spec: Spec, df: pd.DataFrame) -> pd.DataFrame:
     """One row per agent x arm (``_unit``): its arm, team, site (most frequent), interactions, group."""
     df = df.assign(_unit=df["agent_id"].astype(str) + "\x1f" + df["arm"].astype(str))
     site = df["site"] if "site" in df else pd.Series("", index=df.index)
-    units = (
-        df.assign(site=site)
-        .groupby("_unit", sort=True)
-        .agg(arm=("arm", "first"), team=("team", _mode), site=("site", _mode), n=("n", "sum"))
-        .reset_index()
-    )
+    units = df.groupby("_unit", sort=True).agg(arm=("arm", "first"), n=("n", "sum"))
+    for col, values in (("team", df["team"]), ("site", site)):
+        units.insert(len(units.columns) - 1, col, modal_by(df["_unit"], values.astype(str)))
+    units = units.reset_index()
     units["group"] = (units["arm"] == spec.arms.treatment).astype(int)
     return units
 

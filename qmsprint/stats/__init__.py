@@ -1,10 +1,11 @@
 """Small pure statistical functions used across qmsprint (one home for each).
 
-``hdi`` is the one highest-density interval; the tests used by the health checks and the
-pilot design (two proportions, Welch, cluster-aware, sample ratio mismatch, trend slope)
-live in :mod:`qmsprint.stats.tests`.
+``hdi`` is the one highest-density interval and ``modal_by`` each group's most frequent value; the
+tests used by the health checks and the pilot design (two proportions, Welch, cluster-aware,
+sample ratio mismatch, trend slope) live in :mod:`qmsprint.stats.tests`.
 """
 
+from qmsprint.stats.groups import modal_by
 from qmsprint.stats.intervals import discretized_normal_shares, hdi, ordinal_exceedance, ordinal_probs
 from qmsprint.stats.tests import (
     cluster_share_test,
@@ -23,6 +24,7 @@ __all__ = [
     "cluster_share_test",
     "discretized_normal_shares",
     "hdi",
+    "modal_by",
     "ordinal_exceedance",
     "ordinal_probs",
     "ratio_difference_test",
