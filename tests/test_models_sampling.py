@@ -227,3 +227,29 @@ def test_blocks_sample_one_at_a_time_and_each_fit_times_only_itself(monkeypatch)
     # after the next block's compile (0.2 s); not the wall time since the first compile began
     assert [f.seconds for f in fits] == pytest.approx([0.7, 0.7, 0.5])
     assert [f.compile_seconds for f in fits] == [compile_s] * 3
+
+
+def test_diagnostics_use_arviz_numpy_path_with_the_same_numbers_and_leave_its_setting(monkeypatch):
+    """No per-process numba compile for R-hat and ESS; the values are ArviZ's own; the user's setting is restored."""
+    import arviz as az
+    from arviz.utils import Numba
+
+    from qmsprint.models.sampling import diagnostics_of
+
+    rng = np.random.default_rng(1)
+    effect = rng.normal(size=(4, 500)) + np.array([0.0, 0.0, 0.5, 0.0])[:, None]
+    idata = _idata(effect, np.abs(rng.normal(size=(4, 500))))
+    seen: list[bool] = []
+    rhat = az.rhat
+    monkeypatch.setattr(az, "rhat", lambda *a, **k: (seen.append(Numba.numba_flag), rhat(*a, **k))[1])
+    for flag in (True, False):
+        monkeypatch.setattr(Numba, "numba_flag", flag)
+        d = diagnostics_of(idata, ["m_effect"], sampler="nutpie", seconds=1.0)
+        assert Numba.numba_flag is flag
+    assert seen == [False, False]
+    monkeypatch.setattr(Numba, "numba_flag", True)  # the reference: ArviZ's numba path
+    ds = idata.posterior[["m_effect"]]
+    assert d.rhat_max == pytest.approx(float(rhat(ds)["m_effect"]), rel=1e-9)
+    assert d.ess_bulk_min == pytest.approx(float(az.ess(ds, method="bulk")["m_effect"]), rel=1e-9)
+    assert d.ess_tail_min == pytest.approx(float(az.ess(ds, method="tail")["m_effect"]), rel=1e-9)
+    assert d.rhat_max > 1.01  # one chain shifted: a value the check can get wrong

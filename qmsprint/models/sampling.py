@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -279,13 +280,14 @@ def diagnostics_of(
     ds = post[[n for n in names if n in post]]
     if extra:
         ds = ds.assign({k: (("chain", "draw"), np.asarray(v)) for k, v in extra.items()})
-    rmax, eb, et = _worst(ds, chains, n_draws)
     present = [n for n in spread or [] if n in post]
-    if present:
-        s_rhat, s_bulk, s_tail = _worst(post[present], chains, n_draws)
-        spread_rhat, spread_ess = s_rhat, min(s_bulk, s_tail)
-    else:
-        spread_rhat, spread_ess = 1.0, math.inf
+    with _arviz_without_numba():
+        rmax, eb, et = _worst(ds, chains, n_draws)
+        if present:
+            s_rhat, s_bulk, s_tail = _worst(post[present], chains, n_draws)
+            spread_rhat, spread_ess = s_rhat, min(s_bulk, s_tail)
+        else:
+            spread_rhat, spread_ess = 1.0, math.inf
     stats = idata.sample_stats
     div = int(stats["diverging"].sum()) if "diverging" in stats else 0
     try:
@@ -305,6 +307,27 @@ def diagnostics_of(
         spread_rhat_max=spread_rhat,
         spread_ess_min=spread_ess,
     )
+
+
+_ARVIZ_NUMBA = threading.Lock()
+
+
+@contextlib.contextmanager
+def _arviz_without_numba() -> Iterator[None]:
+    """ArviZ's NumPy code path meanwhile (its Numba one compiles a variance function in each process).
+
+    The numba path saves nothing on a few thousand draws and its compile cost about 0.26 s per
+    process. The lock keeps concurrent callers from restoring each other's setting.
+    """
+    from arviz.utils import Numba
+
+    with _ARVIZ_NUMBA:
+        before = Numba.numba_flag
+        Numba.numba_flag = False
+        try:
+            yield
+        finally:
+            Numba.numba_flag = before
 
 
 def _worst(ds: Any, chains: int, n_draws: int) -> tuple[float, float, float]:
