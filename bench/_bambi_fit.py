@@ -1,7 +1,8 @@
 """The row-level side of bench/bench_bambi.py, run in its own venv (bench/.venv-bambi).
 
 Reads a Parquet file of rows (``y``, ``treat`` 0/1, ``agent``), fits one model row by row and
-prints one JSON line: seconds (model build + sampling), the posterior mean and sd of the
+prints one JSON line: seconds (model build + sampling, with the libraries imported first, as
+qmsprint's side of the bench does), the seconds of those imports, the posterior mean and sd of the
 treatment coefficient, and the worst R-hat / lowest ESS of it.
 
 * ``--model bambi-cumulative``: Bambi's ``y ~ treat + (1|agent)``, family ``cumulative``
@@ -81,12 +82,18 @@ def main() -> None:
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
+    t_imports = time.perf_counter()
+    import pymc  # noqa: F401
+
+    if args.model == "bambi-cumulative":
+        import bambi  # noqa: F401
     try:
         import nutpie  # noqa: F401
 
         sampler = "nutpie"
     except ImportError:
         sampler = "pymc"
+    imports = time.perf_counter() - t_imports
     df = pd.read_parquet(args.data)
     t0 = time.perf_counter()
     fit = fit_bambi if args.model == "bambi-cumulative" else fit_pymc_bernoulli
@@ -100,6 +107,7 @@ def main() -> None:
         json.dumps(
             {
                 "seconds": seconds,
+                "imports": imports,
                 "mean": float(draws.mean()),
                 "sd": float(draws.std()),
                 "rhat": float(summ["r_hat"].max()),
