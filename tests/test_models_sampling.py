@@ -239,15 +239,18 @@ def test_diagnostics_use_arviz_numpy_path_with_the_same_numbers_and_leave_its_se
     rng = np.random.default_rng(1)
     effect = rng.normal(size=(4, 500)) + np.array([0.0, 0.0, 0.5, 0.0])[:, None]
     idata = _idata(effect, np.abs(rng.normal(size=(4, 500))))
+    idata.sample_stats["energy"] = (("chain", "draw"), rng.normal(size=(4, 500)).cumsum(axis=1))
     seen: list[bool] = []
-    rhat = az.rhat
+    rhat, bfmi = az.rhat, az.bfmi
     monkeypatch.setattr(az, "rhat", lambda *a, **k: (seen.append(Numba.numba_flag), rhat(*a, **k))[1])
+    monkeypatch.setattr(az, "bfmi", lambda *a, **k: (seen.append(Numba.numba_flag), bfmi(*a, **k))[1])
     for flag in (True, False):
         monkeypatch.setattr(Numba, "numba_flag", flag)
         d = diagnostics_of(idata, ["m_effect"], sampler="nutpie", seconds=1.0)
         assert Numba.numba_flag is flag
-    assert seen == [False, False]
+    assert seen == [False, False, False, False]  # R-hat and E-BFMI, once with each setting
     monkeypatch.setattr(Numba, "numba_flag", True)  # the reference: ArviZ's numba path
+    assert d.bfmi_min == pytest.approx(float(np.min(bfmi(idata))), rel=1e-9) and d.bfmi_min < 0.3
     ds = idata.posterior[["m_effect"]]
     assert d.rhat_max == pytest.approx(float(rhat(ds)["m_effect"]), rel=1e-9)
     assert d.ess_bulk_min == pytest.approx(float(az.ess(ds, method="bulk")["m_effect"]), rel=1e-9)

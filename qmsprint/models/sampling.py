@@ -288,12 +288,12 @@ def diagnostics_of(
             spread_rhat, spread_ess = s_rhat, min(s_bulk, s_tail)
         else:
             spread_rhat, spread_ess = 1.0, math.inf
+        try:
+            bfmi = float(np.min(az.bfmi(idata)))
+        except Exception:  # noqa: BLE001 - energy missing from some backends
+            bfmi = float("nan")
     stats = idata.sample_stats
     div = int(stats["diverging"].sum()) if "diverging" in stats else 0
-    try:
-        bfmi = float(np.min(az.bfmi(idata)))
-    except Exception:  # noqa: BLE001 - energy missing from some backends
-        bfmi = float("nan")
     return Diagnostics(
         rhat_max=rmax,
         ess_bulk_min=eb,
