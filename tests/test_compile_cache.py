@@ -176,7 +176,8 @@ SCRIPT = textwrap.dedent(
     t0 = time.perf_counter()
     compiled = cc.compile_cached(tiny_model())
     seconds = time.perf_counter() - t0
-    print(json.dumps({{"hits": cc.stats.hits, "seconds": seconds, "draws": draws(compiled).tolist()}}))
+    c_backend = "setuptools" in sys.modules  # imported with PyTensor's C backend
+    print(json.dumps({{"hits": cc.stats.hits, "seconds": seconds, "c": c_backend, "draws": draws(compiled).tolist()}}))
     """
 )
 
@@ -192,6 +193,25 @@ def test_a_second_process_loads_instead_of_compiling(tmp_path):
     assert [r["hits"] for r in runs] == [0, 1]
     assert runs[1]["draws"] == runs[0]["draws"]
     assert runs[1]["seconds"] < runs[0]["seconds"]
+    assert runs[0]["c"] and not runs[1]["c"]  # a load needs no C backend (0.3 s of imports)
+
+
+def test_the_initial_points_of_a_hit_are_pymcs(first):
+    """Run by the Python linker, the seeded jittered initial points equal PyMC's own function's."""
+    from pymc.initial_point import make_initial_point_fn
+
+    model = _frozen(tiny_model())
+    for overrides in (None, {"b": np.array(0.3), "sd": np.array(0.7)}):
+        ours = cc._initial_point_fn(model, overrides)
+        pymcs = make_initial_point_fn(
+            model=model, overrides=overrides, default_strategy="support_point", jitter_rvs=set(model.free_RVs)
+        )
+        for seed in (0, 7, 12345):
+            a, b = ours(seed), pymcs(seed)
+            assert list(a) == list(b) == ["b", "sd_log__", "u"]
+            for k in a:
+                np.testing.assert_array_equal(a[k], b[k])
+        assert ours(1)["b"] != ours(2)["b"]  # jittered by the seed
 
 
 @pytest.mark.slow

@@ -269,11 +269,50 @@ def _read(path: Path, key: str) -> dict[str, Any] | None:
     return entry
 
 
+def _initial_point_fn(model: Any, initial_points: dict[str, np.ndarray] | None) -> Any:
+    """PyMC's seeded, jittered initial-point function (as nutpie makes it), run by PyTensor's Python linker.
+
+    ``pymc.initial_point.make_initial_point_fn`` with PyTensor's FAST_COMPILE mode, whose VM linker
+    imports PyTensor's C backend (and setuptools with it, about 0.3 s in a process that has not);
+    the function runs once per chain, so the Python linker costs nothing that matters. Same
+    expression, same random streams: the same points for the same seed.
+    """
+    import functools
+
+    from pymc.initial_point import convert_str_to_rv_dict, make_initial_point_expression
+    from pymc.pytensorf import compile as compile_fn
+    from pymc.pytensorf import find_rng_nodes, replace_rng_nodes, reseed_rngs
+    from pymc.util import get_transformed_name
+    from pytensor.compile.mode import Mode
+
+    strategies = {**model.rvs_to_initial_values, **convert_str_to_rv_dict(model, initial_points or {})}
+    exprs = make_initial_point_expression(
+        free_rvs=model.free_RVs,
+        rvs_to_transforms=model.rvs_to_transforms,
+        initval_strategies=strategies,
+        jitter_rvs=set(model.free_RVs),
+        default_strategy="support_point",
+        return_transformed=True,
+    )
+    func = compile_fn(inputs=[], outputs=replace_rng_nodes(exprs), mode=Mode(linker="py", optimizer="fast_compile"))
+    names = []
+    for var in model.free_RVs:
+        transform = model.rvs_to_transforms[var]
+        names.append(var.name if transform is None else get_transformed_name(var.name, transform))
+    rngs = find_rng_nodes(func.maker.fgraph.outputs)
+
+    @functools.wraps(func)
+    def seeded(seed: Any, *args: Any, **kwargs: Any) -> dict[str, np.ndarray]:
+        reseed_rngs(rngs, seed)
+        return dict(zip(names, func(*args, **kwargs), strict=True))
+
+    return seeded
+
+
 def _rebuild(entry: dict[str, Any], model: Any, initial_points: dict[str, np.ndarray] | None) -> Any:
     """A nutpie ``CompiledPyMCModel`` from a cache entry and the (frozen) model, as nutpie assembles it."""
     from numba.core.registry import cpu_target
     from nutpie import compile_pymc as cp
-    from pymc.initial_point import make_initial_point_fn
 
     names, _, shapes = entry["shape_info"]
     free = [model.rvs_to_values[v].name for v in model.free_RVs]
@@ -291,13 +330,7 @@ def _rebuild(entry: dict[str, Any], model: Any, initial_points: dict[str, np.nda
     codegen = cpu_target.target_context.codegen()
     logp = _LoadedCallback(codegen.unserialize_library(entry["logp"][0]), entry["logp"][1])
     expand = _LoadedCallback(codegen.unserialize_library(entry["expand"][0]), entry["expand"][1])
-    point_fn = make_initial_point_fn(
-        model=model,
-        overrides=initial_points or None,
-        default_strategy="support_point",
-        jitter_rvs=set(model.free_RVs),
-        return_transformed=True,
-    )
+    point_fn = _initial_point_fn(model, initial_points)
     point_fn = cp._rv_dict_to_flat_array_wrapper(
         cp._wrap_with_lock(point_fn), names=list(names[: len(free)]), shapes=list(shapes[: len(free)])
     )
