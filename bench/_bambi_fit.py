@@ -15,7 +15,8 @@ Normal(0, 3) ordered, intercept Normal(0, 2.5) about the observed log-odds), so 
 same model. Bambi's own defaults differ (cutpoints Normal([-2, -0.67, 0.67, 2], 1), agent sd
 HalfNormal(3.56) on the bundled bench data) and moved the CSAT effect by about 0.4 posterior sds.
 
-Both sample with nutpie when it is installed (as qmsprint does), else PyMC's NUTS.
+Both sample with nutpie when it is installed (as qmsprint does), else PyMC's NUTS, at
+``--target-accept`` (bench_bambi.py passes qmsprint's, so that both sides sample alike).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 
-def fit_bambi(df: pd.DataFrame, draws: int, tune: int, chains: int, seed: int, sampler: str):
+def fit_bambi(df: pd.DataFrame, draws: int, tune: int, chains: int, seed: int, sampler: str, accept: float):
     import bambi as bmb
 
     df = df.assign(y=pd.Categorical(df["y"], ordered=True), agent=df["agent"].astype(str))
@@ -48,12 +49,18 @@ def fit_bambi(df: pd.DataFrame, draws: int, tune: int, chains: int, seed: int, s
     }
     model = bmb.Model("y ~ treat + (1|agent)", df, family="cumulative", priors=priors)
     idata = model.fit(
-        draws=draws, tune=tune, chains=chains, random_seed=seed, progressbar=False, inference_method=sampler
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        random_seed=seed,
+        progressbar=False,
+        inference_method=sampler,
+        target_accept=accept,
     )
     return idata, "treat"
 
 
-def fit_pymc_bernoulli(df: pd.DataFrame, draws: int, tune: int, chains: int, seed: int, sampler: str):
+def fit_pymc_bernoulli(df: pd.DataFrame, draws: int, tune: int, chains: int, seed: int, sampler: str, accept: float):
     import pymc as pm
 
     agent = pd.Categorical(df["agent"].astype(str))
@@ -68,7 +75,13 @@ def fit_pymc_bernoulli(df: pd.DataFrame, draws: int, tune: int, chains: int, see
         z = pm.Normal("z", 0.0, 1.0, dims="agent")
         pm.Bernoulli("y", logit_p=a + b * treat + sd * z[codes], observed=y)
         idata = pm.sample(
-            draws=draws, tune=tune, chains=chains, random_seed=seed, progressbar=False, nuts_sampler=sampler
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_seed=seed,
+            progressbar=False,
+            nuts_sampler=sampler,
+            target_accept=accept,
         )
     return idata, "treat"
 
@@ -81,9 +94,11 @@ def main() -> None:
     ap.add_argument("--tune", type=int, default=300)
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--target-accept", type=float, default=0.8, help="NUTS target acceptance (PyMC's default 0.8)")
     args = ap.parse_args()
     t_imports = time.perf_counter()
     import pymc  # noqa: F401
+    import pytensor.link.numba.dispatch  # noqa: F401 - nutpie's compile backend
 
     if args.model == "bambi-cumulative":
         import bambi  # noqa: F401
@@ -97,7 +112,7 @@ def main() -> None:
     df = pd.read_parquet(args.data)
     t0 = time.perf_counter()
     fit = fit_bambi if args.model == "bambi-cumulative" else fit_pymc_bernoulli
-    idata, name = fit(df, args.draws, args.tune, args.chains, args.seed, sampler)
+    idata, name = fit(df, args.draws, args.tune, args.chains, args.seed, sampler, args.target_accept)
     seconds = time.perf_counter() - t0
     draws = idata.posterior[name].to_numpy().ravel()
     import arviz as az
@@ -113,6 +128,7 @@ def main() -> None:
                 "rhat": float(summ["r_hat"].max()),
                 "ess_bulk": float(summ["ess_bulk"].min()),
                 "rows": len(df),
+                "target_accept": args.target_accept,
                 "sampler": sampler,
             }
         )

@@ -10,7 +10,8 @@ team, no segments), in one run:
 * **FCR** at 100k and 1M rows: a row-level Bernoulli PyMC model (``a + b treat + u_agent``)
   against qmsprint's FCR model.
 
-Both sides sample 4 chains x the same draws and tuning with nutpie, each clock starting with its
+Both sides sample 4 chains x the same draws and tuning with nutpie at the same target acceptance
+(qmsprint's for effect models, 0.95; Bambi's own default is 0.8), each clock starting with its
 libraries imported (the seconds of those imports are reported apart). Reported: both times, the
 ratios, and the difference of the latent treatment effects in posterior sds
 (``|mean_row - mean_cells| / sd_cells``). Targets: ratio >= 25x at 10k, >= 200x at 100k (CSAT);
@@ -33,6 +34,8 @@ import time
 from pathlib import Path
 
 from _common import ROOT, append, child_json, load, machine
+
+from qmsprint.spec_sampler import EFFECT_TARGET_ACCEPT
 
 BAMBI_PYTHON = ROOT / "bench" / ".venv-bambi" / "bin" / "python"
 DEFAULT_SIZES = "csat:10000,csat:100000,fcr:100000,fcr:1000000"
@@ -111,15 +114,18 @@ def qmsprint_side(metric: str, data: Path) -> tuple[dict, dict]:
 
 
 def import_libraries() -> float:
-    """Import qmsprint and the libraries it loads on first use (PyMC, nutpie, Ibis's DuckDB backend); seconds.
+    """Import qmsprint and the libraries it loads on first use (PyMC, nutpie, PyTensor's numba backend,
+    Ibis's DuckDB backend); seconds.
 
     Both sides start their clock with their libraries imported (the row-level side: PyMC, Bambi,
-    nutpie), as in an analyst's session: an import is paid once per session, not per fit.
+    nutpie, PyTensor's numba backend), as in an analyst's session: an import is paid once per session,
+    not per fit.
     """
     t0 = time.perf_counter()
     import ibis
     import nutpie  # noqa: F401
     import pymc  # noqa: F401
+    import pytensor.link.numba.dispatch  # noqa: F401 - nutpie's compile backend
 
     import qmsprint.data
     import qmsprint.experiments  # noqa: F401
@@ -163,6 +169,7 @@ def row_side(metric: str, rows_path: Path) -> dict:
     model = "bambi-cumulative" if metric == "csat" else "pymc-bernoulli"
     cmd = [str(ROOT / "bench" / "_bambi_fit.py"), str(rows_path), "--model", model]
     cmd += ["--draws", str(DRAWS), "--tune", str(TUNE), "--chains", str(CHAINS)]
+    cmd += ["--target-accept", str(EFFECT_TARGET_ACCEPT)]
     return child_json(cmd, python=str(BAMBI_PYTHON))
 
 
@@ -212,7 +219,8 @@ def main() -> int:
         [
             machine(start),
             f"Simulated agent-randomized pilots ({N_AGENTS} agents, one team, pilot period only, no segments). "
-            f"Both sides: {CHAINS} chains x {DRAWS} draws (+{TUNE} tuning), nutpie, qmsprint's default priors "
+            f"Both sides: {CHAINS} chains x {DRAWS} draws (+{TUNE} tuning), nutpie at target accept "
+            f"{EFFECT_TARGET_ACCEPT} (qmsprint's for effect models; Bambi's default is 0.8), qmsprint's default priors "
             "(bench/_bambi_fit.py). Each side's clock starts in its own new process with its libraries imported "
             "(an import is paid once per session, not per fit; the last column gives those seconds: row-level PyMC, "
             "Bambi and nutpie; qmsprint with PyMC, nutpie and Ibis's DuckDB backend). Row-level time = model build "
