@@ -10,9 +10,10 @@ team, no segments), in one run:
 * **FCR** at 100k and 1M rows: a row-level Bernoulli PyMC model (``a + b treat + u_agent``)
   against qmsprint's FCR model.
 
-Both sides sample 4 chains x the same draws and tuning with nutpie at the same target acceptance
-(qmsprint's for effect models, 0.95; Bambi's own default is 0.8), each clock starting with its
-libraries imported (the seconds of those imports are reported apart). Reported: both times, the
+Both sides sample 4 chains x the same draws and tuning with nutpie, by default at the same target
+acceptance (qmsprint's for effect models, 0.95; ``--row-accept 0.8`` gives the row-level side Bambi's
+and PyMC's own default), each clock starting with its libraries imported (the seconds of those
+imports are reported apart). Reported: both times, the
 ratios, and the difference of the latent treatment effects in posterior sds
 (``|mean_row - mean_cells| / sd_cells``). Targets: ratio >= 25x at 10k, >= 200x at 100k (CSAT);
 difference < 0.1 sd.
@@ -21,7 +22,7 @@ The row-level fits run in their own venv, because Bambi pulls in arviz-plots, wh
 ``import arviz`` in qmsprint's venv::
 
     python3.11 -m venv bench/.venv-bambi && bench/.venv-bambi/bin/pip install -e ".[bench]"
-    .venv/bin/python bench/bench_bambi.py [--sizes csat:10000,csat:100000,fcr:100000,fcr:1000000]
+    .venv/bin/python bench/bench_bambi.py [--sizes csat:10000,csat:100000,fcr:100000,fcr:1000000] [--row-accept 0.8]
 """
 
 from __future__ import annotations
@@ -165,11 +166,11 @@ def qmsprint_fit(metric: str, data: str) -> dict:
     }
 
 
-def row_side(metric: str, rows_path: Path) -> dict:
+def row_side(metric: str, rows_path: Path, accept: float) -> dict:
     model = "bambi-cumulative" if metric == "csat" else "pymc-bernoulli"
     cmd = [str(ROOT / "bench" / "_bambi_fit.py"), str(rows_path), "--model", model]
     cmd += ["--draws", str(DRAWS), "--tune", str(TUNE), "--chains", str(CHAINS)]
-    cmd += ["--target-accept", str(EFFECT_TARGET_ACCEPT)]
+    cmd += ["--target-accept", str(accept)]
     return child_json(cmd, python=str(BAMBI_PYTHON))
 
 
@@ -188,6 +189,12 @@ def parts(side: dict) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default=DEFAULT_SIZES, help="metric:rows,... (csat or fcr)")
+    ap.add_argument(
+        "--row-accept",
+        type=float,
+        default=EFFECT_TARGET_ACCEPT,
+        help=f"the row-level side's target acceptance (default qmsprint's {EFFECT_TARGET_ACCEPT}; Bambi's own is 0.8)",
+    )
     args = ap.parse_args()
     if not BAMBI_PYTHON.exists():
         print(f"no {BAMBI_PYTHON}: see this script's docstring for the venv", file=sys.stderr)
@@ -200,7 +207,7 @@ def main() -> int:
             data, rows_path = simulate(metric, int(n), Path(tmp))
             q, qc = qmsprint_side(metric, data)
             print(metric, n, "qmsprint", q, "cached", qc, flush=True)
-            r = row_side(metric, rows_path)
+            r = row_side(metric, rows_path, args.row_accept)
             print(metric, n, "row-level", r, flush=True)
             diff = abs(r["mean"] - q["mean"]) / q["sd"]
             target = TARGETS.get((metric, int(n)))
@@ -219,11 +226,14 @@ def main() -> int:
         [
             machine(start),
             f"Simulated agent-randomized pilots ({N_AGENTS} agents, one team, pilot period only, no segments). "
-            f"Both sides: {CHAINS} chains x {DRAWS} draws (+{TUNE} tuning), nutpie at target accept "
-            f"{EFFECT_TARGET_ACCEPT} (qmsprint's for effect models; Bambi's default is 0.8), qmsprint's default priors "
-            "(bench/_bambi_fit.py). Each side's clock starts in its own new process with its libraries imported "
+            f"Both sides: {CHAINS} chains x {DRAWS} draws (+{TUNE} tuning), nutpie, qmsprint's default priors "
+            f"(bench/_bambi_fit.py); target accept: qmsprint {EFFECT_TARGET_ACCEPT} (its default for effect models), "
+            f"row-level {args.row_accept}"
+            + {EFFECT_TARGET_ACCEPT: " (the same)", 0.8: " (Bambi's and PyMC's default)"}.get(args.row_accept, "")
+            + ". Each side's clock starts in its own new process with its libraries imported "
             "(an import is paid once per session, not per fit; the last column gives those seconds: row-level PyMC, "
-            "Bambi and nutpie; qmsprint with PyMC, nutpie and Ibis's DuckDB backend). Row-level time = model build "
+            "Bambi, nutpie and PyTensor's numba backend; qmsprint the same without Bambi, with Ibis's DuckDB backend). "
+            "Row-level time = model build "
             "+ sampling (Bambi in bench/.venv-bambi; the rows already in memory); qmsprint time = load + validation "
             "+ cells (data) + compile + sampling + effects, in a process with an empty compiled-model cache (new) and "
             "in the next process with that cache (cached); for the cached one, the data, the fit (loading the "
