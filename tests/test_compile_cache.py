@@ -196,7 +196,7 @@ def test_a_second_process_loads_instead_of_compiling(tmp_path):
     assert runs[0]["c"] and not runs[1]["c"]  # a load needs no C backend (0.3 s of imports)
 
 
-def test_the_initial_points_of_a_hit_are_pymcs(first):
+def test_the_initial_points_of_a_hit_are_pymcs():
     """Run by the Python linker, the seeded jittered initial points equal PyMC's own function's."""
     from pymc.initial_point import make_initial_point_fn
 
