@@ -21,6 +21,7 @@ FAKE = """#!/bin/bash
 spec="$2"
 trap 'echo "stopped $spec" >> "$FAKE_LOG"; exit 130' TERM
 echo "start $spec $(date +%s.%N) $*" >> "$FAKE_LOG"
+echo "niceness $spec $(nice)" >> "$FAKE_LOG"
 echo "progress of $spec"
 for _ in $(seq 1 "${FAKE_TICKS:-5}"); do sleep 0.2; done
 echo "end $spec $(date +%s.%N)" >> "$FAKE_LOG"
@@ -64,6 +65,7 @@ def test_the_two_runs_overlap_and_the_second_ones_output_follows(fake):
     assert ev["start second.toml"] < ev["start first.toml"] < ev["end second.toml"]  # side by side
     assert ev["start first.toml"] - ev["start second.toml"] >= 1.9  # the one the app opens is the newest
     assert "--no-diagnosis" in fake["log"].read_text().splitlines()[0]
+    assert ev["niceness second.toml"] - ev["niceness first.toml"] == 10  # the shorter run yields the cores
     text = out.stdout
     assert text.index("progress of first.toml") < text.index("summary of first.toml") < text.index("second.toml:")
     assert text.index("second.toml:") < text.index("progress of second.toml") < text.index("summary of second.toml")
