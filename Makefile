@@ -45,7 +45,8 @@ demo: demo-runs
 # at a lower priority: DEMO_SPEC, which compiles its models one after another, gets the cores when both
 # want them and DEMO_SECOND fills what it leaves idle (18-31 s sooner after the install). DEMO_SPEC
 # shows its progress and starts 2 s later, so that it is the newest run, the one the app opens;
-# DEMO_SECOND's output follows it. Exit code 4 (a fit missed the convergence bars) still writes a run that says so: the app shows it.
+# DEMO_SECOND's output follows it. Exit code 4 (a fit missed the convergence bars) still writes a run
+# that says so: the app shows it.
 # Ctrl+C stops both (a background run ignores SIGINT in a script, so it is sent SIGTERM).
 demo-runs: install
 	@log=$$(mktemp); \

@@ -110,9 +110,9 @@ def unit_table(spec: Spec, df: pd.DataFrame) -> pd.DataFrame:
     df = df.assign(_unit=df["agent_id"].astype(str) + "\x1f" + df["arm"].astype(str))
     site = df["site"] if "site" in df else pd.Series("", index=df.index)
     units = df.groupby("_unit", sort=True).agg(arm=("arm", "first"), n=("n", "sum"))
-    for col, values in (("team", df["team"]), ("site", site)):
-        units.insert(len(units.columns) - 1, col, modal_by(df["_unit"], values.astype(str)))
-    units = units.reset_index()
+    units["team"] = modal_by(df["_unit"], df["team"].astype(str))
+    units["site"] = modal_by(df["_unit"], site.astype(str))
+    units = units[["arm", "team", "site", "n"]].reset_index()
     units["group"] = (units["arm"] == spec.arms.treatment).astype(int)
     return units
 
